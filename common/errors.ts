@@ -1,0 +1,30 @@
+/** Base of the project's own errors: a stable `code` for logs, problem types and conditions. */
+export class PixelmillError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Configuration that cannot work: raised at boot, so the process fails fast with the reason. */
+export class ConfigError extends PixelmillError {
+  constructor(message: string) {
+    super("ConfigError", message);
+  }
+}
+
+export class ObjectNotFoundError extends PixelmillError {
+  constructor(readonly key: string) {
+    super("ObjectNotFound", `no object at ${key}`);
+  }
+}
+
+export class InvalidObjectKeyError extends PixelmillError {
+  constructor(readonly key: string, reason: string) {
+    super("InvalidObjectKey", `invalid object key ${JSON.stringify(key)}: ${reason}`);
+  }
+}

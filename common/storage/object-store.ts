@@ -1,0 +1,41 @@
+import type { Readable } from "node:stream";
+import { InvalidObjectKeyError } from "../errors.js";
+
+export interface PutOptions {
+  contentType?: string;
+}
+
+export interface StoredObject {
+  key: string;
+  bytes: number;
+  contentType?: string;
+}
+
+/** Where inputs, outputs and model files live: S3 in production, a folder for `npm run dev`. */
+export interface ObjectStore {
+  /** The URI a key is known by in ImageJob specs and status (`s3://bucket/key`, `file:///...`). */
+  uri(key: string): string;
+  put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<StoredObject>;
+  /** The object's bytes as a stream; ObjectNotFoundError when there is none. */
+  get(key: string): Promise<{ body: Readable; bytes: number; contentType?: string }>;
+  /** Size and type, or undefined when there is no object. */
+  head(key: string): Promise<StoredObject | undefined>;
+  /** Removes the object; removing a missing one is not an error. */
+  delete(key: string): Promise<void>;
+  close(): void;
+}
+
+/** Keys are relative slash-separated paths: no empty, `.` or `..` segments, no leading slash. */
+export function checkKey(key: string): string {
+  if (key.length === 0 || key.length > 1024) throw new InvalidObjectKeyError(key, "length must be 1 to 1024");
+  if (key.startsWith("/")) throw new InvalidObjectKeyError(key, "must not start with '/'");
+  if (key.split("/").some((s) => s === "" || s === "." || s === "..")) throw new InvalidObjectKeyError(key, "empty, '.' or '..' segment");
+  if (/[\u0000-\u001f\u007f\\]/.test(key)) throw new InvalidObjectKeyError(key, "control character or backslash");
+  return key;
+}
+
+export async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,17 @@
+import type { TestProject } from "vitest/node";
+import { startStack } from "./stack.js";
+
+/** Starts the real parts once per test run; each test file isolates itself by name (env.ts). */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const stack = await startStack({ s3: true, log: (m) => console.log(`[harness] ${m}`) });
+  console.log(`[harness] ready in ${Date.now() - started} ms (kube-apiserver ${stack.apiserverVersion})`);
+  project.provide("pixelmill", {
+    kubeconfigPath: stack.kubeconfigPath,
+    apiserverVersion: stack.apiserverVersion,
+    databaseAdminUrl: stack.postgres.url,
+    redisUrl: stack.redis.url,
+    s3: { endpoint: stack.s3!.endpoint, region: stack.s3!.region, accessKeyId: stack.s3!.accessKeyId, secretAccessKey: stack.s3!.secretAccessKey, bucket: stack.s3!.bucket },
+  });
+  return () => stack.stop();
+}

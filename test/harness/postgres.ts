@@ -1,0 +1,75 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { chown, mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { tmpdir, userInfo } from "node:os";
+import pg from "pg";
+import { freePort, startProcess, waitUntil } from "./processes.js";
+
+const run = promisify(execFile);
+
+export interface Service {
+  url: string;
+  /** True when the harness started it (and so stops it); false for one that was already running. */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
+
+/**
+ * DATABASE_URL, else the machine's server on 5432, else a postgres started from PATH in `dir`.
+ * PIXELMILL_OWN_SERVICES=1 skips the first two (tests that restart Postgres need their own).
+ */
+export async function providePostgres(dir: string): Promise<Service> {
+  const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  if (process.env.PIXELMILL_OWN_SERVICES !== "1" && (await canConnect(url))) return { url, owned: false, stop: async () => {} };
+  if (process.env.PIXELMILL_OWN_SERVICES !== "1" && process.env.DATABASE_URL) throw new Error(`DATABASE_URL is set but Postgres does not answer there: ${redact(process.env.DATABASE_URL)}`);
+  return startPostgres(dir);
+}
+
+export async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function startPostgres(dir: string): Promise<Service> {
+  // Its own temp dir: `dir` is private to the harness's user, and postgres may run as another.
+  const data = await mkdtemp(join(tmpdir(), "pixelmill-pg-"));
+  // initdb and postgres refuse to run as root: run them as the postgres account the package made.
+  const user = userInfo().uid === 0 ? "postgres" : undefined;
+  if (user) {
+    const { stdout } = await run("id", ["-u", user]).catch(() => {
+      throw new Error("running as root, and there is no 'postgres' user to run Postgres as: install Debian's postgresql package");
+    });
+    await chown(data, Number(stdout.trim()), Number(stdout.trim()));
+  }
+  const initdb = ["initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"];
+  await run(user ? "runuser" : initdb[0]!, user ? ["-u", user, "--", ...initdb] : initdb.slice(1));
+  const port = await freePort();
+  const proc = startProcess({
+    name: "postgres",
+    command: "postgres",
+    user,
+    logPath: join(dir, "postgres.log"),
+    args: ["-D", data, "-p", String(port), "-k", data, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
+  });
+  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  await waitUntil("postgres to accept connections", () => canConnect(url), { timeoutMs: 30_000, process: proc });
+  return { url, owned: true, stop: async () => {
+    await proc.stop();
+    await rm(data, { recursive: true, force: true });
+  } };
+}
+
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, "//$1:***@");
+}

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, closeSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+
+/** A child process of the harness, in its own process group, with its output in a log file. */
+export interface Managed {
+  name: string;
+  pid: number;
+  logPath: string;
+  exited: Promise<number | null>;
+  stop(graceMs?: number): Promise<void>;
+  /** The last lines of the log, for error messages. */
+  tail(lines?: number): string;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logPath: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Run as this OS user (postgres refuses to run as root). */
+  user?: string;
+}
+
+export function startProcess(opts: StartOptions): Managed {
+  const [command, args] = opts.user ? ["runuser", ["-u", opts.user, "--", opts.command, ...opts.args]] : [opts.command, opts.args];
+  const fd = openSync(opts.logPath, "a");
+  // detached: its own process group, so stop() reaches everything it started.
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", fd, fd], detached: true });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${opts.name} (${opts.command})`);
+  const pid = child.pid;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.once("error", () => resolve(-1));
+  });
+  guardAgainstOrphans(pid);
+  return {
+    name: opts.name,
+    pid,
+    logPath: opts.logPath,
+    exited,
+    stop: (graceMs = 10_000) => stopGroup(child, exited, graceMs),
+    tail: (lines = 30) => tailFile(opts.logPath, lines),
+  };
+}
+
+async function stopGroup(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  signalGroup(child.pid!, "SIGTERM");
+  const timer = setTimeout(() => signalGroup(child.pid!, "SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+  signalGroup(child.pid!, "SIGKILL"); // anything the leader left behind in its group
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * If this Node process dies without running its teardown (SIGKILL, a crash), a small shell
+ * watchdog kills the child's process group, so no etcd or apiserver outlives a test run.
+ */
+function guardAgainstOrphans(pid: number): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -TERM -${pid} 2>/dev/null; sleep 5; kill -KILL -${pid} 2>/dev/null; exit 0`;
+  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
+}
+
+export function tailFile(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Polls `check` until it resolves true, failing with `describe()` after `timeoutMs` or if `exited` settles first. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; process?: Managed }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let gone = false;
+  void opts.process?.exited.then(() => (gone = true));
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    if (await check().catch(() => false)) return;
+    const log = opts.process ? `\n--- ${opts.process.name} log (${opts.process.logPath}) ---\n${opts.process.tail()}` : "";
+    if (gone) throw new Error(`${opts.process!.name} exited before ${what}${log}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${log}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}

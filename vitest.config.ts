@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["**/*.test.ts"],
+    exclude: ["node_modules/**", "dist/**", "hack/controlplane/**", "hack/s3server/**"],
+    globalSetup: ["test/harness/global-setup.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Two cores: the apiserver, etcd and the services need one of them.
+    pool: "forks",
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    reporters: ["default", "./test/harness/summary-reporter.ts"],
+  },
+});
