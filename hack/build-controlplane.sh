@@ -38,6 +38,7 @@ build() { # module-dir output package [extra ldflags]
 build controlplane kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$version_flags"
 build controlplane etcd go.etcd.io/etcd/server/v3
 build s3server versitygw github.com/versity/versitygw/cmd/versitygw
+chmod 755 "$tmp"
 mkdir -p "$(dirname "$dir")"
 rm -rf "$dir"
 mv "$tmp" "$dir"

@@ -30,6 +30,7 @@ export function checkKey(key: string): string {
   if (key.length === 0 || key.length > 1024) throw new InvalidObjectKeyError(key, "length must be 1 to 1024");
   if (key.startsWith("/")) throw new InvalidObjectKeyError(key, "must not start with '/'");
   if (key.split("/").some((s) => s === "" || s === "." || s === "..")) throw new InvalidObjectKeyError(key, "empty, '.' or '..' segment");
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f\\]/.test(key)) throw new InvalidObjectKeyError(key, "control character or backslash");
   return key;
 }

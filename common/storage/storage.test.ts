@@ -12,12 +12,12 @@ const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 const stores: Array<[string, () => Promise<ObjectStore>]> = [
-  ["S3 (versitygw)", async () => {
+  ["S3 (versitygw)", () => {
     const { s3 } = testEnv();
-    return createObjectStore({
+    return Promise.resolve(createObjectStore({
       STORAGE_URL: `s3://${s3.bucket}/${uniqueName("storage")}`, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region,
       S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: true,
-    });
+    }));
   }],
   ["file", async () => {
     const dir = await mkdtemp(join(tmpdir(), "pixelmill-store-"));

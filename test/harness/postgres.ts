@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { chown, mkdtemp, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { chown, mkdtemp, readdir, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { tmpdir, userInfo } from "node:os";
 import pg from "pg";
 import { freePort, startProcess, waitUntil } from "./processes.js";
@@ -52,12 +52,13 @@ async function startPostgres(dir: string): Promise<Service> {
     });
     await chown(data, Number(stdout.trim()), Number(stdout.trim()));
   }
-  const initdb = ["initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"];
+  const bin = await postgresBinDir();
+  const initdb = [join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"];
   await run(user ? "runuser" : initdb[0]!, user ? ["-u", user, "--", ...initdb] : initdb.slice(1));
   const port = await freePort();
   const proc = startProcess({
     name: "postgres",
-    command: "postgres",
+    command: join(bin, "postgres"),
     user,
     logPath: join(dir, "postgres.log"),
     args: ["-D", data, "-p", String(port), "-k", data, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
@@ -72,4 +73,29 @@ async function startPostgres(dir: string): Promise<Service> {
 
 export function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]+@/, "//$1:***@");
+}
+
+/** Debian keeps the server binaries off PATH, in /usr/lib/postgresql/<major>/bin. */
+async function postgresBinDir(): Promise<string> {
+  const onPath = await run("sh", ["-c", "command -v initdb"]).then((r) => dirname(r.stdout.trim()), () => undefined);
+  if (onPath) return onPath;
+  const majors = await readdir("/usr/lib/postgresql").catch(() => [] as string[]);
+  const newest = majors.map(Number).filter(Number.isFinite).sort((a, b) => b - a)[0];
+  if (newest === undefined) throw new Error("Postgres is not reachable and no server binaries were found (PATH, /usr/lib/postgresql): install Debian's postgresql package or set DATABASE_URL");
+  return `/usr/lib/postgresql/${newest}/bin`;
+}
+
+/** The URL of database `name` on the server at `adminUrl`, created if it does not exist. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query("select 1 from pg_database where datname = $1", [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

@@ -1,0 +1,196 @@
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+
+// Mirrors crds/*.yaml, which are the source of truth; change both together.
+// Fields the apiserver defaults are optional here, because a manifest may leave them out.
+
+export const GROUP = "pixelmill.io";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const IMAGEJOB_PLURAL = "imagejobs";
+export const IMAGEMODEL_PLURAL = "imagemodels";
+export const WORKERPOOL_PLURAL = "workerpools";
+
+export const IMAGEJOB_KIND = "ImageJob";
+export const IMAGEMODEL_KIND = "ImageModel";
+export const WORKERPOOL_KIND = "WorkerPool";
+
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  /** RFC 3339 */
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+interface Resource<Kind extends string, Spec, Status> {
+  apiVersion: typeof API_VERSION;
+  kind: Kind;
+  metadata: V1ObjectMeta;
+  spec: Spec;
+  status?: Status;
+}
+
+interface ResourceList<Item> {
+  apiVersion: typeof API_VERSION;
+  kind: string;
+  metadata: { resourceVersion?: string; continue?: string };
+  items: Item[];
+}
+
+// ImageJob
+
+export type ImageJobPhase = "Pending" | "Queued" | "Running" | "Succeeded" | "Failed" | "Canceled";
+export const TERMINAL_PHASES: readonly ImageJobPhase[] = ["Succeeded", "Failed", "Canceled"];
+
+export type OutputFormat = "png" | "webp" | "jpeg";
+
+export interface ImageJobSpec {
+  /** ImageModel name; immutable. */
+  model: string;
+  /** Immutable. */
+  input: { uri: string };
+  params?: Record<string, unknown>;
+  output?: { format?: OutputFormat; quality?: number };
+  priority?: number;
+  maxAttempts?: number;
+  ttlSecondsAfterFinished?: number;
+  timeoutSeconds?: number;
+}
+
+export interface ImageJobOutput {
+  uri?: string;
+  contentType?: string;
+  width?: number;
+  height?: number;
+  bytes?: number;
+}
+
+export interface ImageJobStatus {
+  phase?: ImageJobPhase;
+  attempts?: number;
+  queuedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  output?: ImageJobOutput;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export type ImageJob = Resource<typeof IMAGEJOB_KIND, ImageJobSpec, ImageJobStatus>;
+export type ImageJobList = ResourceList<ImageJob>;
+
+// ImageModel
+
+export type ModelTask = "image-to-image" | "image-to-mask" | "image-to-text" | "text-to-image";
+
+export interface ValueRange {
+  min: number;
+  max: number;
+}
+
+export interface ModelInput {
+  name?: string;
+  layout?: "NCHW" | "NHWC";
+  colorOrder?: "RGB" | "BGR" | "GRAY";
+  /** Either range, or mean with std. */
+  range?: ValueRange;
+  mean?: number[];
+  std?: number[];
+  sizeMultiple?: number;
+  maxPixels?: number;
+  tile?: { size: number; overlap?: number };
+}
+
+export interface ModelOutput {
+  name?: string;
+  kind: "image" | "mask";
+  scale?: number;
+  range?: ValueRange;
+}
+
+export type ModelParamType = "number" | "integer" | "boolean" | "string";
+
+export interface ModelParam {
+  name: string;
+  type: ModelParamType;
+  description?: string;
+  /** Of the param's type; the apiserver cannot check this, the operator does. */
+  default?: unknown;
+  min?: number;
+  max?: number;
+}
+
+export interface ImageModelSpec {
+  source: { uri: string; sha256?: string };
+  task: ModelTask;
+  input?: ModelInput;
+  output?: ModelOutput;
+  params?: ModelParam[];
+  pools?: string[];
+}
+
+export interface ImageModelStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export type ImageModel = Resource<typeof IMAGEMODEL_KIND, ImageModelSpec, ImageModelStatus>;
+export type ImageModelList = ResourceList<ImageModel>;
+
+// WorkerPool
+
+export interface Toleration {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+export type EnvFromSource = { configMapRef: { name: string } } | { secretRef: { name: string } };
+
+export interface Autoscaling {
+  minReplicas?: number;
+  maxReplicas?: number;
+  targetJobsPerReplica?: number;
+  scaleDownWindowSeconds?: number;
+}
+
+export interface WorkerPoolSpec {
+  image: string;
+  command?: string[];
+  models: string[];
+  gpu?: { count?: number; product?: string };
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  /** As a Pod container's resources; free-form in the CRD. */
+  resources?: Record<string, unknown>;
+  env?: { name: string; value?: string }[];
+  envFrom?: EnvFromSource[];
+  autoscaling?: Autoscaling;
+  priority?: number;
+  maxJobSeconds?: number;
+}
+
+export interface WorkerPoolStatus {
+  waiting?: number;
+  inFlight?: number;
+  desiredReplicas?: number;
+  readyReplicas?: number;
+  pendingReplicas?: number;
+  replicas?: number;
+  lastScaleTime?: string;
+  lastScaleReason?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export type WorkerPool = Resource<typeof WORKERPOOL_KIND, WorkerPoolSpec, WorkerPoolStatus>;
+export type WorkerPoolList = ResourceList<WorkerPool>;

@@ -1,0 +1,69 @@
+import type { ImageJobOutput, OutputFormat } from "./crd-types.js";
+
+/**
+ * The contract between the operator (producer), the workers (consumers) and back.
+ *
+ * - One BullMQ queue per model, named `model-<model>`, under the BullMQ prefix QUEUE_PREFIX.
+ * - Queue job id = ImageJob UID, so enqueueing the same ImageJob twice is a no-op.
+ * - The worker's return value is the job's output; its failure reason is the job's error. The
+ *   BullMQ job state is what the operator reads when it reconciles an ImageJob.
+ * - Workers append `{ uid, namespace, name }` to the Redis stream NOTIFY_STREAM when a job starts,
+ *   ends or fails, so the operator reconciles at once instead of on its next resync. A lost
+ *   notification costs latency, not correctness: the operator resyncs every job periodically.
+ */
+export function queueName(model: string): string {
+  return `model-${model}`;
+}
+
+export const NOTIFY_STREAM = "notify";
+/** Bound on the notification stream; consumers only need the recent tail. */
+export const NOTIFY_STREAM_MAXLEN = 10_000;
+
+export interface QueueJobData {
+  uid: string;
+  namespace: string;
+  name: string;
+  model: string;
+  /** ImageModel resourceVersion the job was enqueued against, for cache invalidation in workers. */
+  modelVersion?: string;
+  inputUri: string;
+  params: Record<string, unknown>;
+  output: { format: OutputFormat; quality?: number };
+  /** Run-time limit of one attempt. */
+  timeoutSeconds?: number;
+}
+
+/** What a worker returns for a job that succeeded: the ImageJob's status.output. */
+export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">>;
+
+export interface JobNotification {
+  uid: string;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Failure reasons a worker reports (the prefix of BullMQ's failedReason: `Reason: message`),
+ * which become the ImageJob's status.reason. Unrecoverable ones are not retried.
+ */
+export const FAILURE_REASONS = {
+  InputNotFound: { retry: false },
+  InputTooLarge: { retry: false },
+  InvalidImage: { retry: false },
+  InvalidParams: { retry: false },
+  ModelUnavailable: { retry: true },
+  InferenceError: { retry: true },
+  StorageError: { retry: true },
+  Timeout: { retry: true },
+} as const;
+
+export type FailureReason = keyof typeof FAILURE_REASONS;
+
+export function formatFailure(reason: FailureReason, message: string): string {
+  return `${reason}: ${message}`;
+}
+
+export function parseFailure(failedReason: string | undefined): { reason: string; message: string } {
+  const match = /^([A-Z][A-Za-z]+): (.*)$/s.exec(failedReason ?? "");
+  return match ? { reason: match[1]!, message: match[2]! } : { reason: "WorkerError", message: failedReason || "the worker failed without a reason" };
+}

@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import {
+  ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions,
+} from "@kubernetes/client-node";
+import { testEnv, kubeConfig, uniqueName } from "../harness/env.js";
+import {
+  API_VERSION, GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, WORKERPOOL_PLURAL,
+  type ImageJob, type ImageJobSpec, type ImageModel, type WorkerPool,
+} from "../../common/crd-types.js";
+
+type Manifest = ImageJob | ImageModel | WorkerPool;
+
+const examplesDir = fileURLToPath(new URL("../../examples", import.meta.url));
+const plurals = { ImageJob: IMAGEJOB_PLURAL, ImageModel: IMAGEMODEL_PLURAL, WorkerPool: WORKERPOOL_PLURAL };
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+let ns = "";
+let custom: CustomObjectsApi;
+
+beforeAll(async () => {
+  console.log("kube-apiserver", testEnv().apiserverVersion);
+  const kc = kubeConfig();
+  custom = kc.makeApiClient(CustomObjectsApi);
+  ns = uniqueName("crds");
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+});
+
+afterAll(async () => {
+  if (ns) await kubeConfig().makeApiClient(CoreV1Api).deleteNamespace({ name: ns });
+});
+
+async function loadExamples(): Promise<{ file: string; manifest: Manifest }[]> {
+  const files = (await readdir(examplesDir)).filter((f) => f.endsWith(".yaml")).sort();
+  const loaded = await Promise.all(files.map(async (file) => {
+    const docs = parseAllDocuments(await readFile(join(examplesDir, file), "utf8"));
+    return docs.map((d) => ({ file, manifest: d.toJS() as Manifest }));
+  }));
+  return loaded.flat();
+}
+
+/** Request parameters for the objects of `kind` in this file's namespace. */
+function all(kind: Manifest["kind"]) {
+  return { group: GROUP, version: VERSION, namespace: ns, plural: plurals[kind] };
+}
+
+function at(kind: Manifest["kind"], name: string) {
+  return { ...all(kind), name };
+}
+
+async function create<T extends Manifest>(manifest: T): Promise<T> {
+  const body = { ...manifest, metadata: { ...manifest.metadata, namespace: ns } };
+  return (await custom.createNamespacedCustomObject({ ...all(manifest.kind), body })) as T;
+}
+
+async function get<T extends Manifest>(kind: T["kind"], name: string): Promise<T> {
+  return (await custom.getNamespacedCustomObject(at(kind, name))) as T;
+}
+
+function job(name: string, spec: Partial<ImageJobSpec> = {}): ImageJob {
+  const full = { model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, ...spec };
+  return { apiVersion: API_VERSION, kind: "ImageJob", metadata: { name }, spec: full };
+}
+
+/** Expects `request` to be refused as invalid (422) with `fragment` in the apiserver's message. */
+async function expectRefused(request: Promise<unknown>, fragment: string): Promise<void> {
+  const err = await request.then(() => new Error("the apiserver accepted it"), (e: unknown) => e);
+  if (!(err instanceof ApiException)) throw err;
+  expect(err.code).toBe(422);
+  expect((JSON.parse(String(err.body)) as { message?: string }).message).toContain(fragment);
+}
+
+describe("examples", () => {
+  it("are all accepted as they are", async () => {
+    const examples = await loadExamples();
+    expect(examples.map((e) => e.file)).toEqual(
+      expect.arrayContaining(["imagejob-upscale.yaml", "imagemodel-text-detect.yaml", "workerpool-h100.yaml"]),
+    );
+    for (const { manifest } of examples) {
+      await create(manifest);
+      const got = await get(manifest.kind, manifest.metadata.name!);
+      expect(got.spec).toMatchObject(manifest.spec);
+    }
+  });
+});
+
+describe("ImageJob", () => {
+  it("reads back as applied, with the defaults filled in", async () => {
+    const example = (await loadExamples()).find((e) => e.file === "imagejob-upscale.yaml")!.manifest as ImageJob;
+    const applied = { ...example, metadata: { name: "defaults" } };
+    await create(applied);
+    const got = await get<ImageJob>("ImageJob", "defaults");
+    expect(got.spec).toEqual({
+      ...applied.spec,
+      output: { format: "png" },
+      priority: 0,
+      maxAttempts: 3,
+      ttlSecondsAfterFinished: 3600,
+    });
+    expect(got.status).toBeUndefined();
+  });
+
+  it("takes status only through the status subresource", async () => {
+    await create(job("status"));
+    const conditions = [
+      { type: "Queued", status: "True", reason: "Enqueued", message: "", lastTransitionTime: "2026-01-02T03:04:05Z" },
+    ];
+    const status = { phase: "Queued", attempts: 0, conditions };
+    await custom.patchNamespacedCustomObjectStatus({ ...at("ImageJob", "status"), body: { status } }, mergePatch);
+    let got = await get<ImageJob>("ImageJob", "status");
+    expect(got.status).toEqual(status);
+
+    // Through the main resource the spec change lands and the status change is dropped.
+    const body = { spec: { priority: 7 }, status: { phase: "Succeeded" } };
+    await custom.patchNamespacedCustomObject({ ...at("ImageJob", "status"), body }, mergePatch);
+    got = await get<ImageJob>("ImageJob", "status");
+    expect(got.spec.priority).toBe(7);
+    expect(got.status?.phase).toBe("Queued");
+  });
+
+  it("is seen by a watch as ADDED, then MODIFIED on a status update", async () => {
+    const events: { type: string; phase: string | undefined }[] = [];
+    let notify = (): void => {};
+    const abort = await new Watch(kubeConfig()).watch(
+      `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${IMAGEJOB_PLURAL}`,
+      { fieldSelector: "metadata.name=watched" },
+      (type: string, obj: ImageJob) => {
+        events.push({ type, phase: obj.status?.phase });
+        notify();
+      },
+      () => {},
+    );
+    const waitFor = (count: number) =>
+      new Promise<void>((resolve) => {
+        notify = () => {
+          if (events.length >= count) resolve();
+        };
+        notify();
+      });
+    try {
+      await create(job("watched"));
+      await waitFor(1);
+      const body = { status: { phase: "Running" } };
+      await custom.patchNamespacedCustomObjectStatus({ ...at("ImageJob", "watched"), body }, mergePatch);
+      await waitFor(2);
+      expect(events).toEqual([
+        { type: "ADDED", phase: undefined },
+        { type: "MODIFIED", phase: "Running" },
+      ]);
+    } finally {
+      abort.abort();
+    }
+  });
+
+  it("can be listed by model", async () => {
+    await create(job("by-model", { model: "only-here" }));
+    const list = (await custom.listNamespacedCustomObject({ ...all("ImageJob"), fieldSelector: "spec.model=only-here" })) as {
+      items: ImageJob[];
+    };
+    expect(list.items.map((j) => j.metadata.name)).toEqual(["by-model"]);
+  });
+});
+
+describe("validation refuses", () => {
+  it.each([
+    ["a file: input", { input: { uri: "file:///etc/passwd" } }, "spec.input.uri must use one of the schemes s3://, https:// or upload:"],
+    ["an http: input", { input: { uri: "http://example.com/cat.png" } }, "spec.input.uri must use one of the schemes"],
+    ["maxAttempts 0", { maxAttempts: 0 }, "spec.maxAttempts must be between 1 and 10"],
+    ["maxAttempts 11", { maxAttempts: 11 }, "spec.maxAttempts must be between 1 and 10"],
+    ["a model that is no DNS label", { model: "Bad_Name" }, "spec.model must be a DNS label"],
+    ["a missing model", { model: undefined }, "spec.model: Required value"],
+  ])("an ImageJob with %s", async (_, spec, message) => {
+    const manifest = job(uniqueName("bad"), spec);
+    await expectRefused(create(manifest), message);
+  });
+
+  it("changing spec.model or spec.input of an ImageJob", async () => {
+    await create(job("immutable"));
+    const patch = (spec: Partial<ImageJobSpec>) =>
+      custom.patchNamespacedCustomObject({ ...at("ImageJob", "immutable"), body: { spec } }, mergePatch);
+    await expectRefused(patch({ model: "upscale-x4" }), "spec.model is immutable");
+    await expectRefused(patch({ input: { uri: "s3://pixelmill/dog.png" } }), "spec.input is immutable");
+  });
+
+  it("an ImageModel from s3:// without sha256", async () => {
+    const model: ImageModel = {
+      apiVersion: API_VERSION,
+      kind: "ImageModel",
+      metadata: { name: "unpinned" },
+      spec: {
+        source: { uri: "s3://models/upscale.onnx" },
+        task: "image-to-image",
+        input: { range: { min: 0, max: 1 } },
+        output: { kind: "image" },
+      },
+    };
+    await expectRefused(create(model), "spec.source.sha256 is required unless spec.source.uri uses builtin:");
+  });
+
+  it("a WorkerPool with minReplicas above maxReplicas", async () => {
+    const pool: WorkerPool = {
+      apiVersion: API_VERSION,
+      kind: "WorkerPool",
+      metadata: { name: "upside-down" },
+      spec: { image: "worker:1", models: ["upscale-x2"], autoscaling: { minReplicas: 5, maxReplicas: 2 } },
+    };
+    await expectRefused(create(pool), "spec.autoscaling.minReplicas must not be greater than spec.autoscaling.maxReplicas");
+  });
+});
+
+describe("installed CRDs", () => {
+  it.each([
+    ["imagejobs.pixelmill.io", "ij", ["Model", "Phase", "Attempts", "Age"]],
+    ["imagemodels.pixelmill.io", "im", ["Task", "Source", "Age"]],
+    ["workerpools.pixelmill.io", "wp", ["GPU", "Min", "Max", "Desired", "Ready", "Waiting", "InFlight", "Age"]],
+  ])("%s has its names, status subresource and printer columns", async (name, shortName, columns) => {
+    const crd = await kubeConfig().makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name });
+    expect(crd.spec.names.shortNames).toEqual([shortName]);
+    expect(crd.spec.names.categories).toEqual(["pixelmill"]);
+    const version = crd.spec.versions.find((v) => v.name === VERSION);
+    expect(version?.storage).toBe(true);
+    expect(version?.subresources?.status).toEqual({});
+    expect(version?.subresources?.scale).toBeUndefined();
+    expect(version?.additionalPrinterColumns?.map((c) => c.name)).toEqual(columns);
+  });
+});
