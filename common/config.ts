@@ -19,6 +19,28 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: z.string().optional(),
   S3_SECRET_ACCESS_KEY: z.string().optional(),
   S3_FORCE_PATH_STYLE: z.stringbool().default(false),
+  /** BullMQ key prefix: one per deployment sharing a Redis (and one per test). */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("pixelmill"),
+  // API
+  /** How clients reach the API: Location headers, SSE links, signed file URLs. */
+  PUBLIC_URL: z.url().default("http://localhost:8080"),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(50 * 1024 * 1024),
+  OUTPUT_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /** Key for signed output URLs when STORAGE_URL is file:// (S3 presigns with its own keys). */
+  URL_SIGNING_SECRET: z.string().min(32).optional(),
+  // worker
+  /** Models whose queues this worker consumes, comma-separated. */
+  WORKER_MODELS: z.string().default("").transform((v) => v.split(",").map((m) => m.trim()).filter(Boolean)),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** onnxruntime execution providers in order of preference; unavailable ones are skipped with a log line. */
+  PIXELMILL_EXECUTION_PROVIDERS: z.string().default("cpu").transform((v) => v.split(",").map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(["cuda", "webgpu", "cpu"])).min(1)),
+  MODEL_CACHE_DIR: z.string().default("/tmp/pixelmill/models"),
+  /** Decoded images larger than this (width × height) fail with InputTooLarge. */
+  MAX_INPUT_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  /** Limits on fetching https:// inputs and model files. */
+  FETCH_MAX_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
+  FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,3 +1,5 @@
+import type { FailureReason } from "./queue.js";
+
 /** Base of the project's own errors: a stable `code` for logs, problem types and conditions. */
 export class PixelmillError extends Error {
   constructor(
@@ -26,5 +28,19 @@ export class ObjectNotFoundError extends PixelmillError {
 export class InvalidObjectKeyError extends PixelmillError {
   constructor(readonly key: string, reason: string) {
     super("InvalidObjectKey", `invalid object key ${JSON.stringify(key)}: ${reason}`);
+  }
+}
+
+/**
+ * A job that fails for a reason the worker can name (common/queue.ts FAILURE_REASONS): the
+ * reason becomes the ImageJob's status.reason, and unrecoverable reasons are not retried.
+ */
+export class JobFailure extends PixelmillError {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, message, options);
   }
 }

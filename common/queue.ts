@@ -1,4 +1,4 @@
-import type { ImageJobOutput, OutputFormat } from "./crd-types.js";
+import type { ImageJobOutput, ImageModelSpec, OutputFormat } from "./crd-types.js";
 
 /**
  * The contract between the operator (producer), the workers (consumers) and back.
@@ -24,8 +24,12 @@ export interface QueueJobData {
   namespace: string;
   name: string;
   model: string;
-  /** ImageModel resourceVersion the job was enqueued against, for cache invalidation in workers. */
-  modelVersion?: string;
+  /**
+   * The ImageModel's spec when the job was enqueued, so workers need no access to the
+   * Kubernetes API; `modelVersion` (its resourceVersion) keys their session cache.
+   */
+  modelSpec: ImageModelSpec;
+  modelVersion: string;
   inputUri: string;
   params: Record<string, unknown>;
   output: { format: OutputFormat; quality?: number };
