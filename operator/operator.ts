@@ -1,0 +1,69 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { ImageJob, ImageModel } from "../common/crd-types.js";
+import type { Logger } from "../common/logger.js";
+import { createRedis } from "../common/redis.js";
+import { Controller } from "./controller.js";
+import { ImageJobApi } from "./kube/imagejob-api.js";
+import { startableInformer } from "./kube/informer.js";
+import { ImageJobReconciler } from "./imagejob-reconciler.js";
+import { JobQueue } from "./job-queue.js";
+import { NotificationListener } from "./notifications.js";
+
+export interface OperatorOptions {
+  kc: KubeConfig;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Watch one namespace; all namespaces when undefined. */
+  namespace?: string;
+  log: Logger;
+  workers?: number;
+  resyncMs?: number;
+  /** First retry delay of a failed attempt; doubles each time. */
+  retryBaseDelayMs?: number;
+}
+
+export interface Operator {
+  stop(): Promise<void>;
+}
+
+const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
+
+/** Wires informers, the notification stream and the queue into the ImageJob controller. */
+export async function startOperator(opts: OperatorOptions): Promise<Operator> {
+  const log = opts.log.child({ component: "operator" });
+  const api = new ImageJobApi(opts.kc, opts.namespace);
+  const redis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-operator" });
+  const notifyRedis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-operator-notify" });
+  const queue = new JobQueue(redis, opts.queuePrefix);
+  // Informer handlers fire only after start(), by which time the controller exists.
+  const enqueue = (o: ImageJob) => controller.add(keyOf(o));
+  const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: enqueue }, { log });
+  const models = startableInformer<ImageModel>(opts.kc, api.modelsPath(), api.listModels, {
+    // A job whose model appears (or changes) is looked at again.
+    onChange: (m) => jobs.list(m.metadata.namespace).filter((j) => j.spec.model === m.metadata.name).forEach(enqueue),
+  }, { log });
+  const reconciler = new ImageJobReconciler({ jobs, models, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs });
+  const controller = new Controller("imagejob", reconciler, log, {
+    workers: opts.workers ?? 4,
+    resyncMs: opts.resyncMs ?? 30_000,
+    keys: () => jobs.list().map(keyOf),
+  });
+  // Models first, so the first reconcile of a job finds its model in the cache.
+  await models.start();
+  await jobs.start();
+  jobs.list().forEach(enqueue);
+  const listener = new NotificationListener(notifyRedis, opts.queuePrefix, (n) => controller.add(`${n.namespace}/${n.name}`), log);
+  listener.start();
+  controller.start();
+  log.info({ namespace: opts.namespace ?? "(all)", jobs: jobs.list().length, models: models.list().length }, "Operator started");
+  return {
+    stop: async () => {
+      await listener.stop();
+      await controller.stop();
+      await Promise.all([jobs.stop(), models.stop()]);
+      await queue.close();
+      redis.disconnect();
+      log.info("Operator stopped");
+    },
+  };
+}
