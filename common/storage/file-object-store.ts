@@ -1,12 +1,13 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, extname, join } from "node:path";
+import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ObjectNotFoundError } from "../errors.js";
-import { checkKey, type ObjectStore, type PutOptions, type StoredObject } from "./object-store.js";
+import { checkKey, validKey, type ObjectStore, type PutOptions, type StoredObject } from "./object-store.js";
+import type { UrlSigner } from "./url-signer.js";
 
 const TYPES: Record<string, string> = { ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".json": "application/json", ".onnx": "application/octet-stream" };
 
@@ -16,7 +17,8 @@ const TYPES: Record<string, string> = { ".png": "image/png", ".jpg": "image/jpeg
  * Content types come from the key's extension.
  */
 export class FileObjectStore implements ObjectStore {
-  constructor(private readonly root: string) {}
+  /** `signer` makes presignGet possible: the API that serves the signed URLs holds the same one. */
+  constructor(private readonly root: string, private readonly opts: { signer?: UrlSigner } = {}) {}
 
   uri(key: string): string {
     return pathToFileURL(this.path(key)).href;
@@ -52,6 +54,28 @@ export class FileObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+
+  presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    const { signer } = this.opts;
+    // Inside the executor, so that a bad key rejects rather than throws.
+    return new Promise((resolve) => {
+      if (!signer) throw new Error("a file:// store signs URLs only when given a signer (URL_SIGNING_SECRET)");
+      resolve(signer.sign(key, expiresInSeconds));
+    });
+  }
+
+  keyOf(uri: string): string | undefined {
+    if (!uri.startsWith("file:")) return undefined;
+    let path: string;
+    try {
+      path = fileURLToPath(uri);
+    } catch {
+      return undefined;
+    }
+    const rel = relative(this.root, path);
+    if (!rel || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+    return validKey(rel.split(sep).join("/"));
   }
 
   close(): void {}

@@ -22,6 +22,13 @@ export interface ObjectStore {
   head(key: string): Promise<StoredObject | undefined>;
   /** Removes the object; removing a missing one is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * A URL anyone holding it can GET the object from until it expires: S3 presigning, or for a
+   * file store an HMAC-signed URL the API serves. Does not check that the object exists.
+   */
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /** The key of one of this store's URIs (the inverse of `uri`); undefined for any other URI. */
+  keyOf(uri: string): string | undefined;
   close(): void;
 }
 
@@ -33,6 +40,15 @@ export function checkKey(key: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f\\]/.test(key)) throw new InvalidObjectKeyError(key, "control character or backslash");
   return key;
+}
+
+/** The key when it passes checkKey, else undefined. */
+export function validKey(key: string): string | undefined {
+  try {
+    return checkKey(key);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readAll(body: Readable): Promise<Buffer> {

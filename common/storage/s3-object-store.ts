@@ -1,8 +1,9 @@
 import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { ObjectNotFoundError } from "../errors.js";
-import { checkKey, type ObjectStore, type PutOptions, type StoredObject } from "./object-store.js";
+import { checkKey, validKey, type ObjectStore, type PutOptions, type StoredObject } from "./object-store.js";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -57,6 +58,16 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.fullKey(key) }));
+  }
+
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    const command = new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.fullKey(key) });
+    return await getSignedUrl(this.client, command, { expiresIn: expiresInSeconds });
+  }
+
+  keyOf(uri: string): string | undefined {
+    const start = `s3://${this.opts.bucket}/${this.prefix}`;
+    return uri.startsWith(start) ? validKey(uri.slice(start.length)) : undefined;
   }
 
   close(): void {

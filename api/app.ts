@@ -1,0 +1,64 @@
+import express, { type Express } from "express";
+import type { Logger } from "../common/logger.js";
+import type { ObjectStore, UrlSigner } from "../common/storage/index.js";
+import type { JobEvents } from "./domain/job-events.js";
+import { JobQueries } from "./domain/job-queries.js";
+import { JobPresenter } from "./domain/job-view.js";
+import type { Cluster, JobRepository } from "./domain/ports.js";
+import { SubmitJob } from "./domain/submit-job.js";
+import { errorHandler, notFound } from "./http/problem.js";
+import { requestLog } from "./http/request-log.js";
+import { fileRoutes } from "./http/routes/files.js";
+import { healthRoutes, type ReadinessChecks } from "./http/routes/health.js";
+import { jobEventRoutes } from "./http/routes/job-events.js";
+import { jobRoutes } from "./http/routes/jobs.js";
+import { modelRoutes } from "./http/routes/models.js";
+import { SseStreams } from "./http/sse-streams.js";
+
+export interface AppDeps {
+  log: Logger;
+  /** PIXELMILL_NAMESPACE: where ImageJobs are created and ImageModels looked up. */
+  namespace: string;
+  /** PUBLIC_URL: the base of the absolute links in responses. */
+  publicUrl: string;
+  /** MAX_UPLOAD_BYTES */
+  maxUploadBytes: number;
+  /** OUTPUT_URL_TTL_SECONDS */
+  outputUrlTtlSeconds: number;
+  jobs: JobRepository;
+  cluster: Cluster;
+  store: ObjectStore;
+  /** Changes from the mirror, for the SSE streams. */
+  events: JobEvents;
+  /** The open SSE streams; pass one to be able to close them at shutdown. */
+  streams?: SseStreams;
+  /** The signer of a file:// store's URLs; without one, /v1/files serves nothing. */
+  fileUrlSigner?: UrlSigner;
+  /** Named checks behind /readyz (Postgres, the apiserver). */
+  readiness?: ReadinessChecks;
+  /** Between SSE keepalive comments; 15 s. */
+  sseKeepaliveMs?: number;
+}
+
+/** The HTTP API: thin routes over the use cases, every error an RFC 9457 problem. */
+export function createApp(deps: AppDeps): Express {
+  const log = deps.log.child({ component: "http" });
+  const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
+  const queries = new JobQueries({ jobs: deps.jobs, presenter, namespace: deps.namespace });
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, log });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(requestLog(log));
+  app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
+  app.use(jobRoutes({ submit, queries, presenter, store: deps.store, namespace: deps.namespace, maxUploadBytes: deps.maxUploadBytes, log }));
+  app.use(jobEventRoutes({
+    queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, log,
+  }));
+  app.use(modelRoutes({ cluster: deps.cluster }));
+  app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));
+  app.use(notFound());
+  app.use(errorHandler(log));
+  return app;
+}

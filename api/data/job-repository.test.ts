@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { migrate } from "../../prisma/migrate.js";
+import { createTestDatabase, type TestDatabase } from "../../test/harness/database.js";
+import { UnstorableJobError } from "../domain/errors.js";
+import type { JobRecord } from "../domain/job-record.js";
+import { PrismaJobRepository } from "./job-repository.js";
+import { createPrisma, type PrismaClient } from "./prisma.js";
+
+let db: TestDatabase;
+let prisma: PrismaClient;
+let repo: PrismaJobRepository;
+
+beforeAll(async () => {
+  db = await createTestDatabase("api-repo");
+  await migrate(db.url, { migrationsDir: fileURLToPath(new URL("../../prisma/migrations", import.meta.url)) });
+  prisma = createPrisma(db.url);
+  repo = new PrismaJobRepository(prisma);
+});
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await db?.drop();
+});
+
+function record(over: Partial<JobRecord> = {}): JobRecord {
+  return {
+    uid: randomUUID(), namespace: "ns", name: "job-abc", model: "upscale-x2", inputUri: "upload:uploads/ns/x.png",
+    params: { strength: 0.5 }, phase: "Pending", attempts: 0, createdAt: new Date("2026-05-01T10:00:00Z"),
+    queuedAt: null, startedAt: null, finishedAt: null, output: null, error: null, resourceVersion: 100n, deletedAt: null,
+    ...over,
+  };
+}
+
+describe("PrismaJobRepository", () => {
+  it("inserts, moves forward, and ignores a stale resourceVersion", async () => {
+    const r = record();
+    expect(await repo.upsert(r)).toBe(true);
+    expect(await repo.get("ns", r.uid)).toEqual(r);
+
+    const running = { ...r, phase: "Running" as const, attempts: 1, startedAt: new Date("2026-05-01T10:00:05Z"), resourceVersion: 120n };
+    expect(await repo.upsert(running)).toBe(true);
+    // An older state arriving late (a re-delivered event, or the API's insert after the mirror's) changes nothing.
+    expect(await repo.upsert({ ...r, phase: "Queued", resourceVersion: 110n })).toBe(false);
+    expect(await repo.upsert({ ...running, phase: "Failed" })).toBe(false);
+    expect(await repo.get("ns", r.uid)).toEqual(running);
+  });
+
+  it("tells a record Postgres can never store from a passing failure", async () => {
+    await expect(repo.upsert(record({ params: { note: "nul \u0000 inside" } }))).rejects.toBeInstanceOf(UnstorableJobError);
+  });
+
+  it("round-trips output and error JSON and every timestamp", async () => {
+    const r = record({
+      phase: "Succeeded", queuedAt: new Date("2026-05-01T10:00:01.123Z"), startedAt: new Date("2026-05-01T10:00:02Z"),
+      finishedAt: new Date("2026-05-01T10:00:03Z"), output: { uri: "s3://b/k.png", contentType: "image/png", width: 2, height: 3, bytes: 44 },
+      error: { reason: "Timeout", message: "first attempt timed out" }, params: null, resourceVersion: 9_007_199_254_740_993n,
+    });
+    await repo.upsert(r);
+    expect(await repo.get("ns", r.uid)).toEqual(r);
+    expect(await repo.get("other-ns", r.uid)).toBeUndefined();
+  });
+
+  it("marks deleted once, keeping the row", async () => {
+    const r = record();
+    await repo.upsert(r);
+    const at = new Date("2026-05-02T00:00:00Z");
+    expect(await repo.markDeleted(r.uid, at)).toEqual({ ...r, deletedAt: at });
+    expect((await repo.markDeleted(r.uid, new Date()))?.deletedAt).toEqual(at);
+    // A later state of a deleted job does not bring it back.
+    await repo.upsert({ ...r, phase: "Canceled", resourceVersion: 200n });
+    expect(await repo.get("ns", r.uid)).toMatchObject({ phase: "Canceled", deletedAt: at });
+    expect(await repo.markDeleted(randomUUID(), at)).toBeUndefined();
+  });
+
+  it("after a relist, marks deleted what the list lacks, but not rows newer than the list", async () => {
+    const ns = `relist-${randomUUID().slice(0, 8)}`;
+    const [kept, gone, newer] = [record({ namespace: ns }), record({ namespace: ns }), record({ namespace: ns, resourceVersion: 500n })];
+    for (const r of [kept, gone, newer]) await repo.upsert(r);
+    const marked = await repo.markMissingDeleted(ns, [kept.uid], 300n, new Date());
+    expect(marked.map((r) => r.uid)).toEqual([gone.uid]);
+    expect((await repo.get(ns, newer.uid))?.deletedAt).toBeNull();
+  });
+
+  it("pages newest first by created_at then uid, with filters", async () => {
+    const ns = `page-${randomUUID().slice(0, 8)}`;
+    const same = new Date("2026-05-03T00:00:00Z");
+    const rows = [
+      record({ namespace: ns, createdAt: same }), record({ namespace: ns, createdAt: same }), record({ namespace: ns, createdAt: same }),
+      record({ namespace: ns, createdAt: new Date("2026-05-04T00:00:00Z"), phase: "Queued" }),
+      record({ namespace: ns, createdAt: new Date("2026-05-02T00:00:00Z"), model: "other" }),
+    ];
+    for (const r of rows) await repo.upsert(r);
+    const all = await repo.list({ namespace: ns, limit: 10 });
+    const expected = [...rows].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (b.uid < a.uid ? -1 : 1));
+    expect(all.map((r) => r.uid)).toEqual(expected.map((r) => r.uid));
+    const second = all[1]!;
+    const after = await repo.list({ namespace: ns, limit: 10, after: { createdAt: second.createdAt, uid: second.uid } });
+    expect(after.map((r) => r.uid)).toEqual(expected.slice(2).map((r) => r.uid));
+    expect((await repo.list({ namespace: ns, limit: 10, phase: "Queued" })).map((r) => r.uid)).toEqual([rows[3]!.uid]);
+    expect((await repo.list({ namespace: ns, limit: 10, model: "other" })).map((r) => r.uid)).toEqual([rows[4]!.uid]);
+  });
+});

@@ -1,0 +1,109 @@
+import type { ImageJobOutput, ImageJobPhase } from "../../common/crd-types.js";
+import type { Job } from "../../common/generated/prisma/client.js";
+import { UnstorableJobError } from "../domain/errors.js";
+import type { JobRecord } from "../domain/job-record.js";
+import type { JobListQuery, JobRepository } from "../domain/ports.js";
+import type { PrismaClient } from "./prisma.js";
+
+const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+
+/** The `jobs` table through Prisma; every method returns plain JobRecords. */
+export class PrismaJobRepository implements JobRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async upsert(r: JobRecord): Promise<boolean> {
+    try {
+      return await this.upsertRow(r);
+    } catch (err) {
+      const state = sqlState(err);
+      // Class 22 (data exception, e.g. a NUL in params) and 23 (constraints) fail the same way every time.
+      if (state?.startsWith("22") || state?.startsWith("23")) {
+        throw new UnstorableJobError(r.uid, `Postgres refused job ${r.uid} (SQLSTATE ${state})`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async upsertRow(r: JobRecord): Promise<boolean> {
+    // One statement, so two writers (the API after create, and the mirror) cannot interleave:
+    // the row moves only forward in resourceVersion, and a stale state writes nothing.
+    const rows = await this.prisma.$queryRaw<{ uid: string }[]>`
+      INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
+        queued_at, started_at, finished_at, output, error, resource_version, deleted_at, updated_at)
+      VALUES (${r.uid}::uuid, ${r.namespace}, ${r.name}, ${r.model}, ${r.inputUri}, ${json(r.params)}::jsonb,
+        ${r.phase}, ${r.attempts}, ${r.createdAt}::timestamptz, ${r.queuedAt}::timestamptz,
+        ${r.startedAt}::timestamptz, ${r.finishedAt}::timestamptz, ${json(r.output)}::jsonb,
+        ${json(r.error)}::jsonb, ${r.resourceVersion}::bigint, ${r.deletedAt}::timestamptz, now())
+      ON CONFLICT (uid) DO UPDATE SET
+        params = EXCLUDED.params, phase = EXCLUDED.phase, attempts = EXCLUDED.attempts,
+        queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+        output = EXCLUDED.output, error = EXCLUDED.error, resource_version = EXCLUDED.resource_version,
+        deleted_at = COALESCE(jobs.deleted_at, EXCLUDED.deleted_at), updated_at = now()
+      WHERE jobs.resource_version < EXCLUDED.resource_version
+      RETURNING uid`;
+    return rows.length > 0;
+  }
+
+  async markDeleted(uid: string, at: Date): Promise<JobRecord | undefined> {
+    await this.prisma.job.updateMany({ where: { uid, deletedAt: null }, data: { deletedAt: at } });
+    const row = await this.prisma.job.findUnique({ where: { uid } });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async markMissingDeleted(namespace: string, present: readonly string[], listResourceVersion: bigint, at: Date): Promise<JobRecord[]> {
+    // One array parameter rather than one per UID: a namespace may hold more jobs than Postgres takes parameters.
+    const marked = await this.prisma.$queryRaw<{ uid: string }[]>`
+      UPDATE jobs SET deleted_at = ${at}::timestamptz, updated_at = now()
+      WHERE namespace = ${namespace} AND deleted_at IS NULL AND resource_version <= ${listResourceVersion}::bigint
+        AND NOT (uid = ANY(${[...present]}::uuid[]))
+      RETURNING uid`;
+    if (marked.length === 0) return [];
+    const rows = await this.prisma.job.findMany({ where: { uid: { in: marked.map((m) => m.uid) } } });
+    return rows.map(toRecord);
+  }
+
+  async get(namespace: string, uid: string): Promise<JobRecord | undefined> {
+    const row = await this.prisma.job.findUnique({ where: { uid } });
+    return row && row.namespace === namespace ? toRecord(row) : undefined;
+  }
+
+  async list(q: JobListQuery): Promise<JobRecord[]> {
+    const after = q.after
+      ? { OR: [{ createdAt: { lt: q.after.createdAt } }, { createdAt: q.after.createdAt, uid: { lt: q.after.uid } }] }
+      : {};
+    const rows = await this.prisma.job.findMany({
+      where: { namespace: q.namespace, phase: q.phase, model: q.model, ...after },
+      orderBy: [{ createdAt: "desc" }, { uid: "desc" }],
+      take: q.limit,
+    });
+    return rows.map(toRecord);
+  }
+}
+
+/** The SQLSTATE of a Postgres error as Prisma's driver adapter passes it on. */
+function sqlState(err: unknown): string | undefined {
+  const meta = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta;
+  const code = meta?.driverAdapterError?.cause?.originalCode;
+  return typeof code === "string" ? code : undefined;
+}
+
+function toRecord(row: Job): JobRecord {
+  return {
+    uid: row.uid,
+    namespace: row.namespace,
+    name: row.name,
+    model: row.model,
+    inputUri: row.inputUri,
+    params: row.params as Record<string, unknown> | null,
+    phase: row.phase as ImageJobPhase,
+    attempts: row.attempts,
+    createdAt: row.createdAt,
+    queuedAt: row.queuedAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    output: row.output as ImageJobOutput | null,
+    error: row.error as JobRecord["error"],
+    resourceVersion: row.resourceVersion,
+    deletedAt: row.deletedAt,
+  };
+}

@@ -1,0 +1,46 @@
+import type { ImageJobPhase } from "../../common/crd-types.js";
+import { decodeCursor, encodeCursor, isUuid } from "./cursor.js";
+import { JobNotFoundError } from "./errors.js";
+import type { JobRecord } from "./job-record.js";
+import type { JobPresenter, JobView } from "./job-view.js";
+import type { JobRepository } from "./ports.js";
+
+export interface ListJobsQuery {
+  limit: number;
+  cursor?: string;
+  phase?: ImageJobPhase;
+  model?: string;
+}
+
+export interface JobPage {
+  items: JobView[];
+  next_cursor: string | null;
+}
+
+/** Reads of the job history in the API's namespace. */
+export class JobQueries {
+  constructor(private readonly deps: { jobs: JobRepository; presenter: JobPresenter; namespace: string }) {}
+
+  /** The record of job `id` (an ImageJob UID); JobNotFoundError when there is none. */
+  async record(id: string): Promise<JobRecord> {
+    const found = isUuid(id) ? await this.deps.jobs.get(this.deps.namespace, id.toLowerCase()) : undefined;
+    if (!found) throw new JobNotFoundError(id);
+    return found;
+  }
+
+  async get(id: string): Promise<JobView> {
+    return this.deps.presenter.view(await this.record(id));
+  }
+
+  async list(q: ListJobsQuery): Promise<JobPage> {
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    // One more than asked for tells whether another page follows.
+    const rows = await this.deps.jobs.list({ namespace: this.deps.namespace, phase: q.phase, model: q.model, limit: q.limit + 1, after });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return {
+      items: await Promise.all(page.map((r) => this.deps.presenter.view(r))),
+      next_cursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAt, uid: last.uid }) : null,
+    };
+  }
+}

@@ -1,0 +1,53 @@
+import type { ImageJob, ImageJobOutput, ImageJobPhase } from "../../common/crd-types.js";
+
+/** One job as the API keeps it: a row of the Postgres mirror of an ImageJob. */
+export interface JobRecord {
+  uid: string;
+  namespace: string;
+  name: string;
+  model: string;
+  inputUri: string;
+  params: Record<string, unknown> | null;
+  phase: ImageJobPhase;
+  attempts: number;
+  createdAt: Date;
+  queuedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  output: ImageJobOutput | null;
+  error: { reason: string; message: string } | null;
+  /** metadata.resourceVersion of the state this record holds; newer states replace older ones only. */
+  resourceVersion: bigint;
+  /** When the ImageJob was seen gone from the apiserver; the record stays as history. */
+  deletedAt: Date | null;
+}
+
+// Watch events carry JSON (strings); the typed client's objects may carry Dates.
+const time = (value: string | Date | undefined): Date | null => (value === undefined ? null : new Date(value));
+
+/** The record of an ImageJob as the apiserver returned it (create, list or watch). */
+export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRecord {
+  const meta = job.metadata;
+  if (!meta.uid || !meta.name || !meta.namespace || !meta.resourceVersion || !meta.creationTimestamp) {
+    throw new Error("an ImageJob from the apiserver lacks uid, name, namespace, resourceVersion or creationTimestamp");
+  }
+  const status = job.status ?? {};
+  return {
+    uid: meta.uid,
+    namespace: meta.namespace,
+    name: meta.name,
+    model: job.spec.model,
+    inputUri: job.spec.input.uri,
+    params: job.spec.params ?? null,
+    phase: status.phase ?? "Pending",
+    attempts: status.attempts ?? 0,
+    createdAt: new Date(meta.creationTimestamp),
+    queuedAt: time(status.queuedAt),
+    startedAt: time(status.startedAt),
+    finishedAt: time(status.finishedAt),
+    output: status.output ?? null,
+    error: status.reason ? { reason: status.reason, message: status.message ?? "" } : null,
+    resourceVersion: BigInt(meta.resourceVersion),
+    deletedAt,
+  };
+}

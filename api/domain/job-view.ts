@@ -1,0 +1,115 @@
+import type { Logger } from "../../common/logger.js";
+import type { ObjectStore } from "../../common/storage/index.js";
+import type { JobRecord } from "./job-record.js";
+
+export type JobStatus = Lowercase<JobRecord["phase"]>;
+
+export interface JobUrls {
+  self: string;
+  events: string;
+}
+
+/** What POST /v1/jobs answers. */
+export interface JobSummary {
+  id: string;
+  status: JobStatus;
+  model: string;
+  created_at: string;
+  urls: JobUrls;
+}
+
+export interface JobView extends Omit<JobSummary, "urls"> {
+  attempts: number;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  error: { reason: string; message: string } | null;
+  output: {
+    content_type: string | null;
+    width: number | null;
+    height: number | null;
+    bytes: number | null;
+    url: string | null;
+    url_expires_at: string | null;
+  } | null;
+  urls: JobUrls;
+}
+
+export interface JobPresenterOptions {
+  store: ObjectStore;
+  /** PUBLIC_URL */
+  publicUrl: string;
+  /** OUTPUT_URL_TTL_SECONDS */
+  outputUrlTtlSeconds: number;
+  log: Logger;
+  now?: () => number;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** Job records as the API shows them: lower-case statuses, snake_case fields, absolute links, signed output URLs. */
+export class JobPresenter {
+  private readonly base: string;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: JobPresenterOptions) {
+    this.base = opts.publicUrl.replace(/\/+$/, "");
+    this.now = opts.now ?? Date.now;
+  }
+
+  summary(r: JobRecord): JobSummary {
+    return { id: r.uid, status: statusOf(r), model: r.model, created_at: r.createdAt.toISOString(), urls: this.urls(r.uid) };
+  }
+
+  async view(r: JobRecord): Promise<JobView> {
+    const { urls, ...summary } = this.summary(r);
+    return {
+      ...summary,
+      attempts: r.attempts,
+      queued_at: iso(r.queuedAt),
+      started_at: iso(r.startedAt),
+      finished_at: iso(r.finishedAt),
+      error: r.error,
+      output: await this.output(r),
+      urls,
+    };
+  }
+
+  private async output(r: JobRecord): Promise<JobView["output"]> {
+    if (r.phase !== "Succeeded" || !r.output) return null;
+    const o = r.output;
+    const link = o.uri ? await this.presign(r.uid, o.uri) : undefined;
+    return {
+      content_type: o.contentType ?? null,
+      width: o.width ?? null,
+      height: o.height ?? null,
+      bytes: o.bytes ?? null,
+      url: link?.url ?? null,
+      url_expires_at: link?.expiresAt ?? null,
+    };
+  }
+
+  private async presign(uid: string, uri: string): Promise<{ url: string; expiresAt: string } | undefined> {
+    const key = this.opts.store.keyOf(uri);
+    if (key === undefined) {
+      this.opts.log.warn({ job: uid, uri }, "Output is outside the configured store, no URL given");
+      return undefined;
+    }
+    const ttl = this.opts.outputUrlTtlSeconds;
+    const expiresAt = new Date(this.now() + ttl * 1000).toISOString();
+    try {
+      return { url: await this.opts.store.presignGet(key, ttl), expiresAt };
+    } catch (err) {
+      this.opts.log.error({ job: uid, err }, "Could not sign the output URL");
+      return undefined;
+    }
+  }
+
+  private urls(uid: string): JobUrls {
+    return { self: `${this.base}/v1/jobs/${uid}`, events: `${this.base}/v1/jobs/${uid}/events` };
+  }
+}
+
+export function statusOf(r: Pick<JobRecord, "phase">): JobStatus {
+  return r.phase.toLowerCase() as JobStatus;
+}

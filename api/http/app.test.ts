@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createLogger } from "../../common/logger.js";
+import { createApp, type AppDeps } from "../app.js";
+import { JobEvents } from "../domain/job-events.js";
+import type { Cluster } from "../domain/ports.js";
+import { startApi, type ApiFixture } from "../testing/fixture.js";
+
+let api: ApiFixture;
+beforeAll(async () => {
+  api = await startApi("api-app");
+});
+afterAll(async () => api?.stop());
+
+/** The app with some parts replaced, to reach the failure paths the real parts do not take on their own. */
+async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<void>): Promise<void> {
+  const app = createApp({
+    log: createLogger({ level: "silent" }), namespace: api.namespace, publicUrl: "http://api.test", maxUploadBytes: 1024, outputUrlTtlSeconds: 60,
+    jobs: api.jobs, cluster: { listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")) },
+    store: api.store, events: new JobEvents(), ...over,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  try {
+    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+describe("the API", () => {
+  it("lists the namespace's models with their task and params", async () => {
+    const res = await fetch(`${api.url}/v1/models`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      items: [{ name: "upscale-x2", task: "image-to-image", params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }] }],
+    });
+  });
+
+  it("answers health and readiness", async () => {
+    expect(await (await fetch(`${api.url}/healthz`)).json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${api.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", checks: { postgres: "ok" } });
+  });
+
+  it("is not ready while a dependency fails, and says which", async () => {
+    const readiness = { postgres: () => Promise.resolve(), apiserver: () => Promise.reject(new Error("connect ECONNREFUSED 10.0.0.1:6443")) };
+    await withApp({ readiness }, async (url) => {
+      const res = await fetch(`${url}/readyz`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      const body = await res.json();
+      expect(body).toMatchObject({ type: "https://pixelmill.io/problems/not-ready", status: 503, checks: { postgres: "ok", apiserver: "unavailable" } });
+      expect(JSON.stringify(body)).not.toContain("10.0.0.1");
+    });
+  });
+
+  it("answers unknown routes with a 404 problem", async () => {
+    const res = await fetch(`${api.url}/v2/nothing?x=1`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toEqual({
+      type: "https://pixelmill.io/problems/not-found", title: "Not found", status: 404, detail: "no route for GET /v2/nothing", instance: "/v2/nothing?x=1",
+    });
+  });
+
+  it("answers an unexpected failure with a 500 problem that gives nothing away", async () => {
+    const cluster: Cluster = {
+      listModels: () => Promise.reject(new Error("secret internals at /etc/kubernetes")),
+      getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")),
+    };
+    await withApp({ cluster }, async (url) => {
+      const res = await fetch(`${url}/v1/models`);
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(JSON.parse(text)).toMatchObject({ type: "https://pixelmill.io/problems/internal", status: 500, instance: "/v1/models" });
+      expect(text).not.toMatch(/secret internals|at .*\.ts/);
+    });
+  });
+
+  it("serves no files when the store is S3", async () => {
+    const res = await fetch(`${api.url}/v1/files/outputs/a.png?expires=9999999999&sig=${"0".repeat(64)}`);
+    expect(res.status).toBe(404);
+  });
+});

@@ -1,0 +1,71 @@
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
+import { ObjectNotFoundError } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import {
+  ForbiddenError, InvalidRequestError, JobNotFoundError, JobRejectedError, PayloadTooLargeError, UnknownModelError,
+  UnsupportedMediaTypeError,
+} from "../domain/errors.js";
+
+const TYPE_BASE = "https://pixelmill.io/problems/";
+
+/** An RFC 9457 problem; extension members go next to the standard ones. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  [extension: string]: unknown;
+}
+
+export function problem(status: number, slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}): Problem {
+  return { type: TYPE_BASE + slug, title, status, detail, ...extensions };
+}
+
+export function sendProblem(req: Request, res: Response, p: Problem): void {
+  // Refusing a body we did not read: closing spares reading the rest of it.
+  if (p.status === 413) res.setHeader("Connection", "close");
+  res.status(p.status).type("application/problem+json").send(JSON.stringify({ ...p, instance: req.originalUrl }));
+}
+
+/** The problem an error stands for; undefined for errors that are our fault (500). */
+function problemOf(err: unknown): Problem | undefined {
+  if (err instanceof InvalidRequestError) {
+    return problem(400, "invalid-request", "Invalid request", err.message, err.issues ? { errors: err.issues } : {});
+  }
+  if (err instanceof UnsupportedMediaTypeError) return problem(415, "unsupported-media-type", "Unsupported media type", err.message);
+  if (err instanceof PayloadTooLargeError) return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit });
+  if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });
+  if (err instanceof JobRejectedError) return problem(422, "job-rejected", "ImageJob refused by the Kubernetes API", err.message);
+  if (err instanceof JobNotFoundError) return problem(404, "not-found", "Not found", err.message);
+  if (err instanceof ObjectNotFoundError) return problem(404, "not-found", "Not found", "there is no such file");
+  if (err instanceof ForbiddenError) return problem(403, "forbidden", "Forbidden", err.message);
+  return bodyParserProblem(err);
+}
+
+/** express.json's errors carry a `type` and a 4xx `status`. */
+function bodyParserProblem(err: unknown): Problem | undefined {
+  const e = err as { type?: unknown; status?: unknown; message?: unknown };
+  if (typeof e?.type !== "string" || typeof e.status !== "number" || e.status < 400 || e.status >= 500) return undefined;
+  if (e.type === "entity.parse.failed") return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON");
+  if (e.type === "entity.too.large") return problem(413, "payload-too-large", "Payload too large", "the request body is too large");
+  const detail = typeof e.message === "string" ? e.message : "the request body cannot be read";
+  if (e.status === 415) return problem(415, "unsupported-media-type", "Unsupported media type", detail);
+  return problem(e.status, "invalid-request", "Invalid request", detail);
+}
+
+export function notFound(): RequestHandler {
+  return (req, res) => sendProblem(req, res, problem(404, "not-found", "Not found", `no route for ${req.method} ${req.path}`));
+}
+
+/** Last in the chain: every error becomes a problem; unexpected ones are logged and answered without detail. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const known = problemOf(err);
+    if (!known) log.error({ err, method: req.method, path: req.path }, "Request failed");
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendProblem(req, res, known ?? problem(500, "internal", "Internal server error", "the server could not handle the request; the error has been logged"));
+  };
+}

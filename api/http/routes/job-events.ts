@@ -1,0 +1,106 @@
+import { Router, type Response } from "express";
+import { TERMINAL_PHASES } from "../../../common/crd-types.js";
+import type { Logger } from "../../../common/logger.js";
+import type { JobEvents } from "../../domain/job-events.js";
+import type { JobQueries } from "../../domain/job-queries.js";
+import type { JobRecord } from "../../domain/job-record.js";
+import type { JobPresenter } from "../../domain/job-view.js";
+import type { SseStreams } from "../sse-streams.js";
+
+export interface JobEventRoutesDeps {
+  queries: JobQueries;
+  presenter: JobPresenter;
+  events: JobEvents;
+  streams: SseStreams;
+  keepaliveMs: number;
+  log: Logger;
+}
+
+/**
+ * GET /v1/jobs/:id/events: Server-Sent Events, `event: status` with the job as GET shows it,
+ * first its current state and then each change the mirror sees, until it is finished or gone.
+ */
+export function jobEventRoutes(deps: JobEventRoutesDeps): Router {
+  const router = Router();
+  router.get("/v1/jobs/:id/events", async (req, res) => {
+    // Following first, then reading: a change landing in between is not lost.
+    const pending: JobRecord[] = [];
+    let deliver: (r: JobRecord) => void = (r) => pending.push(r);
+    const unsubscribe = deps.events.subscribe(req.params.id.toLowerCase(), (r) => deliver(r));
+    // The client may leave while we read.
+    res.on("close", unsubscribe);
+    let current: JobRecord;
+    try {
+      current = await deps.queries.record(req.params.id);
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    if (res.closed) return;
+    const stream = new JobStream(res, deps);
+    res.on("close", () => stream.close());
+    stream.onClose(deps.streams.add(() => stream.close()));
+    stream.onClose(unsubscribe);
+    deliver = (r) => stream.push(r);
+    stream.push(current);
+    pending.forEach((r) => stream.push(r));
+  });
+  return router;
+}
+
+/** One client's stream: states in order, none older than one already sent, keepalives between. */
+class JobStream {
+  private chain = Promise.resolve();
+  private sent: { version: bigint; deleted: boolean } | undefined;
+  private closed = false;
+  private readonly keepalive: NodeJS.Timeout;
+  private readonly closers: Array<() => void> = [];
+
+  constructor(private readonly res: Response, private readonly deps: JobEventRoutesDeps) {
+    res.status(200).set({
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache, no-transform",
+      Connection: "keep-alive",
+      // nginx and similar proxies would otherwise hold events back in their buffers.
+      "X-Accel-Buffering": "no",
+    });
+    res.flushHeaders();
+    this.keepalive = setInterval(() => this.write(": keepalive\n\n"), deps.keepaliveMs);
+  }
+
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
+  push(record: JobRecord): void {
+    this.chain = this.chain.then(() => this.send(record)).catch((err: unknown) => {
+      this.deps.log.error({ job: record.uid, err }, "Could not send a job event");
+      this.close();
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepalive);
+    this.closers.forEach((fn) => fn());
+    this.res.end();
+  }
+
+  private async send(record: JobRecord): Promise<void> {
+    if (this.closed || !this.isNews(record)) return;
+    this.sent = { version: record.resourceVersion, deleted: record.deletedAt !== null };
+    const view = await this.deps.presenter.view(record);
+    this.write(`event: status\nid: ${record.resourceVersion}\ndata: ${JSON.stringify(view)}\n\n`);
+    if (TERMINAL_PHASES.includes(record.phase) || record.deletedAt) this.close();
+  }
+
+  private isNews(r: JobRecord): boolean {
+    if (!this.sent) return true;
+    return r.resourceVersion > this.sent.version || (r.resourceVersion === this.sent.version && r.deletedAt !== null && !this.sent.deleted);
+  }
+
+  private write(text: string): void {
+    if (!this.closed) this.res.write(text);
+  }
+}

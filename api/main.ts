@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+import { loadConfig } from "../common/config.js";
+import { createLogger } from "../common/logger.js";
+import { createObjectStore, UrlSigner } from "../common/storage/index.js";
+import { createApp } from "./app.js";
+import { PrismaJobRepository } from "./data/job-repository.js";
+import { createPrisma, pingDatabase } from "./data/prisma.js";
+import { JobEvents } from "./domain/job-events.js";
+import { SseStreams } from "./http/sse-streams.js";
+import { KubeCluster } from "./kube/kube-cluster.js";
+import { JobMirror } from "./mirror/job-mirror.js";
+import { KubeJobSource } from "./mirror/kube-job-source.js";
+
+const config = loadConfig();
+const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-api" });
+const kc = new KubeConfig();
+kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster service account
+
+const namespace = config.PIXELMILL_NAMESPACE;
+const fileUrlSigner = config.STORAGE_URL.startsWith("file:") ? new UrlSigner({ baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, "")}/v1/files`, secret: signingSecret() }) : undefined;
+const store = createObjectStore(config, { fileUrlSigner });
+const prisma = createPrisma(config.DATABASE_URL);
+const jobs = new PrismaJobRepository(prisma);
+const cluster = new KubeCluster(kc, { namespace });
+const events = new JobEvents();
+const streams = new SseStreams();
+const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace), jobs, events, namespace, log });
+
+const app = createApp({
+  log, namespace, publicUrl: config.PUBLIC_URL, maxUploadBytes: config.MAX_UPLOAD_BYTES, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS,
+  jobs, cluster, store, events, streams, fileUrlSigner,
+  readiness: {
+    postgres: () => pingDatabase(prisma),
+    apiserver: () => cluster.ping(),
+    mirror: () => (mirror.synced ? Promise.resolve() : Promise.reject(new Error("the job mirror has not listed ImageJobs yet"))),
+  },
+});
+
+mirror.start();
+const server = app.listen(config.PORT, () => {
+  log.info({ port: (server.address() as AddressInfo).port, namespace, publicUrl: config.PUBLIC_URL }, "API listening");
+});
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, "API stopping");
+    shutdown().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, "API did not stop cleanly");
+      process.exit(1);
+    });
+  });
+}
+
+async function shutdown(): Promise<void> {
+  // Stop accepting first; requests in flight finish, SSE streams would never end by themselves.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  streams.closeAll();
+  server.closeIdleConnections();
+  // An upload still arriving after this long is cut off rather than holding up the pod's exit.
+  setTimeout(() => server.closeAllConnections(), 20_000).unref();
+  await closed;
+  await mirror.stop();
+  await prisma.$disconnect();
+  store.close();
+  log.info("API stopped");
+}
+
+/** URL_SIGNING_SECRET, or for a lone development process a random one (its links die with it). */
+function signingSecret(): string {
+  if (config.URL_SIGNING_SECRET) return config.URL_SIGNING_SECRET;
+  log.warn("URL_SIGNING_SECRET is not set: signing file URLs with a random key, valid until this process ends");
+  return randomBytes(32).toString("hex");
+}

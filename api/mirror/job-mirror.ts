@@ -1,0 +1,92 @@
+import type { ImageJob } from "../../common/crd-types.js";
+import type { Logger } from "../../common/logger.js";
+import { UnstorableJobError } from "../domain/errors.js";
+import type { JobEvents } from "../domain/job-events.js";
+import { toJobRecord, type JobRecord } from "../domain/job-record.js";
+import type { JobRepository } from "../domain/ports.js";
+import type { Clock } from "./clock.js";
+import { ListWatch, type ListWatchSource, type ObjectEventType } from "./list-watch.js";
+
+export interface JobMirrorOptions {
+  source: ListWatchSource<ImageJob>;
+  jobs: JobRepository;
+  events: JobEvents;
+  namespace: string;
+  log: Logger;
+  clock?: Clock;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Parallel writes while applying a full list: enough to be quick, few enough to spare the pool. */
+const SYNC_CONCURRENCY = 8;
+
+/**
+ * Keeps the `jobs` table equal to the ImageJobs of the namespace, whoever created them (the API or
+ * kubectl), and tells followers of a job about each new state. A job gone from the apiserver
+ * keeps its row, marked deleted.
+ */
+export class JobMirror {
+  private readonly loop: ListWatch<ImageJob>;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: JobMirrorOptions) {
+    this.log = opts.log.child({ component: "mirror" });
+    this.loop = new ListWatch(opts.source, { synced: (items, rv) => this.applyList(items, rv), changed: (t, o) => this.applyEvent(t, o) }, {
+      log: this.log, clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs,
+    });
+  }
+
+  get synced(): boolean {
+    return this.loop.synced;
+  }
+
+  start(): void {
+    this.loop.start();
+    this.log.info({ namespace: this.opts.namespace }, "Mirror started");
+  }
+
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    this.log.info("Mirror stopped");
+  }
+
+  private async applyList(items: ImageJob[], resourceVersion: string): Promise<void> {
+    const records = items.map((item) => toJobRecord(item));
+    for (let i = 0; i < records.length; i += SYNC_CONCURRENCY) {
+      await Promise.all(records.slice(i, i + SYNC_CONCURRENCY).map((r) => this.write(r)));
+    }
+    if (resourceVersion) {
+      // Deleted while nobody watched: the list no longer has them.
+      const gone = await this.opts.jobs.markMissingDeleted(this.opts.namespace, records.map((r) => r.uid), BigInt(resourceVersion), new Date());
+      gone.forEach((r) => this.opts.events.emit(r));
+    }
+    this.log.info({ jobs: records.length, resourceVersion }, "Mirror synced");
+  }
+
+  private async applyEvent(type: ObjectEventType, job: ImageJob): Promise<void> {
+    const record = toJobRecord(job);
+    await this.write(record, type !== "DELETED");
+    if (type === "DELETED") {
+      const stored = await this.opts.jobs.markDeleted(record.uid, new Date());
+      this.opts.events.emit(stored ?? { ...record, deletedAt: new Date() });
+      this.log.debug({ job: record.uid, phase: record.phase }, "Job deleted");
+    }
+  }
+
+  private async write(record: JobRecord, emit = true): Promise<void> {
+    let wrote: boolean;
+    try {
+      wrote = await this.opts.jobs.upsert(record);
+    } catch (err) {
+      // Retrying would stop the mirror on this one job for good; skip it and say so.
+      if (!(err instanceof UnstorableJobError)) throw err;
+      this.log.error({ job: record.uid, name: record.name, err }, "Job cannot be mirrored, skipped");
+      return;
+    }
+    this.log.debug({ job: record.uid, phase: record.phase, resourceVersion: String(record.resourceVersion), wrote }, "Job mirrored");
+    // Told even when another replica wrote the row first: its followers are here. A follower
+    // drops states older than one it has shown.
+    if (emit) this.opts.events.emit(record);
+  }
+}
