@@ -32,6 +32,12 @@ const DEFAULT_TTL_SECONDS = 3600;
  */
 export class ImageJobReconciler {
   private readonly now: () => Date;
+  /**
+   * Our own last write per key, until the informer's cache shows it: without this, a reconcile
+   * that runs right after a write (a worker's notification) reads the stale object, gets a 409,
+   * and waits out a backoff; the Running phase of a short job would then be skipped.
+   */
+  private readonly written = new Map<string, { staleRv: string | undefined; job: ImageJob }>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -39,7 +45,7 @@ export class ImageJobReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = key.split("/") as [string, string];
-    const job = this.deps.jobs.get(namespace, name);
+    const job = this.current(key, this.deps.jobs.get(namespace, name));
     if (!job || job.metadata.deletionTimestamp) return {};
     if (isTerminal(job.status?.phase)) return this.expire(job);
 
@@ -81,11 +87,24 @@ export class ImageJobReconciler {
     return {};
   }
 
+  private current(key: string, cached: ImageJob | undefined): ImageJob | undefined {
+    const mine = this.written.get(key);
+    if (!mine) return cached;
+    if (!cached) {
+      this.written.delete(key);
+      return undefined;
+    }
+    if (cached.metadata.uid === mine.job.metadata.uid && cached.metadata.resourceVersion === mine.staleRv) return mine.job;
+    this.written.delete(key); // the cache has caught up (or the object was replaced)
+    return cached;
+  }
+
   private async write(job: ImageJob, status: ImageJobStatus, event?: { reason: string; message: string }): Promise<void> {
     const next = clean(status);
     if (isDeepStrictEqual(clean(job.status ?? {}), next)) return;
-    await this.deps.api.writeStatus(job, next);
     const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    const updated = await this.deps.api.writeStatus(job, next);
+    this.written.set(key, { staleRv: job.metadata.resourceVersion, job: updated });
     this.deps.log.info({ job: key, uid: job.metadata.uid, phase: next.phase, attempts: next.attempts, reason: next.reason }, "Updated job status");
     if (event) {
       await this.deps.api.recordEvent(job, "Warning", event.reason, event.message, this.now()).catch((err: unknown) =>

@@ -44,9 +44,11 @@ export class JobQueue {
   }
 
   async get(model: string, uid: string): Promise<QueueJobView | undefined> {
-    const job = (await this.queue(model).getJob(uid));
+    // State first, then the job: what the job hash says is then at least as new as the state
+    // (a job read first and found "failed" a moment later would have no failedReason yet).
+    const raw = await this.queue(model).getJobState(uid);
+    const job = await this.queue(model).getJob(uid);
     if (!job) return undefined;
-    const raw = await job.getState();
     const state: QueueJobState | undefined =
       raw === "prioritized" || raw === "waiting-children" || raw === "waiting" ? "waiting" : raw === "unknown" ? undefined : raw;
     if (!state) return undefined;
