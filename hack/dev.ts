@@ -1,31 +1,37 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { projectRoot } from "../test/harness/binaries.js";
 import { startStack } from "../test/harness/stack.js";
 import { ensureDatabase } from "../test/harness/postgres.js";
+import { applyManifests, readManifests } from "../test/harness/manifests.js";
+import { startProcess, type Managed } from "../test/harness/processes.js";
 import { migrate } from "../prisma/migrate.js";
+import { loadConfig } from "../common/config.js";
+import { createObjectStore } from "../common/storage/index.js";
+import sharp from "sharp";
 
 /**
- * `npm run dev`: the platform on this machine, on embedded defaults. Starts the local control
- * plane (CRDs installed), Postgres and Redis (found or started), and, with --s3, an S3 server;
- * writes the kubeconfig to .pixelmill/kubeconfig; Ctrl-C stops everything it started.
+ * `npm run dev`: the whole platform on this machine, on embedded defaults. Starts the local
+ * control plane (CRDs installed), Postgres and Redis (found or started), applies the built-in
+ * ImageModels, then runs the operator, the API (PORT, default 8080) and one worker as child
+ * processes. Storage is a folder unless --s3 starts the S3 server. Ctrl-C stops everything.
  */
 const withS3 = process.argv.includes("--s3");
+const port = Number(process.env.PORT ?? 8080);
 const stateDir = join(projectRoot, ".pixelmill");
 await mkdir(stateDir, { recursive: true });
 const kubeconfigPath = join(stateDir, "kubeconfig");
 const stack = await startStack({ kubeconfigPath, s3: withS3, log: (m) => console.log(`[dev] ${m}`) });
-
-const databaseUrl = await ensureDatabase(stack.postgres.url, "pixelmill");
-const { applied } = await migrate(databaseUrl, { migrationsDir: join(projectRoot, "prisma/migrations") });
-console.log(`[dev] database pixelmill: ${applied.length ? `applied ${applied.join(", ")}` : "migrations up to date"}`);
+const children: Managed[] = [];
 
 let stopping = false;
 const shutdown = (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`\n[dev] ${signal}: stopping`);
-  stack.stop().then(() => process.exit(0), (err: unknown) => {
+  // Components first (they drain), then the stack under them.
+  Promise.all(children.map((c) => c.stop(30_000))).then(() => stack.stop()).then(() => process.exit(0), (err: unknown) => {
     console.error(err);
     process.exit(1);
   });
@@ -33,16 +39,56 @@ const shutdown = (signal: string) => {
 process.on("SIGINT", () => shutdown("SIGINT"));
 process.on("SIGTERM", () => shutdown("SIGTERM"));
 
+try {
+  const databaseUrl = await ensureDatabase(stack.postgres.url, "pixelmill");
+  const { applied } = await migrate(databaseUrl, { migrationsDir: join(projectRoot, "prisma/migrations") });
+  console.log(`[dev] database pixelmill: ${applied.length ? `applied ${applied.join(", ")}` : "migrations up to date"}`);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const models = await readManifests(join(projectRoot, "models/manifests"));
+  await applyManifests(kc, models, "default");
+  console.log(`[dev] ImageModels in namespace default: ${models.map((m) => m.metadata?.name).join(", ")}`);
+
+  const storage = withS3 && stack.s3
+    ? { STORAGE_URL: `s3://${stack.s3.bucket}`, S3_ENDPOINT: stack.s3.endpoint, S3_REGION: stack.s3.region, S3_ACCESS_KEY_ID: stack.s3.accessKeyId, S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true" }
+    : { STORAGE_URL: `file://${join(stateDir, "storage")}` };
+  const env = {
+    ...process.env, ...storage,
+    KUBECONFIG: kubeconfigPath, DATABASE_URL: databaseUrl, REDIS_URL: stack.redis.url, QUEUE_PREFIX: "pixelmill-dev",
+    PORT: String(port), PUBLIC_URL: `http://localhost:${port}`, PIXELMILL_NAMESPACE: "default",
+    WORKER_MODELS: models.map((m) => m.metadata?.name).join(","), MODEL_CACHE_DIR: join(stateDir, "models"),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+  await seedSample(env);
+  for (const component of ["operator", "api", "worker"]) {
+    children.push(startProcess({
+      name: component, command: process.execPath, args: ["--import", "tsx", join(projectRoot, component, "main.ts")],
+      env, cwd: projectRoot, logPath: join(stack.dir, `${component}.log`), inheritOutput: true,
+    }));
+  }
+} catch (err) {
+  console.error(err);
+  shutdown("error");
+}
+
 console.log(`
-Pixelmill dev stack is up (kube-apiserver ${stack.apiserverVersion}).
+Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${stack.apiserverVersion}).
+
+  curl -F model=upscale-x2 -F image=@your.png http://localhost:${port}/v1/jobs
+  curl http://localhost:${port}/v1/jobs/<id>          # status, and the output URL once done
+  curl -N http://localhost:${port}/v1/jobs/<id>/events # live updates (SSE)
 
   export KUBECONFIG=${kubeconfigPath}
-  kubectl get crds
-  kubectl apply -f examples/imagemodel-upscale-x2.yaml -f examples/imagejob-upscale.yaml
-  kubectl get imagejobs
-
-  DATABASE_URL=${databaseUrl}
-  REDIS_URL=${stack.redis.url}${stack.s3 ? `\n  S3_ENDPOINT=${stack.s3.endpoint} (bucket ${stack.s3.bucket}, key ${stack.s3.accessKeyId}, secret ${stack.s3.secretAccessKey})` : ""}
-  STORAGE_URL=${withS3 ? `s3://${stack.s3?.bucket}` : "file:///tmp/pixelmill/storage"}
+  kubectl apply -f examples/imagejob-dev.yaml   # input: upload:samples/pixelmill.png
+  kubectl get imagemodels,imagejobs
 
 Ctrl-C stops everything.`);
+
+/** A sample input at `samples/pixelmill.png` in the dev storage, so examples/imagejob-dev.yaml runs as is. */
+async function seedSample(env: NodeJS.ProcessEnv): Promise<void> {
+  const store = createObjectStore(loadConfig(env));
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="120"><rect width="100%" height="100%" fill="#f4efe6"/>
+    <circle cx="60" cy="60" r="40" fill="#d2502d"/><text x="120" y="72" font-family="DejaVu Sans, sans-serif" font-size="32" fill="#1d2b3a">Pixelmill</text></svg>`;
+  await store.put("samples/pixelmill.png", await sharp(Buffer.from(svg)).png().toBuffer(), { contentType: "image/png" });
+  store.close();
+}

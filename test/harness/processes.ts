@@ -22,14 +22,17 @@ export interface StartOptions {
   cwd?: string;
   /** Run as this OS user (postgres refuses to run as root). */
   user?: string;
+  /** Also show its output on this process's stdout/stderr (npm run dev). */
+  inheritOutput?: boolean;
 }
 
 export function startProcess(opts: StartOptions): Managed {
   const [command, args] = opts.user ? ["runuser", ["-u", opts.user, "--", opts.command, ...opts.args]] : [opts.command, opts.args];
-  const fd = openSync(opts.logPath, "a");
+  const fd = opts.inheritOutput ? undefined : openSync(opts.logPath, "a");
+  const stdio = fd === undefined ? (["ignore", "inherit", "inherit"] as const) : (["ignore", fd, fd] as const);
   // detached: its own process group, so stop() reaches everything it started.
-  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", fd, fd], detached: true });
-  closeSync(fd);
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [...stdio], detached: true });
+  if (fd !== undefined) closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${opts.name} (${opts.command})`);
   const pid = child.pid;
   const exited = new Promise<number | null>((resolve) => {

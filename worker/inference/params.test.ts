@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { ModelParam } from "../../common/crd-types.js";
+import { resolveParams } from "./params.js";
+
+const decls: ModelParam[] = [
+  { name: "threshold", type: "number", default: 0.3, min: 0, max: 1 },
+  { name: "steps", type: "integer", min: 1, max: 50 },
+  { name: "invert", type: "boolean", default: false },
+  { name: "label", type: "string" },
+];
+
+function invalid(message: RegExp): unknown {
+  return expect.objectContaining({ reason: "InvalidParams", message: expect.stringMatching(message) as unknown });
+}
+
+describe("resolveParams", () => {
+  it("fills defaults and leaves out params with neither value nor default", () => {
+    expect(resolveParams(decls, {})).toEqual({ threshold: 0.3, invert: false });
+    expect(resolveParams(decls, undefined)).toEqual({ threshold: 0.3, invert: false });
+  });
+
+  it("takes valid values of each type", () => {
+    expect(resolveParams(decls, { threshold: 1, steps: 50, invert: true, label: "a" })).toEqual({ threshold: 1, steps: 50, invert: true, label: "a" });
+  });
+
+  it("treats null as absent", () => {
+    expect(resolveParams(decls, { threshold: null })).toMatchObject({ threshold: 0.3 });
+  });
+
+  it.each([
+    [{ threshold: 1.5 }, /param threshold must be at most 1, got 1.5/],
+    [{ threshold: -0.1 }, /at least 0/],
+    [{ threshold: "0.5" }, /param threshold must be a number, got "0.5"/],
+    [{ threshold: Number.NaN }, /must be a number/],
+    [{ steps: 2.5 }, /param steps must be an integer, got 2.5/],
+    [{ steps: 0 }, /at least 1/],
+    [{ invert: "yes" }, /param invert must be a boolean/],
+    [{ label: 3 }, /param label must be a string/],
+    [{ treshold: 0.5 }, /unknown param treshold; this model takes threshold, steps, invert, label/],
+  ])("refuses %j", (given, message) => {
+    expect(() => resolveParams(decls, given)).toThrow(invalid(message) as Error);
+  });
+
+  it("refuses any param for a model that declares none", () => {
+    expect(() => resolveParams(undefined, { a: 1, b: 2 })).toThrow(invalid(/unknown params a, b; this model takes none/) as Error);
+  });
+
+  it("reports a default that breaks its own declaration", () => {
+    expect(() => resolveParams([{ name: "t", type: "number", default: 2, max: 1 }], {})).toThrow(invalid(/the ImageModel's default of param t must be at most 1/) as Error);
+  });
+});

@@ -1,0 +1,123 @@
+import ort from "onnxruntime-node";
+import { JobFailure } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import { ModelSession, type ExecutionProvider } from "./model-session.js";
+
+export type SessionFactory = (path: string, ep: ExecutionProvider) => Promise<ort.InferenceSession>;
+
+export interface SessionCacheOptions {
+  /** PIXELMILL_EXECUTION_PROVIDERS, in order of preference. */
+  executionProviders: readonly ExecutionProvider[];
+  log: Logger;
+  /** Versions of one model kept loaded at once, so jobs enqueued around an update don't thrash. */
+  versionsPerModel?: number;
+  create?: SessionFactory;
+}
+
+interface Entry {
+  model: string;
+  session: Promise<ModelSession>;
+  users: number;
+  lastUsed: number;
+  retired: boolean;
+}
+
+const createSession: SessionFactory = (path, ep) => ort.InferenceSession.create(path, { executionProviders: [ep] });
+
+/**
+ * Loaded sessions by model name and version (the ImageModel's resourceVersion), reused across
+ * jobs. A session in use is never released under a job: retiring one (an older version beyond
+ * `versionsPerModel`, or close()) waits until its last user is done.
+ */
+export class SessionCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Providers that failed to start in this process: skipped from then on, logged once. */
+  private readonly unavailable = new Set<ExecutionProvider>();
+  private readonly disposals: Promise<void>[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: SessionCacheOptions) {}
+
+  /** Runs `fn` with the model's session, loading it from `file()` if this version has none yet. */
+  async use<T>(model: string, version: string, file: () => Promise<string>, fn: (session: ModelSession) => Promise<T>): Promise<T> {
+    if (this.closed) throw new JobFailure("InferenceError", "the inference engine is closed (the worker is stopping)");
+    const entry = this.entry(model, version, file);
+    entry.users++;
+    entry.lastUsed = performance.now();
+    try {
+      return await fn(await entry.session);
+    } finally {
+      entry.users--;
+      if (entry.retired && entry.users === 0) this.dispose(entry);
+    }
+  }
+
+  /** Releases every session; runs in progress finish first. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const entry of this.entries.values()) this.retire(entry);
+    this.entries.clear();
+    await Promise.allSettled(this.disposals);
+  }
+
+  private entry(model: string, version: string, file: () => Promise<string>): Entry {
+    const key = `${model}@${version}`;
+    let entry = this.entries.get(key);
+    if (entry) return entry;
+    const session = this.load(model, file);
+    entry = { model, session, users: 0, lastUsed: performance.now(), retired: false };
+    this.entries.set(key, entry);
+    // A failed load is forgotten, so the next job tries again (the error may be transient).
+    session.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    this.evictOldVersions(model);
+    return entry;
+  }
+
+  private evictOldVersions(model: string): void {
+    const limit = this.opts.versionsPerModel ?? 2;
+    const same = [...this.entries.entries()].filter(([, e]) => e.model === model).sort(([, a], [, b]) => b.lastUsed - a.lastUsed);
+    for (const [key, entry] of same.slice(limit)) {
+      this.entries.delete(key);
+      this.retire(entry);
+    }
+  }
+
+  private retire(entry: Entry): void {
+    entry.retired = true;
+    if (entry.users === 0) this.dispose(entry);
+  }
+
+  private dispose(entry: Entry): void {
+    this.disposals.push(entry.session.then((s) => s.release(), () => undefined));
+  }
+
+  /** Tries each execution provider in order; one that fails is logged and skipped. */
+  private async load(model: string, file: () => Promise<string>): Promise<ModelSession> {
+    const path = await file();
+    const create = this.opts.create ?? createSession;
+    const candidates = this.opts.executionProviders.filter((ep) => !this.unavailable.has(ep));
+    const failed: ExecutionProvider[] = [];
+    let last: unknown;
+    for (const ep of candidates) {
+      try {
+        const session = await create(path, ep);
+        // Only now is it clear the failures were the providers', not the model's.
+        for (const f of failed) this.unavailable.add(f);
+        this.opts.log.info({ model, ep }, "Session created");
+        return new ModelSession(session, ep);
+      } catch (err) {
+        last = err;
+        failed.push(ep);
+        this.opts.log.warn({ model, ep, err: firstLine(err) }, "Execution provider unavailable, falling back");
+      }
+    }
+    throw new JobFailure("ModelUnavailable", `no execution provider (${candidates.join(", ")}) could load the model: ${firstLine(last)}`, { cause: last });
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split("\n", 1)[0] ?? message;
+}

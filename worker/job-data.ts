@@ -1,0 +1,35 @@
+import { z } from "zod";
+import type { ImageModelSpec } from "../common/crd-types.js";
+import { JobFailure } from "../common/errors.js";
+import type { QueueJobData } from "../common/queue.js";
+
+/**
+ * The operator writes the job data, but it crosses a process boundary (and versions of the
+ * code): check the fields that name things (keys, files) before trusting them.
+ */
+const schema = z.object({
+  uid: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+  namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+  name: z.string().max(253).regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/),
+  model: z.string().min(1),
+  modelSpec: z.custom<ImageModelSpec>((v) => typeof v === "object" && v !== null, "must be an object"),
+  modelVersion: z.string(),
+  inputUri: z.string().min(1),
+  params: z.record(z.string(), z.unknown()).default({}),
+  output: z.object({ format: z.enum(["png", "webp", "jpeg"]), quality: z.number().int().min(1).max(100).optional() }),
+  timeoutSeconds: z.number().positive().optional(),
+});
+
+export function parseJobData(data: unknown): QueueJobData {
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "data"}: ${i.message}`).join("; ");
+  throw new JobFailure("InvalidParams", `malformed queue job: ${issues}`);
+}
+
+const EXTENSIONS = { png: "png", webp: "webp", jpeg: "jpg" } as const;
+
+/** Where an attempt's output goes: one key per attempt, so a retry never overwrites a finished one. */
+export function outputKey(job: Pick<QueueJobData, "namespace" | "name" | "uid" | "output">, attempt: number): string {
+  return `outputs/${job.namespace}/${job.name}/${job.uid}-${attempt}.${EXTENSIONS[job.output.format]}`;
+}

@@ -1,0 +1,94 @@
+import { WaitingError, type Job } from "bullmq";
+import { JobFailure } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import type { QueueJobData, QueueJobResult } from "../common/queue.js";
+import type { ObjectStore } from "../common/storage/index.js";
+import { asJobFailure, isRetryable, toQueueError } from "./failure.js";
+import type { InputFetcher } from "./input.js";
+import { outputKey, parseJobData } from "./job-data.js";
+import { raceAbort } from "./limits.js";
+import type { Runner } from "./runner.js";
+
+export interface JobDeps {
+  runner: Runner;
+  input: InputFetcher;
+  /** Where outputs go (the configured store). */
+  store: ObjectStore;
+  log: Logger;
+  /** True once the worker is stopping: a job not yet started is handed back, not run. */
+  stopping?: () => boolean;
+}
+
+export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: string, signal?: AbortSignal) => Promise<QueueJobResult>;
+
+/**
+ * The BullMQ processor: one attempt of one job, logged once at its start and once at its end.
+ * It declares BullMQ's third parameter, so BullMQ passes the signal that cancels a job.
+ */
+export function jobProcessor(deps: JobDeps): JobProcessor {
+  return async (job, token, signal) => {
+    const attempt = job.attemptsMade + 1;
+    const fields = { uid: job.id, model: (job.data as Partial<QueueJobData> | undefined)?.model, attempt };
+    if (deps.stopping?.() && token && (await handBack(job, token))) {
+      deps.log.info(fields, "Job handed back: worker is stopping");
+      throw new WaitingError(); // BullMQ: the job was moved by hand, leave it where it is
+    }
+    const started = Date.now();
+    deps.log.info(fields, "Job started");
+    try {
+      const result = await runAttempt(deps, job.data, attempt, signal);
+      deps.log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
+      return result;
+    } catch (err) {
+      const failure = asJobFailure(err);
+      const retry = isRetryable(failure);
+      deps.log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message }, "Job failed");
+      throw toQueueError(failure);
+    }
+  };
+}
+
+/**
+ * BullMQ's close() can still take a job that arrives while it disconnects. Nothing of it has run
+ * yet: put it back at the head of its queue for another worker. False when that fails (Redis
+ * going away too); the job then runs here, which delays the stop but loses nothing.
+ */
+async function handBack(job: Job<QueueJobData, QueueJobResult>, token: string): Promise<boolean> {
+  return job.moveToWait(token).then(() => true, () => false);
+}
+
+async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined): Promise<QueueJobResult> {
+  const data = parseJobData(raw);
+  const limit = data.timeoutSeconds ? AbortSignal.timeout(data.timeoutSeconds * 1000) : undefined;
+  const signals = [cancel, limit].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length ? AbortSignal.any(signals) : undefined;
+  try {
+    // The race ends the attempt on time even when a step ignores the signal.
+    return await raceAbort(steps(deps, data, attempt, signal), signal);
+  } catch (err) {
+    if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
+    throw err;
+  }
+}
+
+async function steps(deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined): Promise<QueueJobResult> {
+  const input = await deps.input.fetch(data.inputUri, signal);
+  const out = await deps.runner.run({
+    modelName: data.model,
+    modelVersion: data.modelVersion,
+    modelSpec: data.modelSpec,
+    input,
+    params: data.params,
+    output: data.output,
+    signal,
+  });
+  // An attempt that ran out of time writes nothing: its retry writes its own key.
+  signal?.throwIfAborted();
+  const key = outputKey(data, attempt);
+  try {
+    await deps.store.put(key, out.body, { contentType: out.contentType });
+  } catch (err) {
+    throw new JobFailure("StorageError", `writing the output failed: ${(err as Error).message}`, { cause: err });
+  }
+  return { uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length };
+}

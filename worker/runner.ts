@@ -1,0 +1,29 @@
+import type { ImageModelSpec, OutputFormat } from "../common/crd-types.js";
+
+/**
+ * What the consumer needs from the inference engine (worker/inference): run one model on one
+ * image, and release sessions at shutdown. Kept as an interface so the consumer can be tested
+ * with a small real image processor, and so it does not depend on onnxruntime at import time.
+ * It throws JobFailure (common/errors.ts) for failures the job caused.
+ */
+export interface RunRequest {
+  modelName: string;
+  modelVersion: string;
+  modelSpec: ImageModelSpec;
+  input: Buffer;
+  params: Record<string, unknown>;
+  output: { format: OutputFormat; quality?: number };
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  body: Buffer;
+  contentType: string;
+  width: number;
+  height: number;
+}
+
+export interface Runner {
+  run(req: RunRequest): Promise<RunResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,64 @@
+import type { Agent } from "node:https";
+import type { Config } from "../common/config.js";
+import { ConfigError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { createObjectStore, type ObjectStore } from "../common/storage/index.js";
+import { BucketStores } from "./bucket-stores.js";
+import { Consumer } from "./consumer.js";
+import { InputFetcher } from "./input.js";
+import type { Runner } from "./runner.js";
+
+type WorkerConfig = Pick<Config,
+  | "REDIS_URL" | "QUEUE_PREFIX" | "WORKER_MODELS" | "WORKER_CONCURRENCY" | "PIXELMILL_EXECUTION_PROVIDERS"
+  | "FETCH_MAX_BYTES" | "FETCH_TIMEOUT_MS"
+  | "STORAGE_URL" | "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE">;
+
+export interface StartWorkerOptions {
+  config: WorkerConfig;
+  log: Logger;
+  /** Builds the inference engine; `objectStoreFor` serves its `s3://` model sources. */
+  createRunner: (ctx: { objectStoreFor: (bucket: string) => ObjectStore }) => Runner;
+  lockDuration?: number;
+  httpsAgent?: Agent;
+}
+
+export interface RunningWorker {
+  /** Drains (running jobs finish, no new ones start) and releases everything; idempotent. */
+  readonly stop: () => Promise<void>;
+}
+
+/** The worker process without its signals: storage, inference and the queue consumer, wired. */
+export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
+  const { config, log } = opts;
+  if (config.WORKER_MODELS.length === 0) {
+    throw new ConfigError("WORKER_MODELS is empty: name the models this worker serves, comma-separated");
+  }
+  const store = createObjectStore(config);
+  const buckets = new BucketStores(config);
+  const runner = opts.createRunner({ objectStoreFor: buckets.for });
+  const input = new InputFetcher({ store, bucketStore: buckets.for, maxBytes: config.FETCH_MAX_BYTES, timeoutMs: config.FETCH_TIMEOUT_MS, httpsAgent: opts.httpsAgent });
+  const consumer = new Consumer({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    models: config.WORKER_MODELS,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: opts.lockDuration,
+    runner,
+    input,
+    store,
+    log,
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= consumer.stop().finally(() => {
+    store.close();
+    buckets.close();
+  }));
+  try {
+    await consumer.start();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log.info({ models: config.WORKER_MODELS, concurrency: config.WORKER_CONCURRENCY, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS }, "Worker started");
+  return { stop };
+}
