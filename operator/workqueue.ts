@@ -1,19 +1,11 @@
+import { systemClock, type Clock } from "../common/clock.js";
+
 /**
  * A work queue of keys in controller-runtime's shape: a key waiting is queued once however often
  * it is added; a key being processed is never handed out twice at once (re-adds while it runs
  * are kept and handed out after `done`); failures back off exponentially per key.
  */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { systemClock, type Clock };
 
 export interface WorkQueueOptions {
   baseDelayMs?: number;

@@ -8,6 +8,7 @@ import type { ImageModelSpec, OutputFormat } from "../common/crd-types.js";
  */
 export interface RunRequest {
   modelName: string;
+  /** The ImageModel's resourceVersion: a new one loads a new session. */
   modelVersion: string;
   modelSpec: ImageModelSpec;
   input: Buffer;

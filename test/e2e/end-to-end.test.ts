@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob } from "../../common/crd-types.js";
 import { createLogger } from "../../common/logger.js";
@@ -10,6 +9,7 @@ import { startApi, eventually, type ApiFixture } from "../../api/testing/fixture
 import { startOperator, type Operator } from "../../operator/operator.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
 import { Inference } from "../../worker/inference/index.js";
+import { declaredPng } from "../../worker/inference/testing/helpers.js";
 import { projectRoot } from "../harness/binaries.js";
 import { testEnv, uniqueName } from "../harness/env.js";
 import { applyManifests, readManifests } from "../harness/manifests.js";
@@ -142,7 +142,7 @@ describe("one image, end to end", () => {
   });
 
   it("fails a PNG declaring 30000×30000 with InputTooLarge, and the worker lives on", async () => {
-    const huge = pngHeaderOnly(30_000, 30_000);
+    const huge = declaredPng(30_000, 30_000);
     const res = await submit("grayscale", huge);
     if (res.status === 202) {
       const job = await finished(((await res.json()) as { id: string }).id);
@@ -182,29 +182,3 @@ describe("one image, end to end", () => {
     expect(seen).toContain("running");
   });
 });
-
-/** A valid PNG signature and IHDR declaring width × height, with one empty IDAT: tiny on the wire. */
-function pngHeaderOnly(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.alloc(0))), chunk("IEND", Buffer.alloc(0))]);
-}
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}

@@ -1,29 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { decode, encode } from "./image-io.js";
-import { png, randomImage } from "./testing/helpers.js";
+import { declaredPng, png, randomImage } from "./testing/helpers.js";
 
 const MAX = 40_000_000;
-
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A valid PNG header declaring width x height RGB, with a token IDAT: a decompression bomb's shape. */
-function declaredPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.alloc(64))), chunk("IEND", Buffer.alloc(0))]);
-}
 
 describe("decode", () => {
   it("gives 8-bit RGB of a PNG exactly", async () => {

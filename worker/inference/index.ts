@@ -1,7 +1,7 @@
 import type { Agent } from "node:https";
-import type { ImageModelSpec, OutputFormat } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import type { RunRequest, RunResult } from "../runner.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { decode, encode } from "./image-io.js";
 import { ModelFiles } from "./model-files.js";
@@ -29,23 +29,9 @@ export interface InferenceOptions {
   log: Logger;
 }
 
-export interface InferenceRequest {
-  modelName: string;
-  /** The ImageModel's resourceVersion: a new one loads a new session. */
-  modelVersion: string;
-  modelSpec: ImageModelSpec;
-  input: Buffer;
-  params: Record<string, unknown>;
-  output: { format: OutputFormat; quality?: number };
-  signal?: AbortSignal;
-}
-
-export interface InferenceResult {
-  body: Buffer;
-  contentType: string;
-  width: number;
-  height: number;
-}
+/** The Runner contract of the queue consumer (worker/runner.ts), which this class implements. */
+export type InferenceRequest = RunRequest;
+export type InferenceResult = RunResult;
 
 const RUNNABLE_TASKS = new Set(["image-to-image", "image-to-mask"]);
 

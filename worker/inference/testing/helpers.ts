@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { crc32, deflateSync } from "node:zlib";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
@@ -50,4 +51,22 @@ export const MANIFESTS_DIR = fileURLToPath(new URL("../../../models/manifests/",
 
 export async function manifest(name: string): Promise<ImageModel> {
   return parse(await readFile(`${MANIFESTS_DIR}${name}.yaml`, "utf8")) as ImageModel;
+}
+
+/** A valid PNG header declaring width × height RGB, with a token IDAT: a decompression bomb's shape, tiny on the wire. */
+export function declaredPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.alloc(64))), chunk("IEND", Buffer.alloc(0))]);
 }
