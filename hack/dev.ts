@@ -84,11 +84,16 @@ Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${stack.a
 
 Ctrl-C stops everything.`);
 
-/** A sample input at `samples/pixelmill.png` in the dev storage, so examples/imagejob-dev.yaml runs as is. */
+/**
+ * A sample input at `samples/pixelmill.png` in the dev storage, so examples/imagejob-dev.yaml runs
+ * as is; also at `inputs/cat.png` and `inputs/receipt.jpg`, which the s3:// examples read under `--s3` (bucket pixelmill).
+ */
 async function seedSample(env: NodeJS.ProcessEnv): Promise<void> {
   const store = createObjectStore(loadConfig(env));
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="120"><rect width="100%" height="100%" fill="#f4efe6"/>
     <circle cx="60" cy="60" r="40" fill="#d2502d"/><text x="120" y="72" font-family="DejaVu Sans, sans-serif" font-size="32" fill="#1d2b3a">Pixelmill</text></svg>`;
-  await store.put("samples/pixelmill.png", await sharp(Buffer.from(svg)).png().toBuffer(), { contentType: "image/png" });
+  const png = await sharp(Buffer.from(svg)).png().toBuffer();
+  for (const key of ["samples/pixelmill.png", "inputs/cat.png"]) await store.put(key, png, { contentType: "image/png" });
+  await store.put("inputs/receipt.jpg", await sharp(png).jpeg().toBuffer(), { contentType: "image/jpeg" });
   store.close();
 }
