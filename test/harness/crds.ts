@@ -1,6 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { readManifests } from "./manifests.js";
 import { ApiextensionsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { waitUntil } from "./processes.js";
 
@@ -27,7 +25,5 @@ export async function installCrds(kc: KubeConfig, dir: string): Promise<string[]
 }
 
 export async function readCrds(dir: string): Promise<V1CustomResourceDefinition[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
-  const docs = await Promise.all(files.map(async (f) => parseAllDocuments(await readFile(join(dir, f), "utf8"))));
-  return docs.flat().map((d) => d.toJS() as V1CustomResourceDefinition).filter((d) => d?.kind === "CustomResourceDefinition");
+  return (await readManifests(dir)).filter((o): o is V1CustomResourceDefinition => o.kind === "CustomResourceDefinition");
 }
