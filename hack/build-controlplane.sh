@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the local control plane (etcd, kube-apiserver) and the S3 server (versitygw) from Go
-# modules at the versions pinned in hack/controlplane/go.mod and hack/s3server/go.mod, and caches
-# them outside the repository, keyed by those pins and the Go version. Prints the binary folder
+# Builds the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler),
+# KWOK (fake nodes) and the S3 server (versitygw) from Go modules at the versions pinned in
+# hack/controlplane/go.mod, hack/kwok/go.mod and hack/s3server/go.mod, and caches them outside
+# the repository, keyed by those pins and the Go version. Prints the binary folder
 # on stdout; progress goes to stderr. A cached build is reused at once.
 #
 #   PIXELMILL_CACHE_DIR   cache root (default: ${XDG_CACHE_HOME:-~/.cache}/pixelmill)
@@ -12,10 +13,10 @@ cache="${PIXELMILL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pixelmill}"
 command -v go >/dev/null || { echo "Go is needed to build the local control plane (https://go.dev/dl)" >&2; exit 1; }
 
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v1\./ { print $2; exit }' "$root/hack/controlplane/go.mod")"
-recipe=1 # bump when the build commands below change
-key="$( (cat "$root"/hack/controlplane/go.{mod,sum} "$root"/hack/s3server/go.{mod,sum}; go env GOVERSION; echo "$recipe") | sha256sum | cut -c1-12)"
+recipe=2 # bump when the build commands below change
+key="$( (cat "$root"/hack/controlplane/go.{mod,sum} "$root"/hack/kwok/go.{mod,sum} "$root"/hack/s3server/go.{mod,sum}; go env GOVERSION; echo "$recipe") | sha256sum | cut -c1-12)"
 dir="$cache/bin/$k8s_version-$key"
-bins=(etcd kube-apiserver versitygw)
+bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok versitygw)
 
 have_all() { for b in "${bins[@]}"; do [ -x "$dir/$b" ] || return 1; done; }
 if have_all; then echo "$dir"; exit 0; fi
@@ -36,7 +37,10 @@ build() { # module-dir output package [extra ldflags]
   echo "built $2 in $((SECONDS - start)) s" >&2
 }
 build controlplane kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$version_flags"
+build controlplane kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$version_flags"
+build controlplane kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$version_flags"
 build controlplane etcd go.etcd.io/etcd/server/v3
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 build s3server versitygw github.com/versity/versitygw/cmd/versitygw
 chmod 755 "$tmp"
 mkdir -p "$(dirname "$dir")"

@@ -21,10 +21,10 @@ export interface Informer<T> {
  */
 export function startableInformer<T extends KubernetesObject>(
   kc: KubeConfig, path: string, listFn: ListPromise<T>, handlers: InformerHandlers<T>,
-  opts: { log: Logger; clock?: Clock; maxBackoffMs?: number },
+  opts: { log: Logger; clock?: Clock; maxBackoffMs?: number; labelSelector?: string },
 ): Informer<T> {
   const clock = opts.clock ?? systemClock;
-  const inner = makeInformer<T>(kc, path, listFn);
+  const inner = makeInformer<T>(kc, path, listFn, opts.labelSelector);
   let stopped = false;
   let failures = 0;
   let timer: unknown;

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
-import { makePki } from "./pki.js";
+import { makePki, type Pki } from "./pki.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { freePort, startProcess, waitUntil, type Managed } from "./processes.js";
 
@@ -9,7 +9,11 @@ export interface ControlPlane {
   server: string;
   kubeconfigPath: string;
   version: string;
+  /** The CA, service-account keys and admin token (kube-controller-manager needs the first two). */
+  pki: Pki;
   stop(): Promise<void>;
+  /** Stops kube-apiserver (etcd and its data stay), runs `whileDown`, starts it again on the same port. */
+  restartApiserver: (whileDown?: () => Promise<void>) => Promise<void>;
 }
 
 /**
@@ -40,7 +44,7 @@ export async function startControlPlane(binDir: string, dir: string, kubeconfigP
     });
     started.push(etcd);
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startProcess({
+    const startApiserver = () => startProcess({
       name: "kube-apiserver",
       command: join(binDir, "kube-apiserver"),
       logPath: join(dir, "kube-apiserver.log"),
@@ -54,13 +58,26 @@ export async function startControlPlane(binDir: string, dir: string, kubeconfigP
         "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true", "--profiling=false", "--v=1",
       ],
     });
+    let apiserver = startApiserver();
     started.push(apiserver);
     const ca = await readFile(pki.caCert);
     const get = (path: string) => getText(server + path, ca, pki.adminToken);
-    await waitUntil("kube-apiserver /readyz", async () => (await get("/readyz")).status === 200, { timeoutMs: 90_000, process: apiserver });
+    const ready = (proc: Managed) => waitUntil("kube-apiserver /readyz", async () => (await get("/readyz")).status === 200, { timeoutMs: 90_000, process: proc });
+    await ready(apiserver);
     const version = (JSON.parse((await get("/version")).body) as { gitVersion: string }).gitVersion;
     await writeKubeconfig(kubeconfigPath, server, pki.caCert, pki.adminToken);
-    return { server, kubeconfigPath, version, stop };
+    const restartApiserver = async (whileDown?: () => Promise<void>) => {
+      await apiserver.stop();
+      try {
+        await whileDown?.();
+      } finally {
+        const next = startApiserver();
+        started[started.indexOf(apiserver)] = next;
+        apiserver = next;
+        await ready(next);
+      }
+    };
+    return { server, kubeconfigPath, version, pki, stop, restartApiserver };
   } catch (err) {
     await stop();
     throw err;

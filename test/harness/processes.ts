@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, readFileSync } from "node:fs";
+import { openSync, closeSync, readFileSync, createWriteStream } from "node:fs";
 import { createServer } from "node:net";
 
 /** A child process of the harness, in its own process group, with its output in a log file. */
@@ -24,15 +24,27 @@ export interface StartOptions {
   user?: string;
   /** Also show its output on this process's stdout/stderr (npm run dev). */
   inheritOutput?: boolean;
+  /** Write its output to the log file and also to this process's stdout (through a pipe). */
+  teeOutput?: boolean;
 }
 
 export function startProcess(opts: StartOptions): Managed {
   const [command, args] = opts.user ? ["runuser", ["-u", opts.user, "--", opts.command, ...opts.args]] : [opts.command, opts.args];
-  const fd = opts.inheritOutput ? undefined : openSync(opts.logPath, "a");
-  const stdio = fd === undefined ? (["ignore", "inherit", "inherit"] as const) : (["ignore", fd, fd] as const);
+  const fd = opts.inheritOutput || opts.teeOutput ? undefined : openSync(opts.logPath, "a");
+  const stdio = opts.teeOutput ? (["ignore", "pipe", "pipe"] as const) : fd === undefined ? (["ignore", "inherit", "inherit"] as const) : (["ignore", fd, fd] as const);
   // detached: its own process group, so stop() reaches everything it started.
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [...stdio], detached: true });
   if (fd !== undefined) closeSync(fd);
+  if (opts.teeOutput) {
+    const file = createWriteStream(opts.logPath, { flags: "a" });
+    for (const out of [child.stdout, child.stderr]) {
+      out?.on("data", (chunk: Buffer) => {
+        file.write(chunk);
+        process.stdout.write(chunk);
+      });
+    }
+    child.once("close", () => file.end());
+  }
   if (child.pid === undefined) throw new Error(`could not start ${opts.name} (${opts.command})`);
   const pid = child.pid;
   const exited = new Promise<number | null>((resolve) => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { controlPlaneBinaries, projectRoot } from "./binaries.js";
+import { startCluster } from "./cluster.js";
 import { startControlPlane } from "./controlplane.js";
 import { installCrds } from "./crds.js";
 import { providePostgres, redact, type Service } from "./postgres.js";
@@ -16,6 +17,8 @@ export interface Stack {
   postgres: Service;
   redis: Service;
   s3?: S3Service;
+  /** Only when the stack started kube-apiserver: restarts it, etcd kept (the chaos suite's faults). */
+  restartApiserver?: (whileDown?: () => Promise<void>) => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,6 +27,8 @@ export interface StackOptions {
   kubeconfigPath?: string;
   /** Start the S3 server (tests need it; `npm run dev` uses file storage unless asked). */
   s3?: boolean;
+  /** Always start private Postgres and Redis, which can then be restarted (default: PIXELMILL_OWN_SERVICES=1). */
+  ownServices?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -45,8 +50,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const binDir = needBinaries ? await controlPlaneBinaries() : "";
     // Start the rest side by side; register every stop before failing on any error.
     const [postgres, redis, cluster, s3] = await settleAll(stops, [
-      providePostgres(dir),
-      provideRedis(dir),
+      providePostgres(dir, { own: opts.ownServices }),
+      provideRedis(dir, { own: opts.ownServices }),
       provideCluster(binDir, dir, opts.kubeconfigPath ?? join(dir, "kubeconfig")),
       opts.s3 ? startS3(binDir, dir, "pixelmill") : Promise.resolve(undefined),
     ] as const);
@@ -56,7 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     kc.loadFromFile(cluster.kubeconfigPath);
     const crds = await installCrds(kc, join(projectRoot, "crds"));
     log(`installed CRDs: ${crds.join(", ")}`);
-    return { dir, kubeconfigPath: cluster.kubeconfigPath, apiserverVersion: cluster.version, postgres, redis, s3, stop };
+    const restartApiserver = "restartApiserver" in cluster ? cluster.restartApiserver : undefined;
+    return { dir, kubeconfigPath: cluster.kubeconfigPath, apiserverVersion: cluster.version, postgres, redis, s3, restartApiserver, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -66,7 +72,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 async function provideCluster(binDir: string, dir: string, kubeconfigPath: string) {
   if (process.env.PIXELMILL_USE_EXISTING_CLUSTER !== "1") {
     await mkdir(join(dir, "controlplane"), { recursive: true });
-    return startControlPlane(binDir, join(dir, "controlplane"), kubeconfigPath);
+    const controlPlane = await startControlPlane(binDir, join(dir, "controlplane"), kubeconfigPath);
+    try {
+      // Controllers, scheduler and KWOK's fake GPU nodes, once the apiserver answers.
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfigPath);
+      const cluster = await startCluster({ binDir, dir: join(dir, "controlplane"), kubeconfigPath, pki: controlPlane.pki, kc });
+      return { ...controlPlane, stop: () => cluster.stop().finally(() => controlPlane.stop()) };
+    } catch (err) {
+      await controlPlane.stop();
+      throw err;
+    }
   }
   const path = process.env.KUBECONFIG;
   if (!path) throw new Error("PIXELMILL_USE_EXISTING_CLUSTER=1 needs KUBECONFIG to name the cluster's kubeconfig");

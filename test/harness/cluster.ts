@@ -1,0 +1,104 @@
+import { request as httpsRequest } from "node:https";
+import { request as httpRequest } from "node:http";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Pki } from "./pki.js";
+import { createGpuNodes, gpuNodes, isNodeReady, KWOK_NODE_ANNOTATION } from "./gpu-nodes.js";
+import { kwokStagesYaml } from "./kwok-stages.js";
+import { freePort, startProcess, waitUntil, type Managed } from "./processes.js";
+
+export interface Cluster {
+  /** Names of the fake GPU nodes, all Ready. */
+  nodes: string[];
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  binDir: string;
+  /** Temp dir for logs, certs and kwok's config. */
+  dir: string;
+  kubeconfigPath: string;
+  pki: Pki;
+  kc: KubeConfig;
+}
+
+/**
+ * What turns the bare apiserver into a cluster the operator's Deployments can run on:
+ * kube-controller-manager (Deployments → ReplicaSets → Pods, service accounts, namespace
+ * deletion, garbage collection, node lifecycle), kube-scheduler (binds Pods to nodes by
+ * selectors, taints and `nvidia.com/gpu`), and KWOK keeping the fake GPU nodes (gpu-nodes.ts)
+ * Ready. No kubelet: pods bound to those nodes are run by the pod runner (pod-runner.ts).
+ */
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const { binDir, dir, kubeconfigPath, pki } = opts;
+  await mkdir(join(dir, "kcm-certs"), { recursive: true });
+  await mkdir(join(dir, "scheduler-certs"), { recursive: true });
+  const kwokConfig = join(dir, "kwok.yaml");
+  await writeFile(kwokConfig, kwokStagesYaml);
+  const [kcmPort, schedulerPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const started: Managed[] = [];
+  const stop = async () => {
+    for (const p of started.reverse()) await p.stop();
+  };
+  const start = (name: string, args: string[]) => {
+    const proc = startProcess({ name, command: join(binDir, name), args, logPath: join(dir, `${name}.log`) });
+    started.push(proc);
+    return proc;
+  };
+  try {
+    const kcm = start("kube-controller-manager", [
+      `--kubeconfig=${kubeconfigPath}`, "--leader-elect=false",
+      "--controllers=deployment,replicaset,garbagecollector,serviceaccount,serviceaccount-token,namespace,nodelifecycle,podgc",
+      `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
+      "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, `--cert-dir=${join(dir, "kcm-certs")}`,
+      // Fake nodes have no kubelet to evict from; a missed heartbeat must not empty them.
+      "--node-eviction-rate=0", "--secondary-node-eviction-rate=0", "--profiling=false", "--v=1",
+    ]);
+    const scheduler = start("kube-scheduler", [
+      `--kubeconfig=${kubeconfigPath}`, "--leader-elect=false",
+      "--bind-address=127.0.0.1", `--secure-port=${schedulerPort}`, `--cert-dir=${join(dir, "scheduler-certs")}`,
+      "--profiling=false", "--v=1",
+    ]);
+    const kwok = start("kwok", [
+      `--kubeconfig=${kubeconfigPath}`, `--config=${kwokConfig}`,
+      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION.key}=${KWOK_NODE_ANNOTATION.value}`,
+      `--server-address=127.0.0.1:${kwokPort}`, "--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16",
+    ]);
+    const healthy = (url: string) => async () => (await getStatus(url)) === 200;
+    await Promise.all([
+      waitUntil("kube-controller-manager /healthz", healthy(`https://127.0.0.1:${kcmPort}/healthz`), { timeoutMs: 60_000, process: kcm }),
+      waitUntil("kube-scheduler /healthz", healthy(`https://127.0.0.1:${schedulerPort}/healthz`), { timeoutMs: 60_000, process: scheduler }),
+      waitUntil("kwok /healthz", healthy(`http://127.0.0.1:${kwokPort}/healthz`), { timeoutMs: 60_000, process: kwok }),
+    ]);
+    const core = opts.kc.makeApiClient(CoreV1Api);
+    await createGpuNodes(core);
+    const names = gpuNodes.map((n) => n.name);
+    await waitUntil("the fake GPU nodes to be Ready", async () => {
+      // Ready, and the node lifecycle controller has lifted its not-ready taint.
+      const ready = await Promise.all(names.map(async (name) => {
+        const node = await core.readNode({ name });
+        return isNodeReady(node) && !node.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"));
+      }));
+      return ready.every(Boolean);
+    }, { timeoutMs: 60_000, process: kwok });
+    return { nodes: names, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The status code of a GET; the components serve /healthz to anyone, on self-signed certs. */
+function getStatus(url: string): Promise<number> {
+  const request = url.startsWith("https:") ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", reject);
+    req.end();
+  });
+}

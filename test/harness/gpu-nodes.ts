@@ -1,0 +1,66 @@
+import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
+
+/** The taint real GPU node pools carry, so only pods that tolerate it land there. */
+export const GPU_TAINT = { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" } as const;
+/** KWOK manages exactly the nodes with this annotation (kwok --manage-nodes-with-annotation-selector). */
+export const KWOK_NODE_ANNOTATION = { key: "kwok.x-k8s.io/node", value: "fake" } as const;
+
+export interface GpuClass {
+  product: string;
+  gkeAccelerator: string;
+  karpenterGpuName: string;
+  cpu: string;
+}
+
+export const A100: GpuClass = { product: "NVIDIA-A100-SXM4-80GB", gkeAccelerator: "nvidia-tesla-a100", karpenterGpuName: "a100", cpu: "96" };
+export const H100: GpuClass = { product: "NVIDIA-H100-80GB-HBM3", gkeAccelerator: "nvidia-h100-80gb", karpenterGpuName: "h100", cpu: "128" };
+export const GPUS_PER_NODE = 8;
+
+/** The fake GPU nodes the harness creates: two A100 and two H100 nodes of 8 GPUs each. */
+export const gpuNodes: ReadonlyArray<{ name: string; gpu: GpuClass }> = [
+  { name: "kwok-a100-0", gpu: A100 },
+  { name: "kwok-a100-1", gpu: A100 },
+  { name: "kwok-h100-0", gpu: H100 },
+  { name: "kwok-h100-1", gpu: H100 },
+];
+
+/** A Node labelled, tainted and sized like a real GPU node of a managed cluster (GKE, Karpenter, GPU operator). */
+export function gpuNodeManifest(name: string, gpu: GpuClass): V1Node {
+  const resources = { cpu: gpu.cpu, memory: "1Ti", pods: "110", "nvidia.com/gpu": String(GPUS_PER_NODE) };
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      annotations: { [KWOK_NODE_ANNOTATION.key]: KWOK_NODE_ANNOTATION.value, "node.alpha.kubernetes.io/ttl": "0" },
+      labels: {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "nvidia.com/gpu.product": gpu.product,
+        "nvidia.com/gpu.count": String(GPUS_PER_NODE),
+        "cloud.google.com/gke-accelerator": gpu.gkeAccelerator,
+        "karpenter.k8s.aws/instance-gpu-name": gpu.karpenterGpuName,
+        type: "kwok",
+      },
+    },
+    spec: { taints: [{ ...GPU_TAINT }] },
+    // The apiserver keeps a new Node's status; KWOK's node-initialize stage keeps these sizes.
+    status: { capacity: resources, allocatable: resources },
+  };
+}
+
+/** Creates the fake GPU nodes (an existing one of the same name is left as it is). */
+export async function createGpuNodes(core: CoreV1Api): Promise<void> {
+  await Promise.all(gpuNodes.map(async ({ name, gpu }) => {
+    try {
+      await core.createNode({ body: gpuNodeManifest(name, gpu) });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }));
+}
+
+export function isNodeReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
