@@ -1,9 +1,11 @@
 import { addAbortSignal } from "node:stream";
 import type { Agent } from "node:https";
+import { storageBucket } from "../common/config.js";
 import { InvalidObjectKeyError, JobFailure, ObjectNotFoundError } from "../common/errors.js";
 import type { ObjectStore } from "../common/storage/index.js";
+import { PUBLIC_ONLY, type AddressPolicy } from "./address-policy.js";
 import { isBucketName } from "./bucket-stores.js";
-import { httpsGet } from "./https-get.js";
+import { httpsGet, type Resolve } from "./https-get.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
 
 export interface InputFetcherOptions {
@@ -17,13 +19,26 @@ export interface InputFetcherOptions {
   timeoutMs: number;
   /** Trust for https:// inputs; Node's global agent when absent. Tests pass one with their own CA. */
   httpsAgent?: Agent;
+  /**
+   * Addresses https:// inputs may come from; public ones only when absent. Tests that serve
+   * inputs from 127.0.0.1 pass ANY_ADDRESS.
+   */
+  addressPolicy?: AddressPolicy;
+  /** DNS for https:// hosts (tests); node:dns lookup when absent. */
+  resolve?: Resolve;
+  /** INPUT_BUCKETS: buckets `s3://` inputs may name; when absent, only the configured store's bucket. */
+  inputBuckets?: readonly string[];
 }
 
 const MAX_REDIRECTS = 5;
 
 /** Fetches a job's input bytes by URI: `upload:<key>`, `s3://bucket/key` or `https://...`. */
 export class InputFetcher {
-  constructor(private readonly opts: InputFetcherOptions) {}
+  private readonly inputBuckets: ReadonlySet<string>;
+
+  constructor(private readonly opts: InputFetcherOptions) {
+    this.inputBuckets = new Set(opts.inputBuckets ?? storageBucket(opts.store.uri("k")));
+  }
 
   /**
    * The input's bytes, or a JobFailure naming why not. When `signal` (the job's own limit)
@@ -48,10 +63,16 @@ export class InputFetcher {
     if (scheme === "s3") {
       const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
       if (!match || !isBucketName(match[1]!)) throw new JobFailure("InputNotFound", `${uri} is not an s3://bucket/key URI`);
+      if (!this.inputBuckets.has(match[1]!)) {
+        throw new JobFailure("InputForbidden", `bucket ${match[1]!} is not one inputs may be read from (INPUT_BUCKETS)`);
+      }
       return this.fromStore(this.opts.bucketStore(match[1]!), match[2]!, uri, signal);
     }
     if (scheme === "https") {
-      return httpsGet(new URL(uri), { maxBytes: this.opts.maxBytes, maxRedirects: MAX_REDIRECTS, signal, agent: this.opts.httpsAgent });
+      return httpsGet(new URL(uri), {
+        maxBytes: this.opts.maxBytes, maxRedirects: MAX_REDIRECTS, signal, agent: this.opts.httpsAgent,
+        policy: this.opts.addressPolicy ?? PUBLIC_ONLY, resolve: this.opts.resolve,
+      });
     }
     throw new JobFailure("InputNotFound", `input URIs with scheme ${scheme ? `${scheme}:` : "(none)"} are not allowed; use upload:<key>, s3://bucket/key or https://`);
   }
@@ -72,3 +93,4 @@ export class InputFetcher {
     return readLimited(addAbortSignal(signal, found.body), this.opts.maxBytes);
   }
 }
+

@@ -46,6 +46,9 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
     });
     parser.on("file", (name, file) => {
       if (name !== opts.fileField || uploading) {
+        // A form cut short errors each open file stream too; the parser's own error answers the
+        // request, and without a listener this one would be thrown and end the process.
+        file.on("error", () => {});
         file.resume();
         return;
       }

@@ -1,30 +1,63 @@
 import sharp from "sharp";
+import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../api/domain/sniff.js";
 import type { OutputFormat } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { RawImage } from "./tensors.js";
 
 const CONTENT_TYPES: Record<OutputFormat, string> = { png: "image/png", webp: "image/webp", jpeg: "image/jpeg" };
 
+/** A decoded input, with what the caller should tell the user about how it was read. */
+export interface DecodedImage extends RawImage {
+  /** E.g. that only the first frame of an animation was used; absent when there is nothing to say. */
+  notes?: string[];
+}
+
+/** sharp's name for each format the API accepts (api/domain/sniff.ts): the two must agree. */
+const SHARP_FORMATS: Record<ImageType["ext"], string> = { png: "png", jpg: "jpeg", webp: "webp", gif: "gif", tiff: "tiff", avif: "heif" };
+
 /**
- * Decodes any format sharp reads into 8-bit RGB, upright per its EXIF orientation. Alpha is
- * dropped (the models take colour only) and the first frame of an animation is used.
+ * Decodes the formats the API accepts (PNG, JPEG, WebP, GIF, TIFF, AVIF) into 8-bit RGB, upright
+ * per its EXIF orientation; 16-bit images are scaled to 8 bits and CMYK or grayscale converted to
+ * sRGB. Alpha is dropped (the models take colour only) and only the first frame of an animation
+ * or multi-page file is used, which the result's notes say.
+ * The first bytes decide the format, as at upload: anything else is refused before sharp sees
+ * it, so an SVG (which could reference other files or URLs) is never rendered, and a polyglot
+ * (a PNG with a zip or HTML after it, a GIF that is also a jar) is read as the image its first
+ * bytes say, the rest ignored.
  * sharp reads the header first and refuses images over `maxPixels` before allocating pixels, so a
- * tiny file declaring a huge image fails fast. Truncated or corrupt data is refused too
- * (failOn "error"), instead of decoding a half-grey picture.
+ * tiny file declaring a huge image fails fast. Truncated or structurally corrupt data is refused
+ * too (failOn "error"), instead of decoding a half-grey picture; "warning" would also refuse
+ * common, harmless files (PNGs with a slightly wrong sRGB profile), so damage inside compressed
+ * JPEG or WebP data that the decoder only warns about decodes as a damaged picture.
  */
-export async function decode(input: Buffer, maxPixels: number): Promise<RawImage> {
+export async function decode(input: Buffer, maxPixels: number): Promise<DecodedImage> {
+  const type = acceptedType(input);
   try {
-    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: "error" })
+    const meta = await sharp(input, { limitInputPixels: maxPixels, failOn: "error" }).metadata();
+    if (meta.format !== SHARP_FORMATS[type.ext]) throw new Error(`its first bytes say ${type.ext} but it decodes as ${meta.format}`);
+    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: "error", pages: 1, page: 0 })
       .rotate()
       .toColourspace("srgb")
       .removeAlpha()
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+    const image: DecodedImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+    const pages = meta.pages ?? 1;
+    if (pages > 1) image.notes = [`the input has ${pages} frames; only the first was used`];
+    return image;
   } catch (err) {
     throw decodeFailure(err, maxPixels);
   }
+}
+
+/** The input's format by its first bytes; InvalidImage for an empty input or any other format. */
+function acceptedType(input: Buffer): ImageType {
+  if (input.length === 0) throw new JobFailure("InvalidImage", "the input is empty (0 bytes)");
+  const type = sniffImageType(input.subarray(0, SNIFF_BYTES));
+  if (type) return type;
+  const svg = /<svg[\s>]/i.test(input.subarray(0, 4096).toString("latin1"));
+  throw new JobFailure("InvalidImage", `the input is not a PNG, JPEG, WebP, GIF, TIFF or AVIF image${svg ? " (SVG is not accepted: it is never rendered)" : ""}`);
 }
 
 function decodeFailure(err: unknown, maxPixels: number): JobFailure {
