@@ -4,7 +4,9 @@ import type { ObjectStore, UrlSigner } from "../common/storage/index.js";
 import type { JobEvents } from "./domain/job-events.js";
 import { JobQueries } from "./domain/job-queries.js";
 import { JobPresenter } from "./domain/job-view.js";
-import type { Cluster, JobRepository } from "./domain/ports.js";
+import { CancelJob } from "./domain/cancel-job.js";
+import { IdempotentSubmit } from "./domain/idempotent-submit.js";
+import type { Cluster, IdempotencyRepository, JobRepository } from "./domain/ports.js";
 import { SubmitJob } from "./domain/submit-job.js";
 import { errorHandler, notFound } from "./http/problem.js";
 import { requestLog } from "./http/request-log.js";
@@ -26,6 +28,8 @@ export interface AppDeps {
   /** OUTPUT_URL_TTL_SECONDS */
   outputUrlTtlSeconds: number;
   jobs: JobRepository;
+  /** Idempotency-Key claims of POST /v1/jobs. */
+  idempotencyKeys: IdempotencyRepository;
   cluster: Cluster;
   store: ObjectStore;
   /** Changes from the mirror, for the SSE streams. */
@@ -38,6 +42,8 @@ export interface AppDeps {
   readiness?: ReadinessChecks;
   /** Between SSE keepalive comments; 15 s. */
   sseKeepaliveMs?: number;
+  /** INPUT_BUCKETS (common/config.ts inputBuckets): buckets `s3://` inputs may name; default the store's. */
+  inputBuckets?: readonly string[];
 }
 
 /** The HTTP API: thin routes over the use cases, every error an RFC 9457 problem. */
@@ -45,14 +51,16 @@ export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
   const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
   const queries = new JobQueries({ jobs: deps.jobs, presenter, namespace: deps.namespace });
-  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, log });
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, inputBuckets: deps.inputBuckets, log });
+  const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, log });
+  const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });
 
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(requestLog(log));
   app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
-  app.use(jobRoutes({ submit, queries, presenter, store: deps.store, namespace: deps.namespace, maxUploadBytes: deps.maxUploadBytes, log }));
+  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: deps.store, namespace: deps.namespace, maxUploadBytes: deps.maxUploadBytes, log }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, log,
   }));

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import { loadConfig } from "../common/config.js";
+import { inputBuckets, loadConfig } from "../common/config.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore, UrlSigner } from "../common/storage/index.js";
 import { createApp } from "./app.js";
+import { PrismaIdempotencyRepository } from "./data/idempotency-repository.js";
 import { PrismaJobRepository } from "./data/job-repository.js";
 import { createPrisma, pingDatabase } from "./data/prisma.js";
 import { JobEvents } from "./domain/job-events.js";
@@ -23,6 +24,7 @@ const fileUrlSigner = config.STORAGE_URL.startsWith("file:") ? new UrlSigner({ b
 const store = createObjectStore(config, { fileUrlSigner });
 const prisma = createPrisma(config.DATABASE_URL);
 const jobs = new PrismaJobRepository(prisma);
+const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
 const cluster = new KubeCluster(kc, { namespace });
 const events = new JobEvents();
 const streams = new SseStreams();
@@ -30,7 +32,7 @@ const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace), jobs, e
 
 const app = createApp({
   log, namespace, publicUrl: config.PUBLIC_URL, maxUploadBytes: config.MAX_UPLOAD_BYTES, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS,
-  jobs, cluster, store, events, streams, fileUrlSigner,
+  jobs, idempotencyKeys, cluster, store, events, streams, fileUrlSigner, inputBuckets: inputBuckets(config),
   readiness: {
     postgres: () => pingDatabase(prisma),
     apiserver: () => cluster.ping(),
@@ -39,6 +41,11 @@ const app = createApp({
 });
 
 mirror.start();
+// Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
+const prune = setInterval(() => {
+  idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
+}, 3600_000);
+prune.unref();
 const server = app.listen(config.PORT, () => {
   log.info({ port: (server.address() as AddressInfo).port, namespace, publicUrl: config.PUBLIC_URL }, "API listening");
 });
@@ -64,6 +71,7 @@ async function shutdown(): Promise<void> {
   // An upload still arriving after this long is cut off rather than holding up the pod's exit.
   setTimeout(() => server.closeAllConnections(), 20_000).unref();
   await closed;
+  clearInterval(prune);
   await mirror.stop();
   await prisma.$disconnect();
   store.close();

@@ -34,18 +34,47 @@ const schema = z.object({
   /** Models whose queues this worker consumes, comma-separated. */
   WORKER_MODELS: z.string().default("").transform((v) => v.split(",").map((m) => m.trim()).filter(Boolean)),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * How long a job's lock lives without renewal, and how often workers look for jobs whose lock
+   * expired (a worker that died mid-job): BullMQ's 30 s each. Shorter only where kills are rehearsed.
+   */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(100).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
   /** onnxruntime execution providers in order of preference; unavailable ones are skipped with a log line. */
   PIXELMILL_EXECUTION_PROVIDERS: z.string().default("cpu").transform((v) => v.split(",").map((p) => p.trim()).filter(Boolean))
     .pipe(z.array(z.enum(["cuda", "webgpu", "cpu"])).min(1)),
   MODEL_CACHE_DIR: z.string().default("/tmp/pixelmill/models"),
+  /** The WorkerPool this worker belongs to (set by the operator's Deployment): it then reports its busy count for the autoscaler. */
+  PIXELMILL_POOL: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
+  /** The worker's pod and namespace (downward API), naming its presence entry. */
+  POD_NAME: z.string().min(1).optional(),
+  POD_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
+  /** The worker's /healthz and /readyz (readiness probe); 0 turns the server off. */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   /** Decoded images larger than this (width × height) fail with InputTooLarge. */
   MAX_INPUT_PIXELS: z.coerce.number().int().positive().default(40_000_000),
   /** Limits on fetching https:// inputs and model files. */
   FETCH_MAX_BYTES: z.coerce.number().int().positive().default(100 * 1024 * 1024),
   FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * Buckets that `s3://` inputs may name, comma-separated (checked by the API and the workers);
+   * unset: only STORAGE_URL's bucket when it is s3://, none otherwise (inputBuckets below).
+   */
+  INPUT_BUCKETS: z.string().optional().transform((v) => v?.split(",").map((b) => b.trim()).filter(Boolean)),
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** The buckets `s3://` inputs may come from: INPUT_BUCKETS, else the bucket of STORAGE_URL (s3:// only). */
+export function inputBuckets(config: Pick<Config, "INPUT_BUCKETS" | "STORAGE_URL">): string[] {
+  return config.INPUT_BUCKETS ?? storageBucket(config.STORAGE_URL);
+}
+
+/** The bucket of an `s3://bucket[/...]` URL, as a list of zero or one. */
+export function storageBucket(url: string): string[] {
+  const bucket = /^s3:\/\/([^/]+)/.exec(url)?.[1];
+  return bucket ? [bucket] : [];
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);

@@ -61,6 +61,8 @@ export interface ImageJobSpec {
   maxAttempts?: number;
   ttlSecondsAfterFinished?: number;
   timeoutSeconds?: number;
+  /** A job not started this long after its creation fails with reason DeadlineExceeded. */
+  startDeadlineSeconds?: number;
 }
 
 export interface ImageJobOutput {
@@ -69,6 +71,8 @@ export interface ImageJobOutput {
   width?: number;
   height?: number;
   bytes?: number;
+  /** What the worker did that the caller might not expect (only the first frame of an animation was used). */
+  notes?: string[];
 }
 
 export interface ImageJobStatus {

@@ -19,6 +19,25 @@ export const NOTIFY_STREAM = "notify";
 /** Bound on the notification stream; consumers only need the recent tail. */
 export const NOTIFY_STREAM_MAXLEN = 10_000;
 
+/**
+ * Canceling a job (its ImageJob deleted before it finished): the operator removes a waiting job
+ * from its queue; for one a worker may hold, it sets the marker key `<prefix>:canceled:<uid>`
+ * (kept CANCEL_MARKER_TTL_SECONDS) and publishes the UID on `<prefix>:cancel`. A worker aborts
+ * a running attempt on the message, and checks the marker when an attempt starts and before it
+ * writes output, so a worker that missed the message (restarting, or not yet holding the job)
+ * still honours it.
+ */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:cancel`;
+}
+
+export function cancelMarkerKey(prefix: string, uid: string): string {
+  return `${prefix}:canceled:${uid}`;
+}
+
+/** As long as a queue job is kept after it ends (JobQueue's removeOnComplete/removeOnFail). */
+export const CANCEL_MARKER_TTL_SECONDS = 24 * 3600;
+
 export interface QueueJobData {
   uid: string;
   namespace: string;
@@ -38,12 +57,14 @@ export interface QueueJobData {
 }
 
 /** What a worker returns for a job that succeeded: the ImageJob's status.output. */
-export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">>;
+export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">> & Pick<ImageJobOutput, "notes">;
 
 export interface JobNotification {
   uid: string;
   namespace: string;
   name: string;
+  /** The job's model: the operator re-plans the pools serving it (absent from older workers). */
+  model?: string;
 }
 
 /**
@@ -52,6 +73,8 @@ export interface JobNotification {
  */
 export const FAILURE_REASONS = {
   InputNotFound: { retry: false },
+  /** The input's URL points where workers may not go: a private or loopback address, a bucket not in INPUT_BUCKETS. */
+  InputForbidden: { retry: false },
   InputTooLarge: { retry: false },
   InvalidImage: { retry: false },
   InvalidParams: { retry: false },
@@ -59,6 +82,8 @@ export const FAILURE_REASONS = {
   InferenceError: { retry: true },
   StorageError: { retry: true },
   Timeout: { retry: true },
+  /** The ImageJob was deleted (DELETE /v1/jobs/:id or kubectl delete): the attempt stops and writes nothing. */
+  Canceled: { retry: false },
 } as const;
 
 export type FailureReason = keyof typeof FAILURE_REASONS;

@@ -5,7 +5,7 @@ import type { QueueJobData } from "../common/queue.js";
 import type { ImageJobApi } from "./kube/imagejob-api.js";
 import type { Informer } from "./kube/informer.js";
 import type { JobQueue, QueueJobView } from "./job-queue.js";
-import { clean, invalidSpecStatus, isTerminal, statusFromQueue } from "./imagejob-status.js";
+import { clean, deadlineExceededStatus, invalidSpecStatus, isTerminal, msToStartDeadline, statusFromQueue } from "./imagejob-status.js";
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
@@ -19,6 +19,8 @@ export interface ReconcilerDeps {
   log: Logger;
   now?: () => Date;
   retryBaseDelayMs?: number;
+  /** Told after each enqueue, so the pools serving the model scale at once. */
+  onEnqueued?: (model: string) => void;
 }
 
 const ALLOWED_INPUT = /^(upload:|s3:\/\/|https:\/\/)/;
@@ -59,6 +61,8 @@ export class ImageJobReconciler {
     }
 
     let view = await this.deps.queue.get(job.spec.model, job.metadata.uid!);
+    // Never enqueue a job already past its start deadline (the operator was down, say).
+    if (!view && msToStartDeadline(job, job.status?.attempts ?? 0, this.now()) === 0) return this.failLate(job);
     if (!view) {
       // Not in the queue: never enqueued, or Redis lost it. Either way, (re-)enqueue.
       await this.deps.queue.enqueue(queueData(job, model!), {
@@ -68,10 +72,31 @@ export class ImageJobReconciler {
       });
       view = { state: "waiting", attemptsMade: 0, attemptsStarted: 0 };
       this.deps.log.info({ job: key, uid: job.metadata.uid, model: job.spec.model }, "Enqueued job");
+      this.deps.onEnqueued?.(job.spec.model);
+    }
+    let requeueAfterMs: number | undefined;
+    if (view.state === "waiting" || view.state === "delayed") {
+      const left = msToStartDeadline(job, view.attemptsStarted, this.now());
+      if (left === 0) {
+        // Only a job still waiting is removed; one a worker took meanwhile runs, late but whole.
+        if (await this.deps.queue.removeWaiting(job.spec.model, job.metadata.uid!)) return this.failLate(job);
+        view = (await this.deps.queue.get(job.spec.model, job.metadata.uid!)) ?? view;
+      } else if (left !== undefined) {
+        requeueAfterMs = left;
+      }
     }
     const next = statusFromQueue(job, view, this.now());
     await this.write(job, next, eventFor(job.status, next, view));
-    return isTerminal(next.phase) ? this.expire({ ...job, status: next }) : {};
+    if (isTerminal(next.phase)) return this.expire({ ...job, status: next });
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+
+  /** Failed with DeadlineExceeded: not started by creation + spec.startDeadlineSeconds. */
+  private async failLate(job: ImageJob): Promise<ReconcileResult> {
+    const status = deadlineExceededStatus(job, this.now());
+    await this.write(job, status, { reason: "DeadlineExceeded", message: status.message ?? "" });
+    this.deps.log.info({ job: `${job.metadata.namespace}/${job.metadata.name}`, uid: job.metadata.uid }, "Job missed its start deadline");
+    return this.expire({ ...job, status });
   }
 
   private async expire(job: ImageJob): Promise<ReconcileResult> {

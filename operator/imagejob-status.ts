@@ -50,6 +50,29 @@ export function invalidSpecStatus(job: ImageJob, message: string, now: Date): Im
   return { ...job.status, phase: "Failed", attempts: 0, reason: "InvalidSpec", message, finishedAt: seconds(now), observedGeneration: generation, conditions };
 }
 
+/** Failed without starting: still waiting when spec.startDeadlineSeconds ran out. */
+export function deadlineExceededStatus(job: ImageJob, now: Date): ImageJobStatus {
+  const generation = job.metadata.generation;
+  const message = `not started within startDeadlineSeconds (${job.spec.startDeadlineSeconds} s)`;
+  const conditions = setCondition(job.status?.conditions ?? [], { type: "Failed", status: "True", reason: "DeadlineExceeded", message, observedGeneration: generation }, now);
+  return {
+    ...job.status, phase: "Failed", attempts: 0, reason: "DeadlineExceeded", message, queuedAt: job.status?.queuedAt ?? seconds(now),
+    finishedAt: seconds(now), observedGeneration: generation, conditions,
+  };
+}
+
+/**
+ * Ms until the start deadline of a job not yet started, 0 once passed; undefined when it has
+ * none. A retry waiting out its backoff has started (attemptsStarted > 0): no deadline then.
+ */
+export function msToStartDeadline(job: ImageJob, attemptsStarted: number, now: Date): number | undefined {
+  const seconds = job.spec.startDeadlineSeconds;
+  // A Date in the client's types, a string in what the informer decodes.
+  const created = new Date(job.metadata.creationTimestamp ?? Number.NaN).getTime();
+  if (!seconds || attemptsStarted > 0 || !Number.isFinite(created)) return undefined;
+  return Math.max(0, created + seconds * 1000 - now.getTime());
+}
+
 export const TERMINAL: readonly ImageJobPhase[] = ["Succeeded", "Failed", "Canceled"];
 
 export function isTerminal(phase: ImageJobPhase | undefined): boolean {

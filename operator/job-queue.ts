@@ -16,6 +16,16 @@ export interface QueueJobView {
   failedReason?: string;
 }
 
+/** Who a queue job belongs to, as the sweep of canceled jobs needs it. */
+export interface QueueJobRef {
+  uid: string;
+  namespace: string;
+  name: string;
+  model: string;
+  /** When it was enqueued (ms). */
+  enqueuedAt: number;
+}
+
 export interface EnqueueOptions {
   maxAttempts: number;
   /** ImageJob spec.priority, -100 (last) .. 100 (first). */
@@ -31,6 +41,8 @@ export class JobQueue {
 
   /** Enqueues the job once: BullMQ ignores an add whose job id (the ImageJob UID) exists. */
   async enqueue(data: QueueJobData, opts: EnqueueOptions): Promise<void> {
+    // The models that ever had a queue, so the sweep of canceled jobs finds every queue.
+    await this.connection.sadd(this.modelsKey(), data.model);
     await this.queue(data.model).add("image", data, {
       jobId: data.uid,
       attempts: opts.maxAttempts,
@@ -63,8 +75,47 @@ export class JobQueue {
     };
   }
 
+  /**
+   * Removes a job that no worker has taken (waiting, prioritized or delayed); false when it is
+   * not there, has finished (kept for the record), or a worker holds it (BullMQ refuses to remove
+   * a locked job, so one taken between the two calls stays). A job taken and finished between
+   * them would be removed: a window of one Redis round trip.
+   */
+  async removeWaiting(model: string, uid: string): Promise<boolean> {
+    const state = await this.queue(model).getJobState(uid);
+    if (state !== "waiting" && state !== "prioritized" && state !== "delayed") return false;
+    return (await this.queue(model).remove(uid)) === 1;
+  }
+
+  /** Models with a queue under this prefix. */
+  async models(): Promise<string[]> {
+    return this.connection.smembers(this.modelsKey());
+  }
+
+  /** UIDs of the model's jobs that have not finished: waiting, prioritized, delayed or active. */
+  async unfinishedUids(model: string): Promise<string[]> {
+    return this.queue(model).getRanges(["waiting", "prioritized", "delayed", "active"]);
+  }
+
+  async ref(model: string, uid: string): Promise<QueueJobRef | undefined> {
+    const job = await this.queue(model).getJob(uid);
+    const data = job?.data as Partial<QueueJobData> | undefined;
+    if (!job || typeof data?.namespace !== "string" || typeof data.name !== "string") return undefined;
+    return { uid, namespace: data.namespace, name: data.name, model, enqueuedAt: job.timestamp };
+  }
+
+  /** Jobs of `model` not yet taken: waiting, prioritized, and delayed (retries in their backoff). */
+  async waiting(model: string): Promise<number> {
+    const counts = await this.queue(model).getJobCounts("waiting", "prioritized", "delayed");
+    return (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+
+  private modelsKey(): string {
+    return `${this.prefix}:queued-models`;
   }
 
   private queue(model: string): Queue<QueueJobData, QueueJobResult> {

@@ -11,6 +11,8 @@ import { migrate, MigrationError } from "./migrate.js";
 
 const MIGRATIONS = join(import.meta.dirname, "migrations");
 const INIT = "20261124000000_init";
+const IDEMPOTENCY = "20261124190000_idempotency_keys";
+const ALL = [INIT, IDEMPOTENCY];
 
 interface MigrationRow {
   migration_name: string;
@@ -53,26 +55,28 @@ describe("migrate on an empty database", () => {
     await db?.drop();
   });
 
-  it("applies init and records it the way prisma migrate deploy does", async () => {
+  it("applies every migration and records each the way prisma migrate deploy does", async () => {
     const result = await migrate(db.url, { migrationsDir: MIGRATIONS });
 
-    expect(result).toEqual({ applied: [INIT], skipped: [] });
+    expect(result).toEqual({ applied: ALL, skipped: [] });
     const tables = await query<{ table_name: string }>(db.url,
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
-    expect(tables.map((t) => t.table_name)).toEqual(["_prisma_migrations", "api_keys", "jobs", "tenants"]);
-    const file = await readFile(join(MIGRATIONS, INIT, "migration.sql"));
-    const [row, ...more] = await migrationRows(db.url);
-    expect(more).toEqual([]);
-    expect(row).toMatchObject({ migration_name: INIT, applied_steps_count: 1, logs: null });
-    expect(row?.finished_at).toBeInstanceOf(Date);
-    expect(row?.checksum).toBe(createHash("sha256").update(file).digest("hex"));
+    expect(tables.map((t) => t.table_name)).toEqual(["_prisma_migrations", "api_keys", "idempotency_keys", "jobs", "tenants"]);
+    const rows = await migrationRows(db.url);
+    expect(rows.map((r) => r.migration_name)).toEqual(ALL);
+    for (const row of rows) {
+      const file = await readFile(join(MIGRATIONS, row.migration_name, "migration.sql"));
+      expect(row).toMatchObject({ applied_steps_count: 1, logs: null });
+      expect(row.finished_at).toBeInstanceOf(Date);
+      expect(row.checksum).toBe(createHash("sha256").update(file).digest("hex"));
+    }
   });
 
   it("applies nothing on a second run", async () => {
     const result = await migrate(db.url, { migrationsDir: MIGRATIONS });
 
-    expect(result).toEqual({ applied: [], skipped: [INIT] });
-    expect(await migrationRows(db.url)).toHaveLength(1);
+    expect(result).toEqual({ applied: [], skipped: ALL });
+    expect(await migrationRows(db.url)).toHaveLength(ALL.length);
   });
 
   it("warns, and still applies nothing, when an applied migration file was edited", async () => {
@@ -81,7 +85,7 @@ describe("migrate on an empty database", () => {
     const logged: string[] = [];
     try {
       const result = await migrate(db.url, { migrationsDir: dir, log: (msg) => logged.push(msg) });
-      expect(result).toEqual({ applied: [], skipped: [INIT] });
+      expect(result).toEqual({ applied: [], skipped: ALL });
       expect(logged).toContain("Migration file was modified after it was applied");
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -111,6 +115,13 @@ describe("migrate on an empty database", () => {
       expect(await prisma.apiKey.findUniqueOrThrow({ where: { prefix: "pm_ab12" } })).toEqual(apiKey);
       expect(await prisma.job.findUniqueOrThrow({ where: { uid: job.uid } })).toEqual(job);
       expect(job.resourceVersion).toBe(9007199254740993n);
+      const claim = await prisma.idempotencyKey.create({ data: {
+        namespace: "team-a", key: "retry-1 !~", requestHash: "a".repeat(64), jobUid: job.uid, createdAt: new Date("2026-11-24T10:00:00.007Z"),
+      } });
+      expect(await prisma.idempotencyKey.findUniqueOrThrow({ where: { namespace_key: { namespace: "team-a", key: "retry-1 !~" } } })).toEqual(claim);
+      // The key is unique per namespace only.
+      await expect(prisma.idempotencyKey.create({ data: { namespace: "team-a", key: claim.key, requestHash: "b".repeat(64) } })).rejects.toThrow();
+      await prisma.idempotencyKey.create({ data: { namespace: "team-b", key: claim.key, requestHash: "b".repeat(64) } });
       expect(job.updatedAt).toBeInstanceOf(Date);
 
       // The foreign keys' delete rules: keys go with their tenant, jobs stay as history.
@@ -143,8 +154,8 @@ describe("migrate with a broken migration", () => {
     expect(error).toMatchObject({ migration: BROKEN, message: expect.stringContaining(BROKEN) as unknown });
     expect((error as Error).message).toMatch(/syntax error at or near "TABEL"/);
     const rows = await migrationRows(db.url);
-    expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([[INIT, true], [BROKEN, false]]);
-    expect(rows[1]?.logs).toMatch(/syntax error at or near "TABEL"/);
+    expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([...ALL.map((m) => [m, true]), [BROKEN, false]]);
+    expect(rows.at(-1)?.logs).toMatch(/syntax error at or near "TABEL"/);
     expect(await query(db.url, "SELECT to_regclass('public.half') AS t")).toEqual([{ t: null }]);
   });
 
@@ -154,7 +165,7 @@ describe("migrate with a broken migration", () => {
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).message).toContain(BROKEN);
     expect((error as Error).message).toMatch(/resolve/i);
-    expect(await migrationRows(db.url)).toHaveLength(2);
+    expect(await migrationRows(db.url)).toHaveLength(ALL.length + 1);
   });
 });
 
@@ -173,8 +184,8 @@ describe("two migrators at once", () => {
       migrate(db.url, { migrationsDir: MIGRATIONS }),
     ]);
 
-    expect(results.map((r) => r.applied).flat()).toEqual([INIT]);
-    expect(results.map((r) => r.skipped).flat()).toEqual([INIT]);
-    expect(await migrationRows(db.url)).toHaveLength(1);
+    expect(results.map((r) => r.applied).flat().sort()).toEqual(ALL);
+    expect(results.map((r) => r.skipped).flat().sort()).toEqual(ALL);
+    expect(await migrationRows(db.url)).toHaveLength(ALL.length);
   });
 });

@@ -17,6 +17,8 @@ export interface JobDeps {
   log: Logger;
   /** True once the worker is stopping: a job not yet started is handed back, not run. */
   stopping?: () => boolean;
+  /** True when the job's cancel marker is set (worker/cancel-listener.ts): checked at start and before the output is written. */
+  canceled?: (uid: string) => Promise<boolean>;
 }
 
 export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: string, signal?: AbortSignal) => Promise<QueueJobResult>;
@@ -36,6 +38,7 @@ export function jobProcessor(deps: JobDeps): JobProcessor {
     const started = Date.now();
     deps.log.info(fields, "Job started");
     try {
+      if (job.id && (await deps.canceled?.(job.id))) throw new JobFailure("Canceled", "the job was canceled before it started");
       const result = await runAttempt(deps, job.data, attempt, signal);
       deps.log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
       return result;
@@ -66,6 +69,7 @@ async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: 
     // The race ends the attempt on time even when a step ignores the signal.
     return await raceAbort(steps(deps, data, attempt, signal), signal);
   } catch (err) {
+    if (cancel?.aborted) throw new JobFailure("Canceled", "the job was canceled while it ran", { cause: err });
     if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
     throw err;
   }
@@ -82,7 +86,9 @@ async function steps(deps: JobDeps, data: QueueJobData, attempt: number, signal:
     output: data.output,
     signal,
   });
-  // An attempt that ran out of time writes nothing: its retry writes its own key.
+  // A canceled attempt, or one that ran out of time, writes nothing (a retry writes its own key).
+  // The marker covers a cancel message this worker missed; the signal is checked last of all.
+  if (await deps.canceled?.(data.uid)) throw new JobFailure("Canceled", "the job was canceled while it ran");
   signal?.throwIfAborted();
   const key = outputKey(data, attempt);
   try {
@@ -90,5 +96,5 @@ async function steps(deps: JobDeps, data: QueueJobData, attempt: number, signal:
   } catch (err) {
     throw new JobFailure("StorageError", `writing the output failed: ${(err as Error).message}`, { cause: err });
   }
-  return { uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length };
+  return { uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
 }

@@ -22,6 +22,8 @@ export interface RunResult {
   contentType: string;
   width: number;
   height: number;
+  /** Said to the caller in the job's output (status.output.notes). */
+  notes?: string[];
 }
 
 export interface Runner {

@@ -46,6 +46,23 @@ describe("PrismaJobRepository", () => {
     expect(await repo.get("ns", r.uid)).toEqual(running);
   });
 
+  it("marks a running job canceled, and no later state of it undoes that", async () => {
+    const r = record({ phase: "Running", attempts: 1, resourceVersion: 200n });
+    await repo.upsert(r);
+    const at = new Date("2026-05-01T10:01:00Z");
+    const canceled = await repo.markCanceled(r.uid, at, { reason: "Canceled", message: "deleted before it finished" });
+    expect(canceled).toMatchObject({ phase: "Canceled", finishedAt: at, deletedAt: at, error: { reason: "Canceled", message: "deleted before it finished" } });
+    // The watch delivers a newer state that was written before the delete: it must not win.
+    expect(await repo.upsert({ ...r, phase: "Running", attempts: 2, resourceVersion: 210n })).toBe(false);
+    expect(await repo.get("ns", r.uid)).toEqual(canceled);
+  });
+
+  it("keeps the ending of a job that finished before it could be canceled", async () => {
+    const r = record({ phase: "Succeeded", attempts: 1, resourceVersion: 300n });
+    await repo.upsert(r);
+    expect(await repo.markCanceled(r.uid, new Date(), { reason: "Canceled", message: "x" })).toEqual(r);
+  });
+
   it("tells a record Postgres can never store from a passing failure", async () => {
     await expect(repo.upsert(record({ params: { note: "nul \u0000 inside" } }))).rejects.toBeInstanceOf(UnstorableJobError);
   });

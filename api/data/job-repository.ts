@@ -26,7 +26,8 @@ export class PrismaJobRepository implements JobRepository {
 
   private async upsertRow(r: JobRecord): Promise<boolean> {
     // One statement, so two writers (the API after create, and the mirror) cannot interleave:
-    // the row moves only forward in resourceVersion, and a stale state writes nothing.
+    // the row moves only forward in resourceVersion, and a stale state writes nothing. A job
+    // canceled through the API stays canceled, whatever state of it the watch delivers late.
     const rows = await this.prisma.$queryRaw<{ uid: string }[]>`
       INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
         queued_at, started_at, finished_at, output, error, resource_version, deleted_at, updated_at)
@@ -39,13 +40,23 @@ export class PrismaJobRepository implements JobRepository {
         queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
         output = EXCLUDED.output, error = EXCLUDED.error, resource_version = EXCLUDED.resource_version,
         deleted_at = COALESCE(jobs.deleted_at, EXCLUDED.deleted_at), updated_at = now()
-      WHERE jobs.resource_version < EXCLUDED.resource_version
+      WHERE jobs.resource_version < EXCLUDED.resource_version AND jobs.phase <> 'Canceled'
       RETURNING uid`;
     return rows.length > 0;
   }
 
   async markDeleted(uid: string, at: Date): Promise<JobRecord | undefined> {
     await this.prisma.job.updateMany({ where: { uid, deletedAt: null }, data: { deletedAt: at } });
+    const row = await this.prisma.job.findUnique({ where: { uid } });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async markCanceled(uid: string, at: Date, error: { reason: string; message: string }): Promise<JobRecord | undefined> {
+    // One statement: a job the mirror saw finish meanwhile keeps its ending.
+    await this.prisma.$executeRaw`
+      UPDATE jobs SET phase = 'Canceled', error = ${json(error)}::jsonb, finished_at = COALESCE(finished_at, ${at}::timestamptz),
+        deleted_at = COALESCE(deleted_at, ${at}::timestamptz), updated_at = now()
+      WHERE uid = ${uid}::uuid AND phase NOT IN ('Succeeded', 'Failed', 'Canceled')`;
     const row = await this.prisma.job.findUnique({ where: { uid } });
     return row ? toRecord(row) : undefined;
   }

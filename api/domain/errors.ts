@@ -25,6 +25,13 @@ export class UnknownModelError extends PixelmillError {
   }
 }
 
+/** A job the API can tell will fail: params the model does not take, an input bucket or address workers may not read from. */
+export class InvalidJobError extends PixelmillError {
+  constructor(message: string) {
+    super("InvalidJob", message);
+  }
+}
+
 /** The apiserver refused the ImageJob (schema or CEL validation); the message is its own. */
 export class JobRejectedError extends PixelmillError {
   constructor(message: string) {
@@ -48,5 +55,26 @@ export class ForbiddenError extends PixelmillError {
 export class UnstorableJobError extends PixelmillError {
   constructor(readonly uid: string, message: string, options?: { cause?: unknown }) {
     super("UnstorableJob", message, options);
+  }
+}
+
+/** DELETE of a job that has already succeeded or failed: there is nothing left to cancel. */
+export class JobFinishedError extends PixelmillError {
+  constructor(readonly id: string, readonly phase: string) {
+    super("JobFinished", `job ${id} has already finished (${phase.toLowerCase()}); only a pending, queued or running job can be canceled`);
+  }
+}
+
+/** An Idempotency-Key seen within 24 h with a different request. */
+export class IdempotencyKeyReusedError extends PixelmillError {
+  constructor() {
+    super("IdempotencyKeyReused", "this Idempotency-Key was used in the last 24 hours with a different request");
+  }
+}
+
+/** An Idempotency-Key whose first request is still creating its job. */
+export class IdempotencyKeyInProgressError extends PixelmillError {
+  constructor() {
+    super("IdempotencyKeyInProgress", "a request with this Idempotency-Key is still being handled; retry shortly");
   }
 }

@@ -1,4 +1,4 @@
-import type { ImageJob, ImageJobOutput, ImageJobPhase } from "../../common/crd-types.js";
+import { TERMINAL_PHASES, type ImageJob, type ImageJobOutput, type ImageJobPhase } from "../../common/crd-types.js";
 
 /** One job as the API keeps it: a row of the Postgres mirror of an ImageJob. */
 export interface JobRecord {
@@ -50,4 +50,14 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
     resourceVersion: BigInt(meta.resourceVersion),
     deletedAt,
   };
+}
+
+/** Why a job deleted before it finished shows as Canceled. */
+export const CANCELED_ERROR = { reason: "Canceled", message: "deleted before it finished" } as const;
+
+export const isFinished = (phase: ImageJobPhase): boolean => TERMINAL_PHASES.includes(phase);
+
+/** The record of a job deleted before it finished: history shows it Canceled. */
+export function canceledRecord(r: JobRecord, at: Date): JobRecord {
+  return { ...r, phase: "Canceled", error: { ...CANCELED_ERROR }, finishedAt: r.finishedAt ?? at, deletedAt: r.deletedAt ?? at };
 }

@@ -31,6 +31,8 @@ export interface JobView extends Omit<JobSummary, "urls"> {
     bytes: number | null;
     url: string | null;
     url_expires_at: string | null;
+    /** What the worker did that the caller might not expect (only the first frame of an animation was used). */
+    notes: string[];
   } | null;
   urls: JobUrls;
 }
@@ -86,6 +88,7 @@ export class JobPresenter {
       bytes: o.bytes ?? null,
       url: link?.url ?? null,
       url_expires_at: link?.expiresAt ?? null,
+      notes: o.notes ?? [],
     };
   }
 

@@ -1,7 +1,12 @@
-import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type OutputFormat } from "../../common/crd-types.js";
+import { isIP } from "node:net";
+import { storageBucket } from "../../common/config.js";
+import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type ImageModel, type OutputFormat } from "../../common/crd-types.js";
+import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import { UnknownModelError } from "./errors.js";
+import { PUBLIC_ONLY } from "../../worker/address-policy.js";
+import { resolveParams } from "../../worker/inference/params.js";
+import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
 
@@ -10,6 +15,10 @@ export interface JobRequest {
   input: { uri: string };
   params?: Record<string, unknown>;
   output?: { format?: OutputFormat; quality?: number };
+  /** Run-time limit of one attempt (spec.timeoutSeconds). */
+  timeoutSeconds?: number;
+  /** A job not started this long after creation fails with DeadlineExceeded (spec.startDeadlineSeconds). */
+  startDeadlineSeconds?: number;
 }
 
 export interface SubmitJobDeps {
@@ -19,6 +28,8 @@ export interface SubmitJobDeps {
   /** PIXELMILL_NAMESPACE */
   namespace: string;
   log: Logger;
+  /** INPUT_BUCKETS: buckets `s3://` inputs may name; when absent, only the store's bucket. */
+  inputBuckets?: readonly string[];
 }
 
 /**
@@ -26,13 +37,19 @@ export interface SubmitJobDeps {
  * there), and its row is written at once so that a GET right after the answer finds it.
  */
 export class SubmitJob {
-  constructor(private readonly deps: SubmitJobDeps) {}
+  private readonly inputBuckets: ReadonlySet<string>;
+
+  constructor(private readonly deps: SubmitJobDeps) {
+    this.inputBuckets = new Set(deps.inputBuckets ?? storageBucket(deps.store.uri("k")));
+  }
 
   /** `uploadKey`: the object the request uploaded, removed when no ImageJob comes of it. */
   async submit(request: JobRequest, uploadKey?: string): Promise<JobRecord> {
     let created: ImageJob;
     try {
-      if (!(await this.deps.cluster.getModel(request.model))) throw new UnknownModelError(request.model);
+      const model = await this.deps.cluster.getModel(request.model);
+      if (!model) throw new UnknownModelError(request.model);
+      this.check(request, model);
       created = await this.deps.cluster.createJob(this.manifest(request));
     } catch (err) {
       if (uploadKey !== undefined) await this.discard(uploadKey);
@@ -46,6 +63,28 @@ export class SubmitJob {
       this.deps.log.warn({ job: record.uid, err }, "Could not record the new job; the mirror will");
     });
     return record;
+  }
+
+  /**
+   * What the worker would refuse without retrying, refused now: params checked by the worker's
+   * own validator against the model's declarations, the input's bucket, and an https:// host given
+   * as a non-public IP address (names are resolved and checked by the worker, which connects).
+   * A malformed URI is left to the apiserver, whose CRD rules say what is wrong with it.
+   */
+  private check(request: JobRequest, model: ImageModel): void {
+    try {
+      resolveParams(model.spec.params, request.params);
+    } catch (err) {
+      if (err instanceof JobFailure) throw new InvalidJobError(err.message);
+      throw err;
+    }
+    const bucket = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/./.exec(request.input.uri)?.[1];
+    if (bucket !== undefined && !this.inputBuckets.has(bucket)) {
+      throw new InvalidJobError(`bucket ${bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
+    }
+    const host = request.input.uri.startsWith("https://") ? URL.parse(request.input.uri)?.hostname.replace(/^\[(.*)\]$/, "$1") : undefined;
+    const why = host && isIP(host) ? PUBLIC_ONLY.refuse(host) : undefined;
+    if (why) throw new InvalidJobError(`${host} is a ${why} address; inputs are fetched only from public addresses`);
   }
 
   private manifest(request: JobRequest): ImageJob {
@@ -62,6 +101,8 @@ export class SubmitJob {
         input: request.input,
         ...(request.params ? { params: request.params } : {}),
         ...(request.output ? { output: request.output } : {}),
+        ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),
+        ...(request.startDeadlineSeconds ? { startDeadlineSeconds: request.startDeadlineSeconds } : {}),
       },
     };
   }

@@ -17,7 +17,8 @@ afterAll(async () => api?.stop());
 async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<void>): Promise<void> {
   const app = createApp({
     log: createLogger({ level: "silent" }), namespace: api.namespace, publicUrl: "http://api.test", maxUploadBytes: 1024, outputUrlTtlSeconds: 60,
-    jobs: api.jobs, cluster: { listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")) },
+    jobs: api.jobs, idempotencyKeys: api.idempotencyKeys,
+    cluster: { listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined) },
     store: api.store, events: new JobEvents(), ...over,
   });
   const server = await new Promise<Server>((resolve) => {
@@ -71,7 +72,7 @@ describe("the API", () => {
   it("answers an unexpected failure with a 500 problem that gives nothing away", async () => {
     const cluster: Cluster = {
       listModels: () => Promise.reject(new Error("secret internals at /etc/kubernetes")),
-      getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")),
+      getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
     };
     await withApp({ cluster }, async (url) => {
       const res = await fetch(`${url}/v1/models`);

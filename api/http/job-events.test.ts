@@ -59,9 +59,9 @@ it("closes when the ImageJob is deleted before it finishes", async () => {
   const messages = await follow(uid);
   expect((await messages.next()).value).toMatchObject({ event: "status" });
   await api.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL, name: "deleted-while-followed" });
-  // The state it was deleted in, and then the end of the stream.
+  // Deleted before it finished is canceled: that state, and then the end of the stream.
   const views = await statusesUntilClosed(messages);
-  expect(views.map((v) => v.status)).toEqual(["pending"]);
+  expect(views.map((v) => v.status)).toEqual(["canceled"]);
 });
 
 it("keeps an idle stream alive with comments, and forgets a client that went away", async () => {

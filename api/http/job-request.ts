@@ -6,6 +6,8 @@ import type { JobRequest } from "../domain/submit-job.js";
 const model = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lowercase letters, digits and '-')");
 const params = z.record(z.string(), z.unknown()).refine((p) => Object.keys(p).length <= 64, "at most 64 params");
 const outputFormat = z.enum(["png", "webp", "jpeg"]);
+const timeoutSeconds = z.int().min(1).max(86400);
+const startDeadlineSeconds = z.int().min(1);
 
 const jsonJob = z.strictObject({
   model,
@@ -15,6 +17,8 @@ const jsonJob = z.strictObject({
   }),
   params: params.optional(),
   output: z.strictObject({ format: outputFormat.optional(), quality: z.int().min(1).max(100).optional() }).optional(),
+  timeoutSeconds: timeoutSeconds.optional(),
+  startDeadlineSeconds: startDeadlineSeconds.optional(),
 });
 
 const paramsField = z.string().transform((text, ctx) => {
@@ -26,7 +30,11 @@ const paramsField = z.string().transform((text, ctx) => {
   }
 }).pipe(params);
 
-const formJob = z.object({ model, params: paramsField.optional(), output_format: outputFormat.optional() });
+const formJob = z.object({
+  model, params: paramsField.optional(), output_format: outputFormat.optional(),
+  timeout_seconds: z.coerce.number().pipe(timeoutSeconds).optional(),
+  start_deadline_seconds: z.coerce.number().pipe(startDeadlineSeconds).optional(),
+});
 
 /** The job a JSON body asks for; InvalidRequestError with the issues when it is not one. */
 export function parseJsonJob(body: unknown): JobRequest {
@@ -41,6 +49,8 @@ export function parseFormJob(fields: Record<string, string>, inputUri: string): 
     input: { uri: inputUri },
     ...(form.params ? { params: form.params } : {}),
     ...(form.output_format ? { output: { format: form.output_format } } : {}),
+    ...(form.timeout_seconds ? { timeoutSeconds: form.timeout_seconds } : {}),
+    ...(form.start_deadline_seconds ? { startDeadlineSeconds: form.start_deadline_seconds } : {}),
   };
 }
 

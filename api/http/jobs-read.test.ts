@@ -69,15 +69,27 @@ describe("GET /v1/jobs/:id", () => {
     expect(view).toMatchObject({ attempts: 3, error: { reason: "InvalidImage", message: "cannot decode the input" }, output: null });
   });
 
-  it("keeps a deleted ImageJob with its last status", async () => {
+  it("keeps a deleted ImageJob that had finished with its last status", async () => {
     const uid = (await api.createJob("short-lived")).metadata.uid!;
-    await patchStatus(api, "short-lived", { phase: "Running", attempts: 1 });
-    await eventually(async () => (await viewOf(uid).catch(() => undefined))?.status === "running", "running");
+    await patchStatus(api, "short-lived", { phase: "Failed", attempts: 1, reason: "InvalidImage", message: "cannot decode the input" });
+    await eventually(async () => (await viewOf(uid).catch(() => undefined))?.status === "failed", "failed");
     await api.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL, name: "short-lived" });
     await eventually(async () => (await api.jobs.get(api.namespace, uid))?.deletedAt, "the mirror to mark it deleted");
     const res = await getJson<JobView>(`/v1/jobs/${uid}`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: uid, status: "running", attempts: 1 });
+    expect(res.body).toMatchObject({ id: uid, status: "failed", attempts: 1, error: { reason: "InvalidImage" } });
+  });
+
+  it("shows an ImageJob deleted before it finished (kubectl delete) as canceled", async () => {
+    const uid = (await api.createJob("deleted-running")).metadata.uid!;
+    await patchStatus(api, "deleted-running", { phase: "Running", attempts: 1 });
+    await eventually(async () => (await viewOf(uid).catch(() => undefined))?.status === "running", "running");
+    await api.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL, name: "deleted-running" });
+    await eventually(async () => (await api.jobs.get(api.namespace, uid))?.deletedAt, "the mirror to mark it deleted");
+    const res = await getJson<JobView>(`/v1/jobs/${uid}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: uid, status: "canceled", attempts: 1, error: { reason: "Canceled", message: "deleted before it finished" } });
+    expect(res.body.finished_at).not.toBeNull();
   });
 });
 

@@ -2,8 +2,8 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from "exp
 import { ObjectNotFoundError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import {
-  ForbiddenError, InvalidRequestError, JobNotFoundError, JobRejectedError, PayloadTooLargeError, UnknownModelError,
-  UnsupportedMediaTypeError,
+  ForbiddenError, IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
+  JobRejectedError, PayloadTooLargeError, UnknownModelError, UnsupportedMediaTypeError,
 } from "../domain/errors.js";
 
 const TYPE_BASE = "https://pixelmill.io/problems/";
@@ -35,17 +35,24 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof UnsupportedMediaTypeError) return problem(415, "unsupported-media-type", "Unsupported media type", err.message);
   if (err instanceof PayloadTooLargeError) return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit });
   if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });
+  if (err instanceof InvalidJobError) return problem(422, "invalid-job", "Invalid job", err.message);
   if (err instanceof JobRejectedError) return problem(422, "job-rejected", "ImageJob refused by the Kubernetes API", err.message);
   if (err instanceof JobNotFoundError) return problem(404, "not-found", "Not found", err.message);
   if (err instanceof ObjectNotFoundError) return problem(404, "not-found", "Not found", "there is no such file");
+  if (err instanceof JobFinishedError) return problem(409, "job-finished", "Job already finished", err.message, { job_status: err.phase.toLowerCase() });
+  if (err instanceof IdempotencyKeyReusedError) return problem(422, "idempotency-key-reused", "Idempotency-Key reused", err.message);
+  if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
   if (err instanceof ForbiddenError) return problem(403, "forbidden", "Forbidden", err.message);
   return bodyParserProblem(err);
 }
 
-/** express.json's errors carry a `type` and a 4xx `status`. */
+/**
+ * express.json's errors carry a `type` and a 4xx `status`, except a body that fails to inflate
+ * (Content-Encoding: gzip over bytes that are not): an http-errors 400, `expose` but no `type`.
+ */
 function bodyParserProblem(err: unknown): Problem | undefined {
-  const e = err as { type?: unknown; status?: unknown; message?: unknown };
-  if (typeof e?.type !== "string" || typeof e.status !== "number" || e.status < 400 || e.status >= 500) return undefined;
+  const e = err as { type?: unknown; status?: unknown; message?: unknown; expose?: unknown };
+  if ((typeof e?.type !== "string" && e?.expose !== true) || typeof e.status !== "number" || e.status < 400 || e.status >= 500) return undefined;
   if (e.type === "entity.parse.failed") return problem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON");
   if (e.type === "entity.too.large") return problem(413, "payload-too-large", "Payload too large", "the request body is too large");
   const detail = typeof e.message === "string" ? e.message : "the request body cannot be read";

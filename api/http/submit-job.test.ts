@@ -102,6 +102,15 @@ describe("POST /v1/jobs (multipart)", () => {
     expect((await post(form({ model: "upscale-x2" }, { bytes: exact }))).status).toBe(202);
   });
 
+  it("passes timeout_seconds and start_deadline_seconds on to the ImageJob, and refuses bad ones with 400", async () => {
+    const res = await post(form({ model: "upscale-x2", timeout_seconds: "30", start_deadline_seconds: "5" }, { bytes: png }));
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect((await imageJobs()).find((j) => j.metadata.uid === id)!.spec).toMatchObject({ timeoutSeconds: 30, startDeadlineSeconds: 5 });
+    const bad = await expectProblem(await post(form({ model: "upscale-x2", start_deadline_seconds: "0", timeout_seconds: "soon" }, { bytes: png })), 400, "invalid-request");
+    expect((bad.errors as { path: string[] }[]).map((e) => e.path[0]).sort()).toEqual(["start_deadline_seconds", "timeout_seconds"]);
+  });
+
   it("refuses a form without an image, or with bad fields, with 400 and keeps nothing", async () => {
     await expectProblem(await post(form({ model: "upscale-x2" })), 400, "invalid-request");
     const keysBefore = await api.listKeys();
@@ -120,6 +129,14 @@ describe("POST /v1/jobs (JSON)", () => {
     const { id } = (await res.json()) as { id: string };
     const job = (await imageJobs()).find((j) => j.metadata.uid === id)!;
     expect(job.spec).toMatchObject({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 1 } });
+  });
+
+  it("passes timeoutSeconds and startDeadlineSeconds on, and refuses a start deadline below 1 with 400", async () => {
+    const res = await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, timeoutSeconds: 60, startDeadlineSeconds: 10 });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect((await imageJobs()).find((j) => j.metadata.uid === id)!.spec).toMatchObject({ timeoutSeconds: 60, startDeadlineSeconds: 10 });
+    await expectProblem(await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, startDeadlineSeconds: 0 }), 400, "invalid-request");
   });
 
   it("refuses malformed JSON with 400", async () => {

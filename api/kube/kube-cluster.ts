@@ -10,7 +10,7 @@ export interface KubeClusterOptions {
   now?: () => number;
 }
 
-/** The API's calls to the apiserver: ImageJob create and ImageModel reads in one namespace. */
+/** The API's calls to the apiserver: ImageJob create and delete, and ImageModel reads, in one namespace. */
 export class KubeCluster implements Cluster {
   private readonly custom: CustomObjectsApi;
   private readonly version: VersionApi;
@@ -28,6 +28,17 @@ export class KubeCluster implements Cluster {
       return (await this.custom.createNamespacedCustomObject({ ...this.at(IMAGEJOB_PLURAL), body: job })) as ImageJob;
     } catch (err) {
       if (err instanceof ApiException && err.code === 422) throw new JobRejectedError(statusMessage(err));
+      throw err;
+    }
+  }
+
+  async deleteJob(name: string, uid: string): Promise<ImageJob | undefined> {
+    try {
+      const gone = (await this.custom.deleteNamespacedCustomObject({ ...this.at(IMAGEJOB_PLURAL), name, body: { preconditions: { uid } } })) as Partial<ImageJob>;
+      // The apiserver answers with the deleted object (or, from some versions, a Status).
+      return gone.kind === "ImageJob" ? (gone as ImageJob) : { metadata: { name, uid } } as ImageJob;
+    } catch (err) {
+      if (err instanceof ApiException && (err.code === 404 || err.code === 409)) return undefined;
       throw err;
     }
   }

@@ -2,7 +2,7 @@ import type { ImageJob } from "../../common/crd-types.js";
 import type { Logger } from "../../common/logger.js";
 import { UnstorableJobError } from "../domain/errors.js";
 import type { JobEvents } from "../domain/job-events.js";
-import { toJobRecord, type JobRecord } from "../domain/job-record.js";
+import { canceledRecord, isFinished, toJobRecord, type JobRecord } from "../domain/job-record.js";
 import type { JobRepository } from "../domain/ports.js";
 import type { Clock } from "./clock.js";
 import { ListWatch, type ListWatchSource, type ObjectEventType } from "./list-watch.js";
@@ -65,7 +65,10 @@ export class JobMirror {
   }
 
   private async applyEvent(type: ObjectEventType, job: ImageJob): Promise<void> {
-    const record = toJobRecord(job);
+    const seen = toJobRecord(job);
+    // kubectl delete of a job that had not finished cancels it (the operator stops its work); a
+    // finished one keeps its ending. The DELETED event is all that is left to say so.
+    const record = type === "DELETED" && !isFinished(seen.phase) ? canceledRecord(seen, new Date()) : seen;
     await this.write(record, type !== "DELETED");
     if (type === "DELETED") {
       const stored = await this.opts.jobs.markDeleted(record.uid, new Date());

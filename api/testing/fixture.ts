@@ -11,6 +11,7 @@ import { migrate } from "../../prisma/migrate.js";
 import { createTestDatabase } from "../../test/harness/database.js";
 import { kubeConfig, testEnv, uniqueName } from "../../test/harness/env.js";
 import { createApp } from "../app.js";
+import { PrismaIdempotencyRepository } from "../data/idempotency-repository.js";
 import { PrismaJobRepository } from "../data/job-repository.js";
 import { createPrisma, type PrismaClient } from "../data/prisma.js";
 import { JobEvents } from "../domain/job-events.js";
@@ -32,6 +33,7 @@ export interface ApiFixture {
   prefix: string;
   prisma: PrismaClient;
   jobs: PrismaJobRepository;
+  idempotencyKeys: PrismaIdempotencyRepository;
   events: JobEvents;
   /** Keys under the store's prefix, read from S3 directly. */
   listKeys(): Promise<string[]>;
@@ -79,6 +81,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     : createObjectStore({ ...s3, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}` });
   const prisma = createPrisma(db.url);
   const jobs = new PrismaJobRepository(prisma);
+  const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
   const events = new JobEvents();
   const streams = new SseStreams();
   const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace, 60), jobs, events, namespace, log });
@@ -86,14 +89,14 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
 
   shell.use(createApp({
     log, namespace, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
-    outputUrlTtlSeconds: 600, jobs, cluster: new KubeCluster(kc, { namespace }), store, events, streams, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs,
+    outputUrlTtlSeconds: 600, jobs, idempotencyKeys, cluster: new KubeCluster(kc, { namespace }), store, events, streams, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs,
     readiness: { postgres: async () => void (await prisma.$queryRaw`SELECT 1`) },
   }));
   const s3client = new S3Client({ endpoint: env.s3.endpoint, region: env.s3.region, forcePathStyle: true, credentials: { accessKeyId: env.s3.accessKeyId, secretAccessKey: env.s3.secretAccessKey } });
   await eventually(() => mirror.synced, "the mirror to sync");
 
   return {
-    url, namespace, kc, custom, store, prefix, prisma, jobs, events,
+    url, namespace, kc, custom, store, prefix, prisma, jobs, idempotencyKeys, events,
     async listKeys() {
       const out = await s3client.send(new ListObjectsV2Command({ Bucket: env.s3.bucket, Prefix: `${prefix}/` }));
       return (out.Contents ?? []).map((o) => o.Key!.slice(prefix.length + 1));

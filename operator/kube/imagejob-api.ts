@@ -33,6 +33,17 @@ export class ImageJobApi {
     })) as ImageJob;
   }
 
+  /** True when the ImageJob exists with this UID (one read, for the sweep of missed deletes). */
+  async jobExists(namespace: string, name: string, uid: string): Promise<boolean> {
+    try {
+      const job = (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: IMAGEJOB_PLURAL, namespace, name })) as ImageJob;
+      return job.metadata.uid === uid;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return false;
+      throw err;
+    }
+  }
+
   /** Deletes this very ImageJob (a UID precondition, so a new one with the same name is safe). */
   async deleteJob(job: ImageJob): Promise<void> {
     const { namespace, name, uid } = job.metadata as { namespace: string; name: string; uid: string };

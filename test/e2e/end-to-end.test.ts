@@ -51,7 +51,7 @@ afterAll(async () => {
   await api?.stop();
 });
 
-type JobView = { id: string; status: string; attempts: number; error: { reason: string; message: string } | null; output: { url: string; width: number; height: number; content_type: string } | null };
+type JobView = { id: string; status: string; attempts: number; error: { reason: string; message: string } | null; output: { url: string; width: number; height: number; content_type: string; notes: string[] } | null };
 
 async function submit(model: string, image: Buffer, filename = "in.png", params?: object): Promise<Response> {
   const form = new FormData();
@@ -133,6 +133,15 @@ describe("one image, end to end", () => {
     const outside = (mean(0, 0, 320, 18) + mean(0, 80, 320, 96)) / 2;
     expect(inside).toBeGreaterThan(60);
     expect(outside).toBeLessThan(10);
+  });
+
+  it("takes the first frame of an animated GIF and says so in the job's output", async () => {
+    const frames = Buffer.concat([Buffer.alloc(6 * 5 * 4, 200), Buffer.alloc(6 * 5 * 4, 30)]);
+    const gif = await sharp(frames, { raw: { width: 6, height: 10, channels: 4, pageHeight: 5 } }).gif().toBuffer();
+    const res = await submit("upscale-x2", gif, "anim.gif");
+    expect(res.status).toBe(202);
+    const job = await finished(((await res.json()) as { id: string }).id);
+    expect(job).toMatchObject({ status: "succeeded", output: { width: 12, height: 10, notes: ["the input has 2 frames; only the first was used"] } });
   });
 
   it("refuses a text file with 415", async () => {

@@ -71,7 +71,7 @@ export class Inference {
       model: req.modelName, ep, width: image.width, height: image.height, tiles: tiles.length,
       decodeMs: ms(decoded - started), inferMs: ms(inferred - decoded), encodeMs: ms(performance.now() - inferred),
     }, "Inference finished");
-    return { ...encoded, width: out.width, height: out.height };
+    return { ...encoded, width: out.width, height: out.height, ...(image.notes ? { notes: image.notes } : {}) };
   }
 
   /** Releases the sessions; runs in progress finish first. */

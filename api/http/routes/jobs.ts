@@ -1,12 +1,17 @@
-import express, { Router, type Request } from "express";
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type Readable } from "node:stream";
+import express, { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import type { ImageJobPhase } from "../../../common/crd-types.js";
 import type { Logger } from "../../../common/logger.js";
 import type { ObjectStore } from "../../../common/storage/index.js";
+import type { CancelJob } from "../../domain/cancel-job.js";
 import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../../domain/errors.js";
+import { checkIdempotencyKey, type IdempotentSubmit } from "../../domain/idempotent-submit.js";
 import type { JobQueries } from "../../domain/job-queries.js";
 import type { JobPresenter } from "../../domain/job-view.js";
 import type { JobRecord } from "../../domain/job-record.js";
+import { requestHash } from "../../domain/request-hash.js";
 import type { JobRequest, SubmitJob } from "../../domain/submit-job.js";
 import { storeUpload } from "../../domain/upload.js";
 import { parseFormJob, parseJsonJob } from "../job-request.js";
@@ -14,6 +19,8 @@ import { receiveMultipart } from "../multipart.js";
 
 export interface JobRoutesDeps {
   submit: SubmitJob;
+  idempotent: IdempotentSubmit;
+  cancel: CancelJob;
   queries: JobQueries;
   presenter: JobPresenter;
   store: ObjectStore;
@@ -39,10 +46,15 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const router = Router();
 
   router.post("/v1/jobs", express.json({ limit: "256kb" }), async (req, res) => {
+    const header = req.get("idempotency-key");
+    const key = header === undefined ? undefined : checkIdempotencyKey(header);
     let record: JobRecord;
-    if (req.is("multipart/form-data")) record = await submitMultipart(req, deps);
-    else if (req.is("application/json")) record = await deps.submit.submit(parseJsonJob(req.body));
+    let replayed = false;
+    if (req.is("multipart/form-data")) ({ record, replayed } = await submitMultipart(req, deps, key));
+    else if (req.is("application/json")) ({ record, replayed } = await submitRequest(deps, parseJsonJob(req.body), key));
     else throw new UnsupportedMediaTypeError("send the job as multipart/form-data (with an image) or application/json");
+    // A replay answers as the first request did (202, same Location), with the job as it is now.
+    if (replayed) res.setHeader("Idempotent-Replayed", "true");
     res.status(202).location(`/v1/jobs/${record.uid}`).json(deps.presenter.summary(record));
   });
 
@@ -61,16 +73,49 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     res.json(await deps.queries.get(req.params.id));
   });
 
+  // Cancel: 202 when this request canceled the job, 200 when it was canceled already.
+  router.delete("/v1/jobs/:id", async (req, res: Response) => {
+    const { record, canceledNow } = await deps.cancel.cancel(req.params.id);
+    res.status(canceledNow ? 202 : 200).json(await deps.presenter.view(record));
+  });
+
   return router;
 }
 
-async function submitMultipart(req: Request, deps: JobRoutesDeps): Promise<JobRecord> {
+interface Submitted {
+  record: JobRecord;
+  replayed: boolean;
+}
+
+async function submitRequest(deps: JobRoutesDeps, request: JobRequest, key: string | undefined, upload?: { key: string; sha256: string }): Promise<Submitted> {
+  if (key === undefined) return { record: await deps.submit.submit(request, upload?.key), replayed: false };
+  return deps.idempotent.submit(key, request, requestHash(request, upload?.sha256), upload?.key);
+}
+
+function discardUpload(deps: JobRoutesDeps, key: string): Promise<void> {
+  return deps.store.delete(key).catch((err: unknown) => deps.log.error({ key, err }, "Could not delete an unused upload"));
+}
+
+/** Passes the upload through unchanged, feeding its bytes to `digest` on the way. */
+function hashing(file: Readable, digest: Hash): Readable {
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      digest.update(chunk);
+      done(null, chunk);
+    },
+  });
+  file.on("error", (err) => tap.destroy(err));
+  return file.pipe(tap);
+}
+
+async function submitMultipart(req: Request, deps: JobRoutesDeps, key: string | undefined): Promise<Submitted> {
   const length = Number(req.headers["content-length"]);
   if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new PayloadTooLargeError(deps.maxUploadBytes);
-  const discard = (key: string) => deps.store.delete(key).catch((err: unknown) => deps.log.error({ key, err }, "Could not delete an unused upload"));
+  const discard = (uploadKey: string) => discardUpload(deps, uploadKey);
+  const digest = createHash("sha256");
   const form = await receiveMultipart(req, {
     fileField: "image",
-    upload: (file) => storeUpload(file, { store: deps.store, namespace: deps.namespace, maxBytes: deps.maxUploadBytes, log: deps.log }),
+    upload: (file) => storeUpload(hashing(file, digest), { store: deps.store, namespace: deps.namespace, maxBytes: deps.maxUploadBytes, log: deps.log }),
     discard,
   });
   if (!form.upload) throw new InvalidRequestError("the form has no image file field");
@@ -81,5 +126,5 @@ async function submitMultipart(req: Request, deps: JobRoutesDeps): Promise<JobRe
     await discard(form.upload.key);
     throw err;
   }
-  return deps.submit.submit(request, form.upload.key);
+  return submitRequest(deps, request, key, { key: form.upload.key, sha256: digest.digest("hex") });
 }
