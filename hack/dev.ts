@@ -1,11 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { projectRoot } from "../test/harness/binaries.js";
 import { startStack } from "../test/harness/stack.js";
 import { ensureDatabase } from "../test/harness/postgres.js";
 import { applyManifests, readManifests } from "../test/harness/manifests.js";
-import { startProcess, type Managed } from "../test/harness/processes.js";
+import type { Managed } from "../test/harness/processes.js";
+import { startComponent } from "../test/harness/components.js";
+import { createPodRunner, type PodRunner } from "../test/harness/pod-runner.js";
 import { migrate } from "../prisma/migrate.js";
 import { loadConfig } from "../common/config.js";
 import { createObjectStore } from "../common/storage/index.js";
@@ -13,9 +15,10 @@ import sharp from "sharp";
 
 /**
  * `npm run dev`: the whole platform on this machine, on embedded defaults. Starts the local
- * control plane (CRDs installed), Postgres and Redis (found or started), applies the built-in
- * ImageModels, then runs the operator, the API (PORT, default 8080) and one worker as child
- * processes. Storage is a folder unless --s3 starts the S3 server. Ctrl-C stops everything.
+ * cluster (control plane with the CRDs, controllers, scheduler, fake GPU nodes), Postgres and
+ * Redis (found or started), applies the built-in ImageModels, runs the operator and the API
+ * (PORT, default 8080) as child processes, and applies two WorkerPools whose pods the pod runner
+ * runs as worker processes. Storage is a folder unless --s3 starts the S3 server. Ctrl-C stops everything.
  */
 const withS3 = process.argv.includes("--s3");
 const port = Number(process.env.PORT ?? 8080);
@@ -24,6 +27,8 @@ await mkdir(stateDir, { recursive: true });
 const kubeconfigPath = join(stateDir, "kubeconfig");
 const stack = await startStack({ kubeconfigPath, s3: withS3, log: (m) => console.log(`[dev] ${m}`) });
 const children: Managed[] = [];
+/** Runs the worker pods the scheduler places on the fake GPU nodes, in every namespace. */
+let podRunner: PodRunner | undefined;
 
 let stopping = false;
 const shutdown = (signal: string) => {
@@ -31,7 +36,7 @@ const shutdown = (signal: string) => {
   stopping = true;
   console.log(`\n[dev] ${signal}: stopping`);
   // Components first (they drain), then the stack under them.
-  Promise.all(children.map((c) => c.stop(30_000))).then(() => stack.stop()).then(() => process.exit(0), (err: unknown) => {
+  Promise.all([...children.map((c) => c.stop(30_000)), podRunner?.stop()]).then(() => stack.stop()).then(() => process.exit(0), (err: unknown) => {
     console.error(err);
     process.exit(1);
   });
@@ -56,16 +61,20 @@ try {
     ...process.env, ...storage,
     KUBECONFIG: kubeconfigPath, DATABASE_URL: databaseUrl, REDIS_URL: stack.redis.url, QUEUE_PREFIX: "pixelmill-dev",
     PORT: String(port), PUBLIC_URL: `http://localhost:${port}`, PIXELMILL_NAMESPACE: "default",
-    WORKER_MODELS: models.map((m) => m.metadata?.name).join(","), MODEL_CACHE_DIR: join(stateDir, "models"),
+    MODEL_CACHE_DIR: join(stateDir, "models"),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
   await seedSample(env);
-  for (const component of ["operator", "api", "worker"]) {
-    children.push(startProcess({
-      name: component, command: process.execPath, args: ["--import", "tsx", join(projectRoot, component, "main.ts")],
-      env, cwd: projectRoot, logPath: join(stack.dir, `${component}.log`), inheritOutput: true,
-    }));
+  for (const component of ["operator", "api"] as const) {
+    children.push(startComponent(component, env, stack.dir, { inheritOutput: true }));
   }
+  // Workers are WorkerPool pods: the operator scales them, the scheduler places them on the fake
+  // GPU nodes, and the pod runner runs each as a worker process.
+  podRunner = createPodRunner({ kc, baseEnv: env, logDir: join(stack.dir, "pods"), mirrorOutput: true });
+  await podRunner.start();
+  const pools = devWorkerPools(models.map((m) => m.metadata!.name!));
+  await applyManifests(kc, pools, "default");
+  console.log(`[dev] WorkerPools in namespace default: ${pools.map((p) => p.metadata?.name).join(", ")}`);
 } catch (err) {
   console.error(err);
   shutdown("error");
@@ -81,8 +90,24 @@ Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${stack.a
   export KUBECONFIG=${kubeconfigPath}
   kubectl apply -f examples/imagejob-dev.yaml   # input: upload:samples/pixelmill.png
   kubectl get imagemodels,imagejobs
+  kubectl get workerpools,pods -o wide   # the pools scale with the queue
 
 Ctrl-C stops everything.`);
+
+/**
+ * Two pools serving every built-in model: H100 workers preferred (one kept warm), A100 workers
+ * taking the overflow from zero. Their pods run as local worker processes through the pod runner.
+ */
+function devWorkerPools(models: string[]): KubernetesObject[] {
+  const pool = (name: string, product: string, priority: number, minReplicas: number, maxReplicas: number) => ({
+    apiVersion: "pixelmill.io/v1alpha1", kind: "WorkerPool", metadata: { name },
+    spec: {
+      image: "pixelmill/worker:dev", models, gpu: { count: 1, product }, priority, maxJobSeconds: 120,
+      autoscaling: { minReplicas, maxReplicas, targetJobsPerReplica: 4, scaleDownWindowSeconds: 60 },
+    },
+  });
+  return [pool("h100", "NVIDIA-H100-80GB-HBM3", 0, 1, 2), pool("a100", "NVIDIA-A100-SXM4-80GB", 10, 0, 4)];
+}
 
 /**
  * A sample input at `samples/pixelmill.png` in the dev storage, so examples/imagejob-dev.yaml runs

@@ -49,5 +49,5 @@ function toNotification(fields: string[]): JobNotification | undefined {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
   const [uid, namespace, name] = [map.get("uid"), map.get("namespace"), map.get("name")];
-  return uid && namespace && name ? { uid, namespace, name } : undefined;
+  return uid && namespace && name ? { uid, namespace, name, model: map.get("model") } : undefined;
 }

@@ -2,12 +2,16 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { ImageJob, ImageModel } from "../common/crd-types.js";
 import type { Logger } from "../common/logger.js";
 import { createRedis } from "../common/redis.js";
+import { JobCanceler } from "./cancel-jobs.js";
+import { CancelSweep } from "./cancel-sweep.js";
 import { Controller } from "./controller.js";
 import { ImageJobApi } from "./kube/imagejob-api.js";
 import { startableInformer } from "./kube/informer.js";
 import { ImageJobReconciler } from "./imagejob-reconciler.js";
+import { isTerminal } from "./imagejob-status.js";
 import { JobQueue } from "./job-queue.js";
 import { NotificationListener } from "./notifications.js";
+import { startWorkerPools } from "./workerpools.js";
 
 export interface OperatorOptions {
   kc: KubeConfig;
@@ -20,6 +24,10 @@ export interface OperatorOptions {
   resyncMs?: number;
   /** First retry delay of a failed attempt; doubles each time. */
   retryBaseDelayMs?: number;
+  /** Queue jobs younger than this are never taken for missed deletes (operator/cancel-sweep.ts); 60 s. */
+  cancelSweepGraceMs?: number;
+  /** How often WorkerPools are re-planned without an event; 5 s. */
+  poolResyncMs?: number;
 }
 
 export interface Operator {
@@ -28,7 +36,7 @@ export interface Operator {
 
 const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
-/** Wires informers, the notification stream and the queue into the ImageJob controller. */
+/** Wires informers, the notification stream and the queue into the ImageJob and WorkerPool controllers. */
 export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const log = opts.log.child({ component: "operator" });
   const api = new ImageJobApi(opts.kc, opts.namespace);
@@ -37,29 +45,49 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const queue = new JobQueue(redis, opts.queuePrefix);
   // Informer handlers fire only after start(), by which time the controller exists.
   const enqueue = (o: ImageJob) => controller.add(keyOf(o));
-  const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: enqueue }, { log });
+  const canceler = new JobCanceler(redis, queue, opts.queuePrefix, log);
+  // Deleting an ImageJob that has not finished cancels it (no finalizer: it would cost a write per job).
+  const cancel = (o: ImageJob) => {
+    if (isTerminal(o.status?.phase)) return;
+    const { uid, namespace, name } = o.metadata as { uid: string; namespace: string; name: string };
+    canceler.cancel({ uid, namespace, name, model: o.spec.model }).catch((err: Error) =>
+      log.warn({ job: keyOf(o), uid, err: err.message }, "Could not cancel the deleted job; the sweep will"));
+  };
+  const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: enqueue, onDelete: cancel }, { log });
   const models = startableInformer<ImageModel>(opts.kc, api.modelsPath(), api.listModels, {
     // A job whose model appears (or changes) is looked at again.
     onChange: (m) => jobs.list(m.metadata.namespace).filter((j) => j.spec.model === m.metadata.name).forEach(enqueue),
   }, { log });
-  const reconciler = new ImageJobReconciler({ jobs, models, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs });
+  const reconciler = new ImageJobReconciler({ jobs, models, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m) });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 4,
     resyncMs: opts.resyncMs ?? 30_000,
     keys: () => jobs.list().map(keyOf),
   });
+  const pools = await startWorkerPools({ kc: opts.kc, namespace: opts.namespace, redis, queue, queuePrefix: opts.queuePrefix, log, resyncMs: opts.poolResyncMs });
   // Models first, so the first reconcile of a job finds its model in the cache.
   await models.start();
   await jobs.start();
   jobs.list().forEach(enqueue);
-  const listener = new NotificationListener(notifyRedis, opts.queuePrefix, (n) => controller.add(`${n.namespace}/${n.name}`), log);
+  const listener = new NotificationListener(notifyRedis, opts.queuePrefix, (n) => {
+    controller.add(`${n.namespace}/${n.name}`);
+    if (n.model) pools.wake(n.model); // a job started or ended: in-flight counts and the scale-down window moved
+  }, log);
   listener.start();
   controller.start();
+  const sweep = new CancelSweep({
+    queue, cancel: (t) => canceler.cancel(t), known: () => new Set(jobs.list().map((j) => j.metadata.uid!)),
+    exists: (ns, name, uid) => api.jobExists(ns, name, uid), namespace: opts.namespace,
+    graceMs: opts.cancelSweepGraceMs ?? 60_000, intervalMs: opts.resyncMs ?? 30_000, log,
+  });
+  sweep.start();
   log.info({ namespace: opts.namespace ?? "(all)", jobs: jobs.list().length, models: models.list().length }, "Operator started");
   return {
     stop: async () => {
       await listener.stop();
+      await sweep.stop();
       await controller.stop();
+      await pools.stop();
       await Promise.all([jobs.stop(), models.stop()]);
       await queue.close();
       redis.disconnect();

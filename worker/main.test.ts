@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { testEnv, uniqueName } from "../test/harness/env.js";
+import { freePort } from "../test/harness/processes.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const cacheDirs: string[] = [];
@@ -22,7 +23,7 @@ function startMain(extra: Record<string, string>) {
     env: {
       PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, STORAGE_URL: `s3://${s3.bucket}/${prefix}`, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region,
-      S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true", MODEL_CACHE_DIR: cacheDir, ...extra,
+      S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true", MODEL_CACHE_DIR: cacheDir, HEALTH_PORT: "0", ...extra,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -41,11 +42,15 @@ it("refuses to start without WORKER_MODELS, exiting 1 with the reason", async ()
   expect(main.output()).toMatch(/WORKER_MODELS is empty/);
 });
 
-it("starts, then drains and exits 0 on SIGTERM", async () => {
-  const main = startMain({ WORKER_MODELS: "upscale-x2,segment", WORKER_CONCURRENCY: "1" });
+it("starts, answers its readiness probe, then drains and exits 0 on SIGTERM", async () => {
+  const port = await freePort();
+  const main = startMain({ WORKER_MODELS: "upscale-x2,segment", WORKER_CONCURRENCY: "1", HEALTH_PORT: String(port) });
+  const probe = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
   try {
     await expect.poll(() => main.lines().find((l) => l.msg === "Worker started"), { timeout: 20_000, interval: 100 })
       .toMatchObject({ models: ["upscale-x2", "segment"], concurrency: 1, executionProviders: ["cpu"] });
+    expect(await probe("/readyz")).toBe(200);
+    expect(await probe("/healthz")).toBe(200);
     main.child.kill("SIGTERM");
     expect(await main.exited).toBe(0);
     expect(main.lines().map((l) => l.msg)).toContain("Worker stopped");

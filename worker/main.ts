@@ -1,5 +1,7 @@
+import type { Server } from "node:http";
 import { loadConfig } from "../common/config.js";
 import { createLogger } from "../common/logger.js";
+import { startHealthServer, type WorkerPhase } from "./health.js";
 import { Inference } from "./inference/index.js";
 import { exitOnSignals } from "./shutdown.js";
 import { startWorker } from "./worker.js";
@@ -8,6 +10,8 @@ import { startWorker } from "./worker.js";
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ level: config.LOG_LEVEL, name: "worker" });
+  let phase: WorkerPhase = "starting";
+  const health: Server | undefined = config.HEALTH_PORT ? await startHealthServer(config.HEALTH_PORT, () => phase, log) : undefined;
   const worker = await startWorker({
     config,
     log,
@@ -21,7 +25,11 @@ async function main(): Promise<void> {
       log: log.child({ component: "inference" }),
     }),
   });
-  exitOnSignals(worker.stop, log);
+  phase = "ready";
+  exitOnSignals(() => {
+    phase = "draining";
+    return worker.stop().finally(() => health?.close());
+  }, log);
 }
 
 main().catch((err: Error) => {

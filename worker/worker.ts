@@ -1,5 +1,5 @@
 import type { Agent } from "node:https";
-import type { Config } from "../common/config.js";
+import { inputBuckets, type Config } from "../common/config.js";
 import { ConfigError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createObjectStore, type ObjectStore } from "../common/storage/index.js";
@@ -10,8 +10,9 @@ import type { Runner } from "./runner.js";
 
 type WorkerConfig = Pick<Config,
   | "REDIS_URL" | "QUEUE_PREFIX" | "WORKER_MODELS" | "WORKER_CONCURRENCY" | "PIXELMILL_EXECUTION_PROVIDERS"
-  | "FETCH_MAX_BYTES" | "FETCH_TIMEOUT_MS"
-  | "STORAGE_URL" | "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE">;
+  | "FETCH_MAX_BYTES" | "FETCH_TIMEOUT_MS" | "INPUT_BUCKETS"
+  | "STORAGE_URL" | "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE">
+  & Partial<Pick<Config, "PIXELMILL_POOL" | "POD_NAME" | "POD_NAMESPACE" | "WORKER_LOCK_DURATION_MS" | "WORKER_STALLED_INTERVAL_MS">>;
 
 export interface StartWorkerOptions {
   config: WorkerConfig;
@@ -36,17 +37,19 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const store = createObjectStore(config);
   const buckets = new BucketStores(config);
   const runner = opts.createRunner({ objectStoreFor: buckets.for });
-  const input = new InputFetcher({ store, bucketStore: buckets.for, maxBytes: config.FETCH_MAX_BYTES, timeoutMs: config.FETCH_TIMEOUT_MS, httpsAgent: opts.httpsAgent });
+  const input = new InputFetcher({ store, bucketStore: buckets.for, maxBytes: config.FETCH_MAX_BYTES, timeoutMs: config.FETCH_TIMEOUT_MS, httpsAgent: opts.httpsAgent, inputBuckets: inputBuckets(config) });
   const consumer = new Consumer({
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
     models: config.WORKER_MODELS,
     concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: opts.lockDuration,
+    lockDuration: opts.lockDuration ?? config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
     runner,
     input,
     store,
     log,
+    presence: poolMembership(config),
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= consumer.stop().finally(() => {
@@ -61,4 +64,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   }
   log.info({ models: config.WORKER_MODELS, concurrency: config.WORKER_CONCURRENCY, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS }, "Worker started");
   return { stop };
+}
+
+/** The pool entry this worker reports in, when it runs as a WorkerPool's pod (all three set). */
+function poolMembership(config: WorkerConfig): { namespace: string; pool: string; pod: string } | undefined {
+  const { PIXELMILL_POOL: pool, POD_NAME: pod, POD_NAMESPACE: namespace } = config;
+  return pool && pod && namespace ? { namespace, pool, pod } : undefined;
 }

@@ -215,7 +215,7 @@ describe("installed CRDs", () => {
   it.each([
     ["imagejobs.pixelmill.io", "ij", ["Model", "Phase", "Attempts", "Age"]],
     ["imagemodels.pixelmill.io", "im", ["Task", "Source", "Age"]],
-    ["workerpools.pixelmill.io", "wp", ["GPU", "Min", "Max", "Desired", "Ready", "Waiting", "InFlight", "Age"]],
+    ["workerpools.pixelmill.io", "wp", ["GPU", "Min", "Max", "Waiting", "InFlight", "Desired", "Ready", "Pending", "Scaled", "Age", "Reason"]],
   ])("%s has its names, status subresource and printer columns", async (name, shortName, columns) => {
     const crd = await kubeConfig().makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name });
     expect(crd.spec.names.shortNames).toEqual([shortName]);
