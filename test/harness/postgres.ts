@@ -13,18 +13,24 @@ export interface Service {
   /** True when the harness started it (and so stops it); false for one that was already running. */
   owned: boolean;
   stop(): Promise<void>;
+  /**
+   * Only for a server the harness started: stop it, run `whileDown`, start it again on the same
+   * port with the same data (the chaos suite's faults).
+   */
+  restart?: (whileDown?: () => Promise<void>) => Promise<void>;
 }
 
 export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 
 /**
  * DATABASE_URL, else the machine's server on 5432, else a postgres started from PATH in `dir`.
- * PIXELMILL_OWN_SERVICES=1 skips the first two (tests that restart Postgres need their own).
+ * `own` (default: PIXELMILL_OWN_SERVICES=1) skips the first two (tests that restart Postgres need their own).
  */
-export async function providePostgres(dir: string): Promise<Service> {
+export async function providePostgres(dir: string, opts: { own?: boolean } = {}): Promise<Service> {
   const url = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-  if (process.env.PIXELMILL_OWN_SERVICES !== "1" && (await canConnect(url))) return { url, owned: false, stop: async () => {} };
-  if (process.env.PIXELMILL_OWN_SERVICES !== "1" && process.env.DATABASE_URL) throw new Error(`DATABASE_URL is set but Postgres does not answer there: ${redact(process.env.DATABASE_URL)}`);
+  const own = opts.own ?? process.env.PIXELMILL_OWN_SERVICES === "1";
+  if (!own && (await canConnect(url))) return { url, owned: false, stop: async () => {} };
+  if (!own && process.env.DATABASE_URL) throw new Error(`DATABASE_URL is set but Postgres does not answer there: ${redact(process.env.DATABASE_URL)}`);
   return startPostgres(dir);
 }
 
@@ -56,19 +62,38 @@ async function startPostgres(dir: string): Promise<Service> {
   const initdb = [join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"];
   await run(user ? "runuser" : initdb[0]!, user ? ["-u", user, "--", ...initdb] : initdb.slice(1));
   const port = await freePort();
-  const proc = startProcess({
-    name: "postgres",
-    command: join(bin, "postgres"),
-    user,
-    logPath: join(dir, "postgres.log"),
-    args: ["-D", data, "-p", String(port), "-k", data, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
-  });
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-  await waitUntil("postgres to accept connections", () => canConnect(url), { timeoutMs: 30_000, process: proc });
-  return { url, owned: true, stop: async () => {
-    await proc.stop();
-    await rm(data, { recursive: true, force: true });
-  } };
+  const start = async () => {
+    const started = startProcess({
+      name: "postgres",
+      command: join(bin, "postgres"),
+      user,
+      logPath: join(dir, "postgres.log"),
+      args: ["-D", data, "-p", String(port), "-k", data, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
+    });
+    await waitUntil("postgres to accept connections", () => canConnect(url), { timeoutMs: 30_000, process: started });
+    return started;
+  };
+  let proc = await start();
+  return {
+    url,
+    owned: true,
+    stop: async () => {
+      await proc.stop();
+      await rm(data, { recursive: true, force: true });
+    },
+    restart: async (whileDown) => {
+      // Fast shutdown: clients are disconnected at once (SIGTERM's smart mode would wait for them).
+      const pgCtl = [join(bin, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w", "-t", "30"];
+      await run(user ? "runuser" : pgCtl[0]!, user ? ["-u", user, "--", ...pgCtl] : pgCtl.slice(1));
+      await proc.exited;
+      try {
+        await whileDown?.();
+      } finally {
+        proc = await start();
+      }
+    },
+  };
 }
 
 export function redact(url: string): string {

@@ -1,0 +1,176 @@
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { Queue } from "bullmq";
+import { GROUP, IMAGEJOB_PLURAL, TERMINAL_PHASES, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
+import { queueName } from "../../common/queue.js";
+import { createRedis } from "../../common/redis.js";
+import { testEnv } from "../harness/env.js";
+import type { Platform } from "./platform.js";
+import type { ChaosRow } from "./table.js";
+
+/** A job the API accepted (202). */
+export interface Submitted {
+  id: string;
+  model: string;
+}
+
+/** What the API's GET /v1/jobs/:id shows (api/domain/job-view.ts), the fields the suite reads. */
+export interface ApiJob {
+  id: string;
+  status: string;
+  attempts: number;
+  error: { reason: string; message: string } | null;
+}
+
+export type Verdict = "succeeded" | "failed" | "lost" | "stuck" | "unexplained";
+
+export interface Outcome extends Submitted {
+  verdict: Verdict;
+  /** The ImageJob (undefined when the apiserver does not know the UID). */
+  job?: ImageJob;
+  /** Output objects of this job, whatever the attempt. */
+  outputs: string[];
+  duplicated: boolean;
+}
+
+export interface CaseReport {
+  row: ChaosRow;
+  outcomes: Outcome[];
+  byId: Map<string, Outcome>;
+}
+
+const terminal = (job: ImageJob | undefined) => job?.status?.phase !== undefined && TERMINAL_PHASES.includes(job.status.phase);
+
+/** The suite's ImageJobs by UID, read from the apiserver (not from a cache). */
+export async function imageJobs(p: Platform): Promise<Map<string, ImageJob>> {
+  const list = (await p.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: p.namespace, plural: IMAGEJOB_PLURAL })) as ImageJobList;
+  return new Map(list.items.map((j) => [j.metadata.uid!, j]));
+}
+
+/** Waits, at most `timeoutMs`, until every submitted job is finished; false if some are not. */
+export async function quiesce(p: Platform, submitted: readonly Submitted[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const jobs = await imageJobs(p).catch(() => undefined);
+    if (jobs && submitted.every((s) => terminal(jobs.get(s.id)))) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Accounts for every submitted job: its ImageJob (or, when the apiserver has none, the API's
+ * record), its output objects in S3, its BullMQ job, and the API's mirror of it. Every job gets
+ * one verdict; duplicates are counted beside; anything else that disagrees is an anomaly.
+ */
+export async function account(p: Platform, fault: string, submitted: readonly Submitted[], opts: { mirrorTimeoutMs?: number } = {}): Promise<CaseReport> {
+  const anomalies: string[] = [];
+  const [jobs, outputs] = await Promise.all([imageJobs(p), outputsByUid(p)]);
+  const outcomes: Outcome[] = [];
+  for (const s of submitted) {
+    const job = jobs.get(s.id);
+    const mine = outputs.get(s.id) ?? [];
+    const verdict = job ? verdictOf(job, mine) : apiVerdict(await apiJob(p, s.id));
+    const duplicated = (verdict === "succeeded" && mine.length > 1) || (job?.status?.phase === "Failed" && mine.length > 0);
+    outcomes.push({ ...s, verdict, job, outputs: mine, duplicated });
+  }
+  anomalies.push(...(await queueDisagreements(p, outcomes)));
+  anomalies.push(...(await mirrorDisagreements(p, outcomes, opts.mirrorTimeoutMs ?? 60_000)));
+  anomalies.push(...p.takeCrashes());
+  const count = (v: Verdict) => outcomes.filter((o) => o.verdict === v).length;
+  const row: ChaosRow = {
+    fault, jobs: submitted.length, succeeded: count("succeeded"), failed: count("failed"), lost: count("lost"),
+    duplicated: outcomes.filter((o) => o.duplicated).length, stuck: count("stuck"), unexplained: count("unexplained"), notes: [], anomalies,
+  };
+  for (const o of outcomes.filter((x) => x.verdict !== "succeeded" && x.verdict !== "failed")) {
+    anomalies.push(`${o.verdict}: ${o.id} (${o.model}) phase ${o.job?.status?.phase ?? "none"}, reason ${o.job?.status?.reason ?? "none"}, outputs ${o.outputs.length}`);
+  }
+  return { row, outcomes, byId: new Map(outcomes.map((o) => [o.id, o])) };
+}
+
+function verdictOf(job: ImageJob, outputs: string[]): Verdict {
+  const status = job.status ?? {};
+  if (!terminal(job)) return "stuck";
+  if (status.phase === "Succeeded") {
+    // Succeeded counts only with its output there: status pointing at nothing is a lost result.
+    const key = status.output?.uri?.split("/").pop();
+    return key && outputs.some((o) => o.endsWith(`/${key}`)) ? "succeeded" : "lost";
+  }
+  return status.phase === "Failed" && status.reason ? "failed" : "unexplained";
+}
+
+/** For a job the apiserver no longer has (deleted after its TTL): the API's record of it, or lost. */
+function apiVerdict(job: ApiJob | undefined): Verdict {
+  if (!job) return "lost";
+  if (job.status === "succeeded") return "succeeded";
+  if (job.status === "failed") return job.error?.reason ? "failed" : "unexplained";
+  return job.status === "canceled" ? "unexplained" : "stuck";
+}
+
+async function apiJob(p: Platform, id: string): Promise<ApiJob | undefined> {
+  const res = await fetch(`${p.apiUrl}/v1/jobs/${id}`);
+  return res.status === 200 ? ((await res.json()) as ApiJob) : undefined;
+}
+
+/** Output keys under outputs/<namespace>/ (`<name>/<uid>-<attempt>.<ext>`), by UID. */
+async function outputsByUid(p: Platform): Promise<Map<string, string[]>> {
+  const { s3 } = testEnv();
+  const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const byUid = new Map<string, string[]>();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${p.storagePrefix}/outputs/${p.namespace}/`, ContinuationToken: token }));
+      for (const { Key } of page.Contents ?? []) {
+        const uid = /\/([0-9a-f-]{36})-\d+\.\w+$/.exec(Key ?? "")?.[1];
+        if (uid) byUid.set(uid, [...(byUid.get(uid) ?? []), Key!]);
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return byUid;
+}
+
+/** The BullMQ job of each finished ImageJob must have ended the same way, under the UID as its id. */
+async function queueDisagreements(p: Platform, outcomes: Outcome[]): Promise<string[]> {
+  const redis = createRedis(testEnv().redisUrl);
+  const queues = new Map<string, Queue>();
+  const found: string[] = [];
+  try {
+    for (const o of outcomes) {
+      const phase = o.job?.status?.phase;
+      if (phase !== "Succeeded" && phase !== "Failed") continue;
+      // An ImageJob refused before the queue (InvalidSpec) has no queue job.
+      if (o.job?.status?.reason === "InvalidSpec") continue;
+      let q = queues.get(o.model);
+      if (!q) queues.set(o.model, (q = new Queue(queueName(o.model), { connection: redis, prefix: p.queuePrefix })));
+      const state = await q.getJobState(o.id);
+      const expected = phase === "Succeeded" ? "completed" : "failed";
+      if (state !== expected) found.push(`queue: job ${o.id} is ${phase} but its BullMQ job is ${state}`);
+    }
+  } finally {
+    await Promise.all([...queues.values()].map((q) => q.close()));
+    await redis.quit();
+  }
+  return found;
+}
+
+/** The API's Postgres mirror must catch up with every ImageJob (status and attempts) within `timeoutMs`. */
+async function mirrorDisagreements(p: Platform, outcomes: Outcome[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const behind: string[] = [];
+    for (const o of outcomes) {
+      if (!o.job) continue;
+      const seen = await apiJob(p, o.id).catch(() => undefined);
+      const want = { status: o.job.status?.phase?.toLowerCase(), attempts: o.job.status?.attempts ?? 0 };
+      if (!seen || seen.status !== want.status || seen.attempts !== want.attempts) {
+        behind.push(`${o.id}: API shows ${seen ? `${seen.status}/${seen.attempts}` : "nothing"}, ImageJob ${want.status}/${want.attempts}`);
+      }
+    }
+    if (behind.length === 0) return [];
+    if (Date.now() > deadline) return [`mirror: ${behind.length} jobs differ from their ImageJob after ${timeoutMs} ms, e.g. ${behind[0]}`];
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
