@@ -24,6 +24,7 @@ export function problem(status: number, slug: string, title: string, detail: str
 export function sendProblem(req: Request, res: Response, p: Problem): void {
   // Refusing a body we did not read: closing spares reading the rest of it.
   if (p.status === 413) res.setHeader("Connection", "close");
+  if (p.status === 503) res.setHeader("Retry-After", "5");
   res.status(p.status).type("application/problem+json").send(JSON.stringify({ ...p, instance: req.originalUrl }));
 }
 
@@ -43,7 +44,20 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof IdempotencyKeyReusedError) return problem(422, "idempotency-key-reused", "Idempotency-Key reused", err.message);
   if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
   if (err instanceof ForbiddenError) return problem(403, "forbidden", "Forbidden", err.message);
+  if (unreachable(err)) {
+    return problem(503, "unavailable", "Service unavailable", "a service the API depends on (the Kubernetes API, Postgres or storage) cannot be reached; nothing was accepted, retry later");
+  }
   return bodyParserProblem(err);
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"]);
+
+/** A dependency down (connection refused, reset, timed out), found on the error or its causes. */
+function unreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (UNREACHABLE.has(String((e as { code?: unknown }).code))) return true;
+  }
+  return false;
 }
 
 /**
@@ -69,6 +83,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const known = problemOf(err);
     if (!known) log.error({ err, method: req.method, path: req.path }, "Request failed");
+    else if (known.status === 503) log.warn({ err: (err as Error).message, method: req.method, path: req.path }, "Dependency unavailable");
     if (res.headersSent) {
       res.end();
       return;
