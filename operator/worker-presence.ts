@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { parsePresence, PRESENCE_TTL_MS, presenceKey } from "../common/presence.js";
 
 export interface PoolPresence {
-  /** Jobs running on the pool's live workers. */
+  /** Jobs running on the pool's live workers that still take jobs (draining ones finish theirs without a replica). */
   inFlight: number;
   /** Live workers running at least one job. */
   busyWorkers: number;
@@ -28,10 +28,12 @@ export class PresenceReader {
         dead.push(pod);
         continue;
       }
+      if (entry.lastDone !== undefined) presence.lastDone = Math.max(presence.lastDone ?? 0, entry.lastDone);
+      // A draining worker finishes what it holds on its way out: its jobs need no replica.
+      if (!entry.accepting) continue;
       presence.inFlight += entry.busy;
       if (entry.busy > 0) presence.busyWorkers++;
       presence.busyByPod.set(pod, entry.busy);
-      if (entry.lastDone !== undefined) presence.lastDone = Math.max(presence.lastDone ?? 0, entry.lastDone);
     }
     // A worker killed without stopping leaves its entry behind.
     if (dead.length) await this.redis.hdel(key, ...dead);
