@@ -19,10 +19,11 @@ const conditions = `
         type: {{ .type | Quote }}
       {{ end }}`;
 
-export const kwokStagesYaml = `apiVersion: kwok.x-k8s.io/v1alpha1
+/** A Node Stage applying to nodes whose Ready condition is `readyOperator` ["True"]. */
+const nodeStage = (name: string, readyOperator: "In" | "NotIn", rest: string) => `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: pixelmill-node-ready
+  name: ${name}
 spec:
   resourceRef:
     apiGroup: v1
@@ -30,9 +31,12 @@ spec:
   selector:
     matchExpressions:
     - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: NotIn
+      operator: ${readyOperator}
       values: ["True"]
-  next:
+${rest}`;
+
+export const kwokStagesYaml = [
+  nodeStage("pixelmill-node-ready", "NotIn", `  next:
     statusTemplate: |${conditions}
       addresses:
       - address: {{ NodeIP | Quote }}
@@ -55,23 +59,11 @@ spec:
         systemUUID: ""
         bootID: ""
       phase: Running
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pixelmill-node-heartbeat
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
-    matchExpressions:
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: In
-      values: ["True"]
-  delay:
+`),
+  nodeStage("pixelmill-node-heartbeat", "In", `  delay:
     durationMilliseconds: 20000
     jitterDurationMilliseconds: 25000
   next:
     statusTemplate: |${conditions}
-`;
+`),
+].join("---\n");
