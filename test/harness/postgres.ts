@@ -4,7 +4,7 @@ import { chown, mkdtemp, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { tmpdir, userInfo } from "node:os";
 import pg from "pg";
-import { freePort, startProcess, waitUntil } from "./processes.js";
+import { freePort, startProcess, waitUntil, type Managed } from "./processes.js";
 
 const run = promisify(execFile);
 
@@ -74,19 +74,32 @@ async function startPostgres(dir: string): Promise<Service> {
     await waitUntil("postgres to accept connections", () => canConnect(url), { timeoutMs: 30_000, process: started });
     return started;
   };
+  return ownedService(url, start, {
+    // Fast shutdown: clients are disconnected at once (SIGTERM's smart mode would wait for them).
+    shutdown: async (proc) => {
+      const pgCtl = [join(bin, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w", "-t", "30"];
+      await run(user ? "runuser" : pgCtl[0]!, user ? ["-u", user, "--", ...pgCtl] : pgCtl.slice(1));
+      await proc.exited;
+    },
+    afterStop: () => rm(data, { recursive: true, force: true }),
+  });
+}
+
+/**
+ * A server the harness started with `start`, which it stops, and restarts on the same port and
+ * data: `shutdown` (default: stop the process), `whileDown`, then `start` again.
+ */
+export async function ownedService(url: string, start: () => Promise<Managed>, opts: { shutdown?: (proc: Managed) => Promise<void>; afterStop?: () => Promise<void> } = {}): Promise<Service> {
   let proc = await start();
   return {
     url,
     owned: true,
     stop: async () => {
       await proc.stop();
-      await rm(data, { recursive: true, force: true });
+      await opts.afterStop?.();
     },
     restart: async (whileDown) => {
-      // Fast shutdown: clients are disconnected at once (SIGTERM's smart mode would wait for them).
-      const pgCtl = [join(bin, "pg_ctl"), "stop", "-D", data, "-m", "fast", "-w", "-t", "30"];
-      await run(user ? "runuser" : pgCtl[0]!, user ? ["-u", user, "--", ...pgCtl] : pgCtl.slice(1));
-      await proc.exited;
+      await (opts.shutdown ?? ((p) => p.stop()))(proc);
       try {
         await whileDown?.();
       } finally {

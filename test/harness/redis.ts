@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, startProcess, waitUntil } from "./processes.js";
-import type { Service } from "./postgres.js";
+import { ownedService, type Service } from "./postgres.js";
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
@@ -38,20 +38,7 @@ async function startRedis(dir: string): Promise<Service> {
     await waitUntil("redis-server to answer PING", () => canPing(url), { timeoutMs: 15_000, process: started });
     return started;
   };
-  let proc = await start();
-  return {
-    url,
-    owned: true,
-    stop: () => proc.stop(),
-    restart: async (whileDown) => {
-      await proc.stop();
-      try {
-        await whileDown?.();
-      } finally {
-        proc = await start();
-      }
-    },
-  };
+  return ownedService(url, start);
 }
 
 export async function canPing(url: string): Promise<boolean> {
