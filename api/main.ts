@@ -4,15 +4,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { inputBuckets, loadConfig } from "../common/config.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore, UrlSigner } from "../common/storage/index.js";
-import { createApp } from "./app.js";
-import { PrismaIdempotencyRepository } from "./data/idempotency-repository.js";
-import { PrismaJobRepository } from "./data/job-repository.js";
-import { createPrisma, pingDatabase } from "./data/prisma.js";
-import { JobEvents } from "./domain/job-events.js";
-import { SseStreams } from "./http/sse-streams.js";
-import { KubeCluster } from "./kube/kube-cluster.js";
-import { JobMirror } from "./mirror/job-mirror.js";
-import { KubeJobSource } from "./mirror/kube-job-source.js";
+import { assembleApi } from "./assemble.js";
 
 const config = loadConfig();
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-api" });
@@ -22,31 +14,12 @@ kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster se
 const namespace = config.PIXELMILL_NAMESPACE;
 const fileUrlSigner = config.STORAGE_URL.startsWith("file:") ? new UrlSigner({ baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, "")}/v1/files`, secret: signingSecret() }) : undefined;
 const store = createObjectStore(config, { fileUrlSigner });
-const prisma = createPrisma(config.DATABASE_URL);
-const jobs = new PrismaJobRepository(prisma);
-const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
-const cluster = new KubeCluster(kc, { namespace });
-const events = new JobEvents();
-const streams = new SseStreams();
-const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace), jobs, events, namespace, log });
-
-const app = createApp({
-  log, namespace, publicUrl: config.PUBLIC_URL, maxUploadBytes: config.MAX_UPLOAD_BYTES, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS,
-  jobs, idempotencyKeys, cluster, store, events, streams, fileUrlSigner, inputBuckets: inputBuckets(config),
-  readiness: {
-    postgres: () => pingDatabase(prisma),
-    apiserver: () => cluster.ping(),
-    mirror: () => (mirror.synced ? Promise.resolve() : Promise.reject(new Error("the job mirror has not listed ImageJobs yet"))),
-  },
+const api = assembleApi({
+  kc, namespace, databaseUrl: config.DATABASE_URL, store, log, publicUrl: config.PUBLIC_URL, maxUploadBytes: config.MAX_UPLOAD_BYTES,
+  outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
 });
-
-mirror.start();
-// Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
-const prune = setInterval(() => {
-  idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
-}, 3600_000);
-prune.unref();
-const server = app.listen(config.PORT, () => {
+api.start();
+const server = api.app.listen(config.PORT, () => {
   log.info({ port: (server.address() as AddressInfo).port, namespace, publicUrl: config.PUBLIC_URL }, "API listening");
 });
 
@@ -66,14 +39,12 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 async function shutdown(): Promise<void> {
   // Stop accepting first; requests in flight finish, SSE streams would never end by themselves.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  streams.closeAll();
+  api.closeStreams();
   server.closeIdleConnections();
   // An upload still arriving after this long is cut off rather than holding up the pod's exit.
   setTimeout(() => server.closeAllConnections(), 20_000).unref();
   await closed;
-  clearInterval(prune);
-  await mirror.stop();
-  await prisma.$disconnect();
+  await api.stop();
   store.close();
   log.info("API stopped");
 }

@@ -10,15 +10,11 @@ import { createObjectStore, FileObjectStore, UrlSigner, type ObjectStore } from 
 import { migrate } from "../../prisma/migrate.js";
 import { createTestDatabase } from "../../test/harness/database.js";
 import { kubeConfig, testEnv, uniqueName } from "../../test/harness/env.js";
-import { createApp } from "../app.js";
-import { PrismaIdempotencyRepository } from "../data/idempotency-repository.js";
-import { PrismaJobRepository } from "../data/job-repository.js";
-import { createPrisma, type PrismaClient } from "../data/prisma.js";
-import { JobEvents } from "../domain/job-events.js";
-import { SseStreams } from "../http/sse-streams.js";
-import { KubeCluster } from "../kube/kube-cluster.js";
-import { JobMirror } from "../mirror/job-mirror.js";
-import { KubeJobSource } from "../mirror/kube-job-source.js";
+import { assembleApi } from "../assemble.js";
+import type { PrismaIdempotencyRepository } from "../data/idempotency-repository.js";
+import type { PrismaJobRepository } from "../data/job-repository.js";
+import type { PrismaClient } from "../data/prisma.js";
+import type { JobEvents } from "../domain/job-events.js";
 
 const migrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
 
@@ -79,19 +75,13 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const store = opts.fileStore
     ? new FileObjectStore(opts.fileStore.root, { signer })
     : createObjectStore({ ...s3, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}` });
-  const prisma = createPrisma(db.url);
-  const jobs = new PrismaJobRepository(prisma);
-  const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
-  const events = new JobEvents();
-  const streams = new SseStreams();
-  const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace, 60), jobs, events, namespace, log });
-  mirror.start();
-
-  shell.use(createApp({
-    log, namespace, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
-    outputUrlTtlSeconds: 600, jobs, idempotencyKeys, cluster: new KubeCluster(kc, { namespace }), store, events, streams, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs,
-    readiness: { postgres: async () => void (await prisma.$queryRaw`SELECT 1`) },
-  }));
+  const api = assembleApi({
+    kc, namespace, databaseUrl: db.url, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
+  });
+  const { prisma, jobs, idempotencyKeys, events, mirror } = api;
+  api.start();
+  shell.use(api.app);
   const s3client = new S3Client({ endpoint: env.s3.endpoint, region: env.s3.region, forcePathStyle: true, credentials: { accessKeyId: env.s3.accessKeyId, secretAccessKey: env.s3.secretAccessKey } });
   await eventually(() => mirror.synced, "the mirror to sync");
 
@@ -109,11 +99,10 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
       return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL, body })) as ImageJob;
     },
     async stop() {
-      streams.closeAll();
+      api.closeStreams();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await mirror.stop();
-      await prisma.$disconnect();
+      await api.stop();
       store.close();
       s3client.destroy();
       await db.drop();

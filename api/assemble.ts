@@ -1,0 +1,85 @@
+import type { Express } from "express";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../common/logger.js";
+import type { ObjectStore, UrlSigner } from "../common/storage/index.js";
+import { createApp } from "./app.js";
+import { PrismaIdempotencyRepository } from "./data/idempotency-repository.js";
+import { PrismaJobRepository } from "./data/job-repository.js";
+import { createPrisma, pingDatabase, type PrismaClient } from "./data/prisma.js";
+import { JobEvents } from "./domain/job-events.js";
+import { SseStreams } from "./http/sse-streams.js";
+import { KubeCluster } from "./kube/kube-cluster.js";
+import { JobMirror } from "./mirror/job-mirror.js";
+import { KubeJobSource } from "./mirror/kube-job-source.js";
+
+export interface ApiOptions {
+  kc: KubeConfig;
+  /** PIXELMILL_NAMESPACE */
+  namespace: string;
+  databaseUrl: string;
+  store: ObjectStore;
+  log: Logger;
+  publicUrl: string;
+  maxUploadBytes: number;
+  outputUrlTtlSeconds: number;
+  fileUrlSigner?: UrlSigner;
+  inputBuckets?: readonly string[];
+  sseKeepaliveMs?: number;
+  /** The server ends each watch of the mirror after this long; 300 s. */
+  watchTimeoutSeconds?: number;
+}
+
+export interface Api {
+  app: Express;
+  prisma: PrismaClient;
+  jobs: PrismaJobRepository;
+  idempotencyKeys: PrismaIdempotencyRepository;
+  events: JobEvents;
+  mirror: JobMirror;
+  /** Starts the mirror and the hourly pruning of Idempotency-Keys. */
+  start(): void;
+  /** Closes the SSE streams (call before closing the HTTP server), then the mirror and the clients. */
+  closeStreams(): void;
+  stop(): Promise<void>;
+}
+
+/** The API's parts, wired once for its process (api/main.ts) and for tests (api/testing/fixture.ts). */
+export function assembleApi(opts: ApiOptions): Api {
+  const { kc, namespace, log } = opts;
+  const prisma = createPrisma(opts.databaseUrl);
+  const jobs = new PrismaJobRepository(prisma);
+  const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
+  const cluster = new KubeCluster(kc, { namespace });
+  const events = new JobEvents();
+  const streams = new SseStreams();
+  const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace, opts.watchTimeoutSeconds), jobs, events, namespace, log });
+  const app = createApp({
+    log, namespace, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
+    jobs, idempotencyKeys, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
+    sseKeepaliveMs: opts.sseKeepaliveMs,
+    readiness: {
+      postgres: () => pingDatabase(prisma),
+      apiserver: () => cluster.ping(),
+      mirror: () => (mirror.synced ? Promise.resolve() : Promise.reject(new Error("the job mirror has not listed ImageJobs yet"))),
+    },
+  });
+  let prune: NodeJS.Timeout | undefined;
+  return {
+    app, prisma, jobs, idempotencyKeys, events, mirror,
+    start() {
+      mirror.start();
+      // Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
+      prune = setInterval(() => {
+        idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
+      }, 3600_000);
+      prune.unref();
+    },
+    closeStreams: () => streams.closeAll(),
+    async stop() {
+      clearInterval(prune);
+      streams.closeAll();
+      await mirror.stop();
+      await prisma.$disconnect();
+    },
+  };
+}
