@@ -1,23 +1,52 @@
-import ort from "onnxruntime-node";
+import type ort from "onnxruntime-node";
 import { JobFailure } from "../../common/errors.js";
 
 export type ExecutionProvider = "cuda" | "webgpu" | "cpu";
 export type Feeds = Record<string, ort.Tensor>;
 export type Results = ort.InferenceSession.OnnxValueMapType;
 
+/** What a ModelSession runs on: a ThreadedSession in the worker, or an ort session itself. */
+export interface SessionBackend {
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  readonly outputNames: readonly string[];
+  run(feeds: Feeds): Promise<Results>;
+  release(): Promise<void>;
+  /** `listener` is called if the backend stops by itself (its thread died): it can no longer run. */
+  onCrash?(listener: (err: Error) => void): void;
+}
+
+/** Runs one after another, in order: one queue per SessionCache, shared by its sessions. */
+export class RunQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  push<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.tail.then(fn);
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+}
+
 /**
  * One loaded model on one execution provider. Runs go through `runBatch`, one batch at a time:
  * today every batch holds one job's feeds, but this is the seam where micro-batching will stack
- * concurrent jobs of the same model into one run. onnxruntime-node runs on the JS thread, so
- * queueing costs no parallelism; it also keeps GPU memory to one run's worth.
+ * concurrent jobs of the same model into one run. The native run happens on the session's own
+ * thread (threaded-session.ts), so the worker's JS thread keeps renewing job locks, answering
+ * probes and hearing cancels meanwhile. Runs still go one at a time through the cache's
+ * RunQueue, across models too, as when they ran on the JS thread: onnxruntime already uses every
+ * core for one run, and GPU memory stays at one run's worth.
+ *
+ * A feed's buffer of 64 KiB or more is moved to the thread, not copied (tensor-wire.ts): such a
+ * tensor is empty once passed to run, so build large feeds for each run.
  */
 export class ModelSession {
-  private tail: Promise<unknown> = Promise.resolve();
+  /** This session's last batch: release() waits for it. */
+  private last: Promise<unknown> = Promise.resolve();
   private released = false;
 
   constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: SessionBackend,
     readonly ep: ExecutionProvider,
+    private readonly queue: RunQueue = new RunQueue(),
   ) {}
 
   get inputs(): readonly ort.InferenceSession.ValueMetadata[] {
@@ -35,9 +64,14 @@ export class ModelSession {
 
   /** Runs each element of the batch in order, after the batches queued before it. */
   runBatch(batch: Feeds[]): Promise<Results[]> {
-    const turn = this.tail.then(() => this.runNow(batch));
-    this.tail = turn.catch(() => undefined);
+    const turn = this.queue.push(() => this.runNow(batch));
+    this.last = turn.catch(() => undefined);
     return turn;
+  }
+
+  /** `listener` is called if the session dies under its own power; it is unusable from then on. */
+  onCrash(listener: (err: Error) => void): void {
+    this.session.onCrash?.(listener);
   }
 
   private async runNow(batch: Feeds[]): Promise<Results[]> {
@@ -47,15 +81,17 @@ export class ModelSession {
       try {
         out.push(await this.session.run(feeds));
       } catch (err) {
+        // A thread that died already says so as a JobFailure.
+        if (err instanceof JobFailure) throw err;
         throw new JobFailure("InferenceError", `onnxruntime (${this.ep}): ${(err as Error).message}`, { cause: err });
       }
     }
     return out;
   }
 
-  /** Frees the native session once the queued runs are done. */
+  /** Frees the native session (and its thread) once this session's queued runs are done. */
   async release(): Promise<void> {
-    await this.tail;
+    await this.last;
     if (this.released) return;
     this.released = true;
     await this.session.release();

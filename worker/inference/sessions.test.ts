@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type ort from "onnxruntime-node";
-import type { ExecutionProvider } from "./model-session.js";
+import type { ExecutionProvider, SessionBackend } from "./model-session.js";
 import { SessionCache, type SessionFactory } from "./sessions.js";
 import { captureLog } from "./testing/helpers.js";
 
@@ -12,7 +11,7 @@ function factory(failing: ExecutionProvider[] = []) {
     if (failing.includes(ep)) return Promise.reject(new Error(`${ep} is not here`));
     created.push(`${path}:${ep}`);
     const fake = { inputMetadata: [], outputNames: [], run: () => Promise.resolve({}), release: () => Promise.resolve(void released.push(path)) };
-    return Promise.resolve(fake as unknown as ort.InferenceSession);
+    return Promise.resolve(fake as SessionBackend);
   };
   return { create, created, released };
 }
@@ -65,6 +64,24 @@ describe("SessionCache", () => {
     await expect(attempt()).rejects.toMatchObject({ reason: "ModelUnavailable", message: "no execution provider (webgpu, cpu) could load the model: cpu is not here" });
     await expect(attempt()).rejects.toMatchObject({ reason: "ModelUnavailable" });
     expect(tries).toBe(4);
+    await cache.close();
+  });
+
+  it("runs one batch at a time across the models of a cache, as when runs held the JS thread", async () => {
+    let running = 0;
+    let most = 0;
+    const create: SessionFactory = () => {
+      const run = async () => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running--;
+        return {};
+      };
+      return Promise.resolve({ inputMetadata: [], outputNames: [], run, release: () => Promise.resolve() } satisfies SessionBackend);
+    };
+    const cache = new SessionCache({ executionProviders: ["cpu"], log: captureLog().log, create });
+    await Promise.all(["a", "b", "c", "a", "b"].map((m) => cache.use(m, "1", file(m), (s) => s.runBatch([{}, {}]))));
+    expect(most).toBe(1);
     await cache.close();
   });
 });

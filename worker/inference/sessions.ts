@@ -1,9 +1,9 @@
-import ort from "onnxruntime-node";
 import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import { ModelSession, type ExecutionProvider } from "./model-session.js";
+import { ModelSession, RunQueue, type ExecutionProvider, type SessionBackend } from "./model-session.js";
+import { ThreadedSession } from "./threaded-session.js";
 
-export type SessionFactory = (path: string, ep: ExecutionProvider) => Promise<ort.InferenceSession>;
+export type SessionFactory = (path: string, ep: ExecutionProvider) => Promise<SessionBackend>;
 
 export interface SessionCacheOptions {
   /** PIXELMILL_EXECUTION_PROVIDERS, in order of preference. */
@@ -22,18 +22,22 @@ interface Entry {
   retired: boolean;
 }
 
-const createSession: SessionFactory = (path, ep) => ort.InferenceSession.create(path, { executionProviders: [ep] });
+/** Each session in its own thread, so a run never blocks the worker's JS thread. */
+const createSession: SessionFactory = (path, ep) => ThreadedSession.create(path, ep);
 
 /**
  * Loaded sessions by model name and version (the ImageModel's resourceVersion), reused across
  * jobs. A session in use is never released under a job: retiring one (an older version beyond
- * `versionsPerModel`, or close()) waits until its last user is done.
+ * `versionsPerModel`, or close()) waits until its last user is done. A session whose thread
+ * died is dropped at once, so the next job loads the model again.
  */
 export class SessionCache {
   private readonly entries = new Map<string, Entry>();
   /** Providers that failed to start in this process: skipped from then on, logged once. */
   private readonly unavailable = new Set<ExecutionProvider>();
   private readonly disposals: Promise<void>[] = [];
+  /** One run at a time across this cache's sessions (see ModelSession). */
+  private readonly runs = new RunQueue();
   private closed = false;
 
   constructor(private readonly opts: SessionCacheOptions) {}
@@ -62,17 +66,22 @@ export class SessionCache {
 
   private entry(model: string, version: string, file: () => Promise<string>): Entry {
     const key = `${model}@${version}`;
-    let entry = this.entries.get(key);
+    const entry = this.entries.get(key);
     if (entry) return entry;
     const session = this.load(model, file);
-    entry = { model, session, users: 0, lastUsed: performance.now(), retired: false };
-    this.entries.set(key, entry);
+    const created: Entry = { model, session, users: 0, lastUsed: performance.now(), retired: false };
+    const forget = (): void => {
+      if (this.entries.get(key) === created) this.entries.delete(key);
+    };
+    this.entries.set(key, created);
     // A failed load is forgotten, so the next job tries again (the error may be transient).
-    session.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    session.then((s) => s.onCrash((err) => {
+      forget();
+      created.retired = true;
+      this.opts.log.warn({ model, version, ep: s.ep, err: firstLine(err) }, "Session thread stopped, dropped from the cache");
+    }), forget);
     this.evictOldVersions(model);
-    return entry;
+    return created;
   }
 
   private evictOldVersions(model: string): void {
@@ -106,7 +115,7 @@ export class SessionCache {
         // Only now is it clear the failures were the providers', not the model's.
         for (const f of failed) this.unavailable.add(f);
         this.opts.log.info({ model, ep }, "Session created");
-        return new ModelSession(session, ep);
+        return new ModelSession(session, ep, this.runs);
       } catch (err) {
         last = err;
         failed.push(ep);
