@@ -2,6 +2,9 @@ import type { Logger } from "../common/logger.js";
 import { WorkQueue } from "./workqueue.js";
 import { errorMessage } from "./kube/informer.js";
 
+/** The work-queue key of an object: `namespace/name`. */
+export const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string => `${o.metadata?.namespace}/${o.metadata?.name}`;
+
 /** An error that retrying cannot fix: logged once, not requeued. */
 export class TerminalError extends Error {}
 

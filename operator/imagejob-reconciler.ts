@@ -5,6 +5,7 @@ import type { QueueJobData } from "../common/queue.js";
 import type { ImageJobApi } from "./kube/imagejob-api.js";
 import type { Informer } from "./kube/informer.js";
 import type { JobQueue, QueueJobView } from "./job-queue.js";
+import { OwnWrites } from "./own-writes.js";
 import { clean, deadlineExceededStatus, invalidSpecStatus, isTerminal, msToStartDeadline, statusFromQueue } from "./imagejob-status.js";
 
 export interface ReconcileResult {
@@ -39,7 +40,7 @@ export class ImageJobReconciler {
    * that runs right after a write (a worker's notification) reads the stale object, gets a 409,
    * and waits out a backoff; the Running phase of a short job would then be skipped.
    */
-  private readonly written = new Map<string, { staleRv: string | undefined; job: ImageJob }>();
+  private readonly written = new OwnWrites<ImageJob>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -112,16 +113,10 @@ export class ImageJobReconciler {
     return {};
   }
 
+  /** resourceVersions are unique across objects, so a replaced object never matches our stale one. */
   private current(key: string, cached: ImageJob | undefined): ImageJob | undefined {
-    const mine = this.written.get(key);
-    if (!mine) return cached;
-    if (!cached) {
-      this.written.delete(key);
-      return undefined;
-    }
-    if (cached.metadata.uid === mine.job.metadata.uid && cached.metadata.resourceVersion === mine.staleRv) return mine.job;
-    this.written.delete(key); // the cache has caught up (or the object was replaced)
-    return cached;
+    const mine = this.written.pending(key, cached?.metadata.resourceVersion);
+    return cached && (mine ?? cached);
   }
 
   private async write(job: ImageJob, status: ImageJobStatus, event?: { reason: string; message: string }): Promise<void> {
@@ -129,7 +124,7 @@ export class ImageJobReconciler {
     if (isDeepStrictEqual(clean(job.status ?? {}), next)) return;
     const key = `${job.metadata.namespace}/${job.metadata.name}`;
     const updated = await this.deps.api.writeStatus(job, next);
-    this.written.set(key, { staleRv: job.metadata.resourceVersion, job: updated });
+    this.written.remember(key, job.metadata.resourceVersion, updated);
     this.deps.log.info({ job: key, uid: job.metadata.uid, phase: next.phase, attempts: next.attempts, reason: next.reason }, "Updated job status");
     if (event) {
       await this.deps.api.recordEvent(job, "Warning", event.reason, event.message, this.now()).catch((err: unknown) =>

@@ -4,7 +4,7 @@ import type { Logger } from "../common/logger.js";
 import { createRedis } from "../common/redis.js";
 import { JobCanceler } from "./cancel-jobs.js";
 import { CancelSweep } from "./cancel-sweep.js";
-import { Controller } from "./controller.js";
+import { Controller, keyOf } from "./controller.js";
 import { ImageJobApi } from "./kube/imagejob-api.js";
 import { startableInformer } from "./kube/informer.js";
 import { ImageJobReconciler } from "./imagejob-reconciler.js";
@@ -33,8 +33,6 @@ export interface OperatorOptions {
 export interface Operator {
   stop(): Promise<void>;
 }
-
-const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
 /** Wires informers, the notification stream and the queue into the ImageJob and WorkerPool controllers. */
 export async function startOperator(opts: OperatorOptions): Promise<Operator> {

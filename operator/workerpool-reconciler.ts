@@ -2,7 +2,7 @@ import type { V1Deployment } from "@kubernetes/client-node";
 import type { WorkerPool } from "../common/crd-types.js";
 import type { Logger } from "../common/logger.js";
 import { planPools, type PoolInput, type PoolPlan } from "./autoscaler.js";
-import type { Reconciler } from "./controller.js";
+import { keyOf, type Reconciler } from "./controller.js";
 import type { JobQueue } from "./job-queue.js";
 import type { Informer } from "./kube/informer.js";
 import type { WorkerPoolApi } from "./kube/workerpool-api.js";
@@ -22,8 +22,6 @@ export interface WorkerPoolReconcilerDeps {
   /** Least time between two status writes that change only queue numbers. */
   statusIntervalMs?: number;
 }
-
-const keyOf = (p: WorkerPool) => `${p.metadata.namespace}/${p.metadata.name}`;
 
 /**
  * Reconciles one WorkerPool: its Deployment (applied when the template or the replicas must

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { WorkerPool } from "../common/crd-types.js";
 import type { Logger } from "../common/logger.js";
 import { POOL_LABEL } from "./worker-deployment.js";
-import { Controller } from "./controller.js";
+import { Controller, keyOf } from "./controller.js";
 import type { JobQueue } from "./job-queue.js";
 import { startableInformer } from "./kube/informer.js";
 import { WORKER_SELECTOR, WorkerPoolApi } from "./kube/workerpool-api.js";
@@ -26,8 +26,6 @@ export interface WorkerPools {
   wake(model: string): void;
   stop(): Promise<void>;
 }
-
-const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace}/${o.metadata?.name}`;
 
 /** The WorkerPool controller: informers on pools and their Deployments, the autoscaler behind them. */
 export async function startWorkerPools(opts: WorkerPoolsOptions): Promise<WorkerPools> {
