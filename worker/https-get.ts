@@ -4,7 +4,7 @@ import { lookup } from "node:dns/promises";
 import type { LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { JobFailure } from "../common/errors.js";
-import type { AddressPolicy } from "./address-policy.js";
+import type { AddressPolicy } from "../common/address-policy.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
 
 /** A host's addresses, as node:dns lookup with `all: true` gives them. */

@@ -3,7 +3,7 @@ import type { Agent } from "node:https";
 import { storageBucket } from "../common/config.js";
 import { InvalidObjectKeyError, JobFailure, ObjectNotFoundError } from "../common/errors.js";
 import type { ObjectStore } from "../common/storage/index.js";
-import { PUBLIC_ONLY, type AddressPolicy } from "./address-policy.js";
+import { PUBLIC_ONLY, type AddressPolicy } from "../common/address-policy.js";
 import { isBucketName } from "./bucket-stores.js";
 import { httpsGet, type Resolve } from "./https-get.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";

@@ -4,8 +4,8 @@ import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type ImageModel, type Output
 import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import { PUBLIC_ONLY } from "../../worker/address-policy.js";
-import { resolveParams } from "../../worker/inference/params.js";
+import { PUBLIC_ONLY } from "../../common/address-policy.js";
+import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";

@@ -3,7 +3,7 @@ import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { PayloadTooLargeError, UnsupportedMediaTypeError } from "./errors.js";
-import { SNIFF_BYTES, sniffImageType, type ImageType } from "./sniff.js";
+import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../common/image-sniff.js";
 
 export interface StoredUpload {
   key: string;

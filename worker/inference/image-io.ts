@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../api/domain/sniff.js";
+import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../common/image-sniff.js";
 import type { OutputFormat } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { RawImage } from "./tensors.js";
@@ -12,7 +12,7 @@ export interface DecodedImage extends RawImage {
   notes?: string[];
 }
 
-/** sharp's name for each format the API accepts (api/domain/sniff.ts): the two must agree. */
+/** sharp's name for each format the API accepts (common/image-sniff.ts): the two must agree. */
 const SHARP_FORMATS: Record<ImageType["ext"], string> = { png: "png", jpg: "jpeg", webp: "webp", gif: "gif", tiff: "tiff", avif: "heif" };
 
 /**

@@ -6,7 +6,7 @@ import type { ObjectStore } from "../../common/storage/index.js";
 import { decode, encode } from "./image-io.js";
 import { ModelFiles } from "./model-files.js";
 import type { ExecutionProvider } from "./model-session.js";
-import { resolveParams } from "./params.js";
+import { resolveParams } from "../../common/model-params.js";
 import { infer, planRuns, throwIfAborted } from "./pipeline.js";
 import { SessionCache } from "./sessions.js";
 

@@ -2,7 +2,7 @@ import ort from "onnxruntime-node";
 import type { ImageModelSpec } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { ModelSession } from "./model-session.js";
-import type { ParamValue } from "./params.js";
+import type { ParamValue } from "../../common/model-params.js";
 import { contractOf, fromTensor, toTensor, type Contract, type RawImage } from "./tensors.js";
 import { crop, planTiles, stitch, type Tile } from "./tiles.js";
 

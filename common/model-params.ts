@@ -1,5 +1,5 @@
-import type { ModelParam } from "../../common/crd-types.js";
-import { JobFailure } from "../../common/errors.js";
+import type { ModelParam } from "./crd-types.js";
+import { JobFailure } from "./errors.js";
 
 export type ParamValue = number | boolean | string;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import sharp from "sharp";
-import { sniffImageType } from "./sniff.js";
+import { sniffImageType } from "./image-sniff.js";
 
 const ascii = (s: string) => Buffer.from(s, "latin1");
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ModelParam } from "../../common/crd-types.js";
-import { resolveParams } from "./params.js";
+import type { ModelParam } from "./crd-types.js";
+import { resolveParams } from "./model-params.js";
 
 const decls: ModelParam[] = [
   { name: "threshold", type: "number", default: 0.3, min: 0, max: 1 },
