@@ -8,7 +8,6 @@ export default defineConfig({
   test: {
     include: ["test/chaos/**/*.chaos.test.ts"],
     globalSetup: ["test/chaos/global-setup.ts"],
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     // A case waits out stall detection, backoffs and resyncs; each bounds its own waits.
     testTimeout: 300_000,
     hookTimeout: 180_000,

@@ -10,7 +10,7 @@ import { JobEvents } from "./domain/job-events.js";
 import { SseStreams } from "./http/sse-streams.js";
 import { KubeCluster } from "./kube/kube-cluster.js";
 import { JobMirror } from "./mirror/job-mirror.js";
-import { KubeJobSource } from "./mirror/kube-job-source.js";
+import { KubeJobSource } from "../common/kube/kube-list-source.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
@@ -43,7 +43,7 @@ export interface Api {
   stop(): Promise<void>;
 }
 
-/** The API's parts, wired once for its process (api/main.ts) and for tests (api/testing/fixture.ts). */
+/** The API's parts, wired once for its process (api/main.ts) and for tests (test/support/api-fixture.ts). */
 export function assembleApi(opts: ApiOptions): Api {
   const { kc, namespace, log } = opts;
   const prisma = createPrisma(opts.databaseUrl);

@@ -17,17 +17,16 @@ import { createLogger } from "../common/logger.js";
 import { createObjectStore } from "../common/storage/index.js";
 import { loadConfig } from "../common/config.js";
 import { startOperator } from "../operator/operator.js";
-import { projectRoot } from "../test/harness/binaries.js";
-import { H100 } from "../test/harness/gpu-nodes.js";
-import { applyManifests, readManifests } from "../test/harness/manifests.js";
-import { createPodRunner } from "../test/harness/pod-runner.js";
-import { startStack } from "../test/harness/stack.js";
+import { projectRoot } from "../devstack/binaries.js";
+import { H100 } from "../devstack/gpu-nodes.js";
+import { applyManifests, readManifests } from "../devstack/manifests.js";
+import { createPodRunner } from "../devstack/pod-runner.js";
+import { startStack } from "../devstack/stack.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const BURST = arg("jobs", 200);
 const WINDOW_S = arg("window", 120);
 const MAX = 4;
@@ -59,7 +58,7 @@ store.close();
 const operator = await startOperator({ kc, redisUrl: stack.redis.url, queuePrefix: prefix, namespace, log });
 const runner = createPodRunner({
   kc, namespace, logDir: join(stack.dir, "workers"),
-  baseEnv: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", LOG_LEVEL: "warn", REDIS_URL: stack.redis.url, QUEUE_PREFIX: prefix, MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-bench-models"), ...storage },
+  baseEnv: { PATH: process.env.PATH, LOG_LEVEL: "warn", REDIS_URL: stack.redis.url, QUEUE_PREFIX: prefix, MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-bench-models"), ...storage },
 });
 await runner.start();
 

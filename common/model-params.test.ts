@@ -38,14 +38,14 @@ describe("resolveParams", () => {
     [{ label: 3 }, /param label must be a string/],
     [{ treshold: 0.5 }, /unknown param treshold; this model takes threshold, steps, invert, label/],
   ])("refuses %j", (given, message) => {
-    expect(() => resolveParams(decls, given)).toThrow(invalid(message) as Error);
+    expect(() => resolveParams(decls, given)).toThrow(invalid(message));
   });
 
   it("refuses any param for a model that declares none", () => {
-    expect(() => resolveParams(undefined, { a: 1, b: 2 })).toThrow(invalid(/unknown params a, b; this model takes none/) as Error);
+    expect(() => resolveParams(undefined, { a: 1, b: 2 })).toThrow(invalid(/unknown params a, b; this model takes none/));
   });
 
   it("reports a default that breaks its own declaration", () => {
-    expect(() => resolveParams([{ name: "t", type: "number", default: 2, max: 1 }], {})).toThrow(invalid(/the ImageModel's default of param t must be at most 1/) as Error);
+    expect(() => resolveParams([{ name: "t", type: "number", default: 2, max: 1 }], {})).toThrow(invalid(/the ImageModel's default of param t must be at most 1/));
   });
 });

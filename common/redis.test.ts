@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from "vitest";
 import type { Redis } from "ioredis";
-import { testEnv, uniqueName } from "../test/harness/env.js";
+import { testEnv, uniqueName } from "../test/support/env.js";
 import { createRedis, redisHealthy } from "./redis.js";
 
 const clients: Redis[] = [];

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageModelSpec } from "../common/crd-types.js";
-import { Inference } from "../worker/inference/index.js";
+import { Inference } from "../worker/inference/engine.js";
 import type { RawImage } from "../worker/inference/tensors.js";
-import { captureLog, manifest, pixels, png, randomImage } from "../worker/inference/testing/helpers.js";
+import { captureLog, manifest, pixels, png, randomImage } from "../test/support/inference.js";
 import { LUMA } from "./grayscale.js";
 import { BINOMIAL_5 } from "./blur.js";
 

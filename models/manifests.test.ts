@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdir } from "node:fs/promises";
 import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { kubeConfig, uniqueName } from "../test/harness/env.js";
+import { kubeConfig, uniqueName } from "../test/support/env.js";
 import { API_VERSION, GROUP, IMAGEMODEL_KIND, IMAGEMODEL_PLURAL, VERSION, type ImageModel } from "../common/crd-types.js";
 import { builtinNames } from "./builtin.js";
-import { MANIFESTS_DIR, manifest } from "../worker/inference/testing/helpers.js";
+import { MANIFESTS_DIR, manifest } from "../test/support/inference.js";
 
 let ns = "";
 let custom: CustomObjectsApi;

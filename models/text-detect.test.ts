@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import type { ImageModelSpec } from "../common/crd-types.js";
-import { Inference } from "../worker/inference/index.js";
+import { Inference } from "../worker/inference/engine.js";
 import type { RawImage } from "../worker/inference/tensors.js";
-import { captureLog, manifest, pixels } from "../worker/inference/testing/helpers.js";
+import { captureLog, manifest, pixels } from "../test/support/inference.js";
 
 let dir: string;
 let inference: Inference;

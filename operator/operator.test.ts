@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api, CustomObjectsApi, Watch } from "@kubernetes/client-node";
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
-import { kubeConfig, testEnv, uniqueName } from "../test/harness/env.js";
+import { kubeConfig, testEnv, uniqueName } from "../test/support/env.js";
 import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob } from "../common/crd-types.js";
 import { createLogger } from "../common/logger.js";
 import { NOTIFY_STREAM, queueName, type QueueJobData, type QueueJobResult } from "../common/queue.js";

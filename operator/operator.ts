@@ -2,16 +2,16 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { ImageJob, ImageModel } from "../common/crd-types.js";
 import type { Logger } from "../common/logger.js";
 import { createRedis } from "../common/redis.js";
-import { JobCanceler } from "./cancel-jobs.js";
-import { CancelSweep } from "./cancel-sweep.js";
-import { Controller, keyOf } from "./controller.js";
-import { ImageJobApi } from "./kube/imagejob-api.js";
-import { startableInformer } from "./kube/informer.js";
-import { ImageJobReconciler } from "./imagejob-reconciler.js";
-import { isTerminal } from "./imagejob-status.js";
+import { JobCanceler } from "./controllers/imagejob/cancel-jobs.js";
+import { CancelSweep } from "./controllers/imagejob/cancel-sweep.js";
+import { Controller, keyOf } from "./runtime/controller.js";
+import { ImageJobApi } from "./controllers/imagejob/imagejob-api.js";
+import { startableInformer } from "../common/kube/informer.js";
+import { ImageJobReconciler } from "./controllers/imagejob/imagejob-reconciler.js";
+import { isTerminal } from "./controllers/imagejob/imagejob-status.js";
 import { JobQueue } from "./job-queue.js";
-import { NotificationListener } from "./notifications.js";
-import { startWorkerPools } from "./workerpools.js";
+import { NotificationListener } from "./controllers/imagejob/notifications.js";
+import { startWorkerPools } from "./controllers/workerpool/workerpools.js";
 
 export interface OperatorOptions {
   kc: KubeConfig;

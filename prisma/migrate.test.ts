@@ -6,7 +6,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../common/generated/prisma/client.js";
-import { createTestDatabase, type TestDatabase } from "../test/harness/database.js";
+import { createTestDatabase, type TestDatabase } from "../test/support/database.js";
 import { migrate, MigrationError } from "./migrate.js";
 
 const MIGRATIONS = join(import.meta.dirname, "migrations");

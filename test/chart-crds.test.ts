@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { projectRoot } from "./harness/binaries.js";
+import { projectRoot } from "../devstack/binaries.js";
 
 it("the chart's CRDs are exactly crds/ (run hack/sync-chart-crds.sh after editing crds/)", async () => {
   const list = async (dir: string) => (await readdir(join(projectRoot, dir))).filter((f) => f.endsWith(".yaml")).sort();

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { validate } from "dockerfile-utils";
-import { projectRoot } from "./harness/binaries.js";
+import { projectRoot } from "../devstack/binaries.js";
 
 /** No Docker engine here: the Dockerfiles are linted and checked against the tree instead of built. */
 describe.each(["Dockerfile.api", "Dockerfile.worker"])("%s", (file) => {

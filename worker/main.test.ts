@@ -5,8 +5,8 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { testEnv, uniqueName } from "../test/harness/env.js";
-import { freePort } from "../test/harness/processes.js";
+import { testEnv, uniqueName } from "../test/support/env.js";
+import { freePort } from "../devstack/processes.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const cacheDirs: string[] = [];
@@ -21,7 +21,7 @@ function startMain(extra: Record<string, string>) {
   const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      PATH: process.env.PATH,
       REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, STORAGE_URL: `s3://${s3.bucket}/${prefix}`, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region,
       S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true", MODEL_CACHE_DIR: cacheDir, HEALTH_PORT: "0", ...extra,
     },

@@ -1,9 +1,9 @@
 import type { Server } from "node:http";
 import { loadConfig } from "../common/config.js";
 import { createLogger } from "../common/logger.js";
-import { startHealthServer, type WorkerPhase } from "./health.js";
-import { Inference } from "./inference/index.js";
-import { exitOnSignals } from "./shutdown.js";
+import { startHealthServer, type WorkerPhase } from "./queue/health.js";
+import { Inference } from "./inference/engine.js";
+import { exitOnSignals } from "./queue/shutdown.js";
 import { startWorker } from "./worker.js";
 
 /** The worker process: consume the queues of WORKER_MODELS until SIGTERM, then drain and exit. */

@@ -4,9 +4,9 @@ import type { Logger } from "../common/logger.js";
 import type { QueueJobData, QueueJobResult } from "../common/queue.js";
 import type { ObjectStore } from "../common/storage/index.js";
 import { asJobFailure, isRetryable, toQueueError } from "./failure.js";
-import type { InputFetcher } from "./input.js";
+import type { InputFetcher } from "./input/input-fetcher.js";
 import { outputKey, parseJobData } from "./job-data.js";
-import { raceAbort } from "./limits.js";
+import { raceAbort } from "./input/limits.js";
 import type { Runner } from "./runner.js";
 
 export interface JobDeps {

@@ -4,14 +4,14 @@ import { Queue } from "bullmq";
 import { pino } from "pino";
 import sharp from "sharp";
 import { randomUUID } from "node:crypto";
-import { testEnv, uniqueName } from "../test/harness/env.js";
+import { testEnv, uniqueName } from "../test/support/env.js";
 import { loadConfig } from "../common/config.js";
 import { ConfigError } from "../common/errors.js";
 import { createRedis } from "../common/redis.js";
 import { queueName, type QueueJobData, type QueueJobResult } from "../common/queue.js";
 import { createObjectStore } from "../common/storage/index.js";
-import { FlipRunner } from "./flip-runner.js";
-import { exitOnSignals } from "./shutdown.js";
+import { FlipRunner } from "../test/support/flip-runner.js";
+import { exitOnSignals } from "./queue/shutdown.js";
 import { startWorker } from "./worker.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];

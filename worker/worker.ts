@@ -3,9 +3,9 @@ import { inputBuckets, type Config } from "../common/config.js";
 import { ConfigError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createObjectStore, type ObjectStore } from "../common/storage/index.js";
-import { BucketStores } from "./bucket-stores.js";
-import { Consumer } from "./consumer.js";
-import { InputFetcher } from "./input.js";
+import { BucketStores } from "./input/bucket-stores.js";
+import { Consumer } from "./queue/consumer.js";
+import { InputFetcher } from "./input/input-fetcher.js";
 import type { Runner } from "./runner.js";
 
 type WorkerConfig = Pick<Config,

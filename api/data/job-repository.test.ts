@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { migrate } from "../../prisma/migrate.js";
-import { createTestDatabase, type TestDatabase } from "../../test/harness/database.js";
+import { createTestDatabase, type TestDatabase } from "../../test/support/database.js";
 import { UnstorableJobError } from "../domain/errors.js";
 import type { JobRecord } from "../domain/job-record.js";
 import { PrismaJobRepository } from "./job-repository.js";

@@ -5,7 +5,7 @@ import { createLogger } from "../../common/logger.js";
 import { createApp, type AppDeps } from "../app.js";
 import { JobEvents } from "../domain/job-events.js";
 import type { Cluster } from "../domain/ports.js";
-import { startApi, type ApiFixture } from "../testing/fixture.js";
+import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 
 let api: ApiFixture;
 beforeAll(async () => {

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { UrlSigner } from "../../common/storage/index.js";
 import type { JobView } from "../domain/job-view.js";
-import { eventually, startApi, type ApiFixture } from "../testing/fixture.js";
-import { runToSuccess } from "../testing/status.js";
+import { eventually, startApi, type ApiFixture } from "../../test/support/api-fixture.js";
+import { runToSuccess } from "../../test/support/job-status.js";
 
 const secret = "a-test-secret-that-is-long-enough-0123456789";
 let api: ApiFixture;

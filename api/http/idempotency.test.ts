@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
-import { uniqueName } from "../../test/harness/env.js";
-import { startApi, type ApiFixture } from "../testing/fixture.js";
+import { uniqueName } from "../../test/support/env.js";
+import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 
 let api: ApiFixture;
 let png: Buffer;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION } from "../../common/crd-types.js";
-import { startApi, eventually, type ApiFixture } from "../testing/fixture.js";
-import { patchStatus, runToSuccess } from "../testing/status.js";
+import { startApi, eventually, type ApiFixture } from "../../test/support/api-fixture.js";
+import { patchStatus, runToSuccess } from "../../test/support/job-status.js";
 import type { JobView } from "../domain/job-view.js";
 
 let api: ApiFixture;

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
 import { readAll } from "../../common/storage/index.js";
-import { startApi, type ApiFixture } from "../testing/fixture.js";
+import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 
 const MAX_UPLOAD = 16 * 1024;
 let api: ApiFixture;

@@ -4,8 +4,8 @@ import { UnstorableJobError } from "../domain/errors.js";
 import type { JobEvents } from "../domain/job-events.js";
 import { canceledRecord, isFinished, toJobRecord, type JobRecord } from "../domain/job-record.js";
 import type { JobRepository } from "../domain/ports.js";
-import type { Clock } from "./clock.js";
-import { ListWatch, type ListWatchSource, type ObjectEventType } from "./list-watch.js";
+import type { Clock } from "../../common/clock.js";
+import { ListWatch, type ListWatchSource, type ObjectEventType } from "../../common/kube/list-watch.js";
 
 export interface JobMirrorOptions {
   source: ListWatchSource<ImageJob>;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
-import { testEnv, uniqueName } from "../../test/harness/env.js";
+import { testEnv, uniqueName } from "../../test/support/env.js";
 import { createObjectStore, FileObjectStore, S3ObjectStore, UrlSigner } from "./index.js";
 
 const dirs: string[] = [];

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
-import { testEnv, uniqueName } from "../../test/harness/env.js";
+import { testEnv, uniqueName } from "../../test/support/env.js";
 import { ObjectNotFoundError, InvalidObjectKeyError } from "../errors.js";
 import { createObjectStore, readAll, type ObjectStore } from "./index.js";
 

@@ -3,7 +3,7 @@ import { Queue } from "bullmq";
 import { GROUP, IMAGEJOB_PLURAL, TERMINAL_PHASES, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
 import { queueName } from "../../common/queue.js";
 import { createRedis } from "../../common/redis.js";
-import { testEnv } from "../harness/env.js";
+import { testEnv } from "../support/env.js";
 import type { Platform } from "./platform.js";
 import type { ChaosRow } from "./table.js";
 

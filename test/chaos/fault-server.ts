@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 export const PARTS = ["postgres", "redis", "apiserver"] as const;
 export type Part = (typeof PARTS)[number];
 
-/** A harness restart (test/harness/stack.ts): stop, run `whileDown`, start again. */
+/** A harness restart (devstack/stack.ts): stop, run `whileDown`, start again. */
 export type Restart = (whileDown?: () => Promise<void>) => Promise<void>;
 
 export interface FaultServer {

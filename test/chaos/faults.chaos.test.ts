@@ -41,7 +41,7 @@ async function ended(id: string): Promise<boolean> {
   return (await platform.workerLines()).some((l) => l.uid === id && (l.msg === "Job succeeded" || l.msg === "Job failed"));
 }
 
-describe.sequential("faults", () => {
+describe("faults", () => {
   it("a worker killed with SIGKILL mid-job: its job runs again after stall detection and completes", async ({ task }) => {
     await chaosCase(platform, task.meta, "worker SIGKILL mid-job", async (run) => {
       const slow = await run.submit("upscale-x2", big);

@@ -1,6 +1,6 @@
 import type { TestProject } from "vitest/node";
-import { provideStack } from "../harness/global-setup.js";
-import { startStack } from "../harness/stack.js";
+import { provideStack } from "../support/global-setup.js";
+import { startStack } from "../../devstack/stack.js";
 import { startFaultServer } from "./fault-server.js";
 
 /**

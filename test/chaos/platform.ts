@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { API_VERSION, GROUP, IMAGEMODEL_PLURAL, VERSION } from "../../common/crd-types.js";
 import { migrate } from "../../prisma/migrate.js";
-import { projectRoot } from "../harness/binaries.js";
-import { startComponent, type Component } from "../harness/components.js";
-import { createTestDatabase, type TestDatabase } from "../harness/database.js";
-import { kubeConfig, testEnv, uniqueName } from "../harness/env.js";
-import { applyManifests, readManifests } from "../harness/manifests.js";
-import { freePort, waitUntil, type Managed } from "../harness/processes.js";
+import { projectRoot } from "../../devstack/binaries.js";
+import { startComponent, type Component } from "../../devstack/components.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { kubeConfig, testEnv, uniqueName } from "../support/env.js";
+import { applyManifests, readManifests } from "../../devstack/manifests.js";
+import { freePort, waitUntil, type Managed } from "../../devstack/processes.js";
 import { writeFailingModel } from "./failing-model.js";
 
 /** The ImageModel whose graph fails at run time (failing-model.ts). */
@@ -86,7 +86,6 @@ export class Platform {
       // Two workers on one machine: no health server each (it would want the same port).
       HEALTH_PORT: "0",
       MODEL_CACHE_DIR: join(this.logDir, "models"),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     };
     await Promise.all(Platform.NAMES.map((name) => this.launch(name)));
   }

@@ -9,11 +9,11 @@ import { GROUP, IMAGEJOB_PLURAL, VERSION, WORKERPOOL_PLURAL, type ImageJob, type
 import { createLogger } from "../../common/logger.js";
 import { parsePresence, presenceKey } from "../../common/presence.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
-import { projectRoot } from "../harness/binaries.js";
-import { kubeConfig, testEnv, uniqueName } from "../harness/env.js";
-import { A100, gpuNodes, H100 } from "../harness/gpu-nodes.js";
-import { applyManifests, readManifests } from "../harness/manifests.js";
-import { createPodRunner, type PodRunner } from "../harness/pod-runner.js";
+import { projectRoot } from "../../devstack/binaries.js";
+import { kubeConfig, testEnv, uniqueName } from "../support/env.js";
+import { A100, gpuNodes, H100 } from "../../devstack/gpu-nodes.js";
+import { applyManifests, readManifests } from "../../devstack/manifests.js";
+import { createPodRunner, type PodRunner } from "../../devstack/pod-runner.js";
 
 /**
  * WorkerPools on the realistic cluster: the operator scales a worker Deployment from queue
@@ -49,7 +49,7 @@ beforeAll(async () => {
   runner = createPodRunner({
     kc, namespace, logDir: join(tmpdir(), prefix),
     baseEnv: {
-      PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", LOG_LEVEL: "info",
+      PATH: process.env.PATH, LOG_LEVEL: "info",
       REDIS_URL: env.redisUrl, QUEUE_PREFIX: prefix, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}`, S3_ENDPOINT: env.s3.endpoint,
       S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
       MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1PodSpec } from "@kubernetes/client-node";
-import { kubeConfig, uniqueName } from "../harness/env.js";
-import { GPU_TAINT, GPUS_PER_NODE, gpuNodes, H100, isNodeReady } from "../harness/gpu-nodes.js";
+import { kubeConfig, uniqueName } from "../support/env.js";
+import { GPU_TAINT, GPUS_PER_NODE, gpuNodes, H100, isNodeReady } from "../../devstack/gpu-nodes.js";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);

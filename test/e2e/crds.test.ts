@@ -6,7 +6,7 @@ import { parseAllDocuments } from "yaml";
 import {
   ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions,
 } from "@kubernetes/client-node";
-import { testEnv, kubeConfig, uniqueName } from "../harness/env.js";
+import { testEnv, kubeConfig, uniqueName } from "../support/env.js";
 import {
   API_VERSION, GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, WORKERPOOL_PLURAL,
   type ImageJob, type ImageJobSpec, type ImageModel, type WorkerPool,

@@ -5,14 +5,14 @@ import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob } from "../../common/crd-types.js";
 import { createLogger } from "../../common/logger.js";
 import { loadConfig } from "../../common/config.js";
-import { startApi, eventually, type ApiFixture } from "../../api/testing/fixture.js";
+import { startApi, eventually, type ApiFixture } from "../support/api-fixture.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
-import { Inference } from "../../worker/inference/index.js";
-import { declaredPng } from "../../worker/inference/testing/helpers.js";
-import { projectRoot } from "../harness/binaries.js";
-import { testEnv, uniqueName } from "../harness/env.js";
-import { applyManifests, readManifests } from "../harness/manifests.js";
+import { Inference } from "../../worker/inference/engine.js";
+import { declaredPng } from "../support/inference.js";
+import { projectRoot } from "../../devstack/binaries.js";
+import { testEnv, uniqueName } from "../support/env.js";
+import { applyManifests, readManifests } from "../../devstack/manifests.js";
 
 /**
  * The walking platform on the real parts: API → ImageJob → operator → BullMQ → ONNX worker →

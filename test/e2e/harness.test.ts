@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from "vitest";
 import { CoreV1Api, VersionApi } from "@kubernetes/client-node";
-import { kubeConfig, testEnv, uniqueName } from "../harness/env.js";
+import { kubeConfig, testEnv, uniqueName } from "../support/env.js";
 
 const core = kubeConfig().makeApiClient(CoreV1Api);
 const namespace = uniqueName("harness");

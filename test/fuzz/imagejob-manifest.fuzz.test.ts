@@ -5,7 +5,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-no
 import { parse } from "yaml";
 import { z } from "zod";
 import { API_VERSION, GROUP, IMAGEJOB_KIND, IMAGEJOB_PLURAL, VERSION } from "../../common/crd-types.js";
-import { kubeConfig, uniqueName } from "../harness/env.js";
+import { kubeConfig, uniqueName } from "../support/env.js";
 
 // Arbitrary ImageJob manifests created through the real kube-apiserver with our CRD: each is
 // either accepted, and then a spec our TypeScript types describe, or refused with a 422 whose

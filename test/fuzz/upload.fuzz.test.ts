@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { request } from "node:http";
 import sharp from "sharp";
-import { startApi, type ApiFixture } from "../../api/testing/fixture.js";
+import { startApi, type ApiFixture } from "../support/api-fixture.js";
 
 // POST /v1/jobs against the real API (apiserver, Postgres, S3) with arbitrary multipart bodies,
 // headers, fields and file bytes: never a 5xx, every refusal a problem+json, the API still up.

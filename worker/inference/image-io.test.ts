@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { decode, encode } from "./image-io.js";
-import { declaredPng, png, randomImage } from "./testing/helpers.js";
+import { declaredPng, png, randomImage } from "../../test/support/inference.js";
 
 const MAX = 40_000_000;
 

@@ -6,12 +6,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { testEnv, uniqueName } from "../../test/harness/env.js";
-import { makePki } from "../../test/harness/pki.js";
+import { testEnv, uniqueName } from "../../test/support/env.js";
+import { makePki } from "../../devstack/pki.js";
 import { S3ObjectStore } from "../../common/storage/index.js";
 import { blur } from "../../models/blur.js";
 import { ModelFiles, type ModelFilesOptions } from "./model-files.js";
-import { captureLog } from "./testing/helpers.js";
+import { captureLog } from "../../test/support/inference.js";
 
 const MODEL = Buffer.from(blur());
 const SHA = createHash("sha256").update(MODEL).digest("hex");

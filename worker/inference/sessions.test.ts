@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ExecutionProvider, SessionBackend } from "./model-session.js";
 import { SessionCache, type SessionFactory } from "./sessions.js";
-import { captureLog } from "./testing/helpers.js";
+import { captureLog } from "../../test/support/inference.js";
 
 /** Stand-in native sessions (pure cache logic): they record when they are released. */
 function factory(failing: ExecutionProvider[] = []) {

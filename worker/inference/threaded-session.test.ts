@@ -11,7 +11,7 @@ import { ModelSession, type SessionBackend } from "./model-session.js";
 import { SessionCache, type SessionFactory } from "./sessions.js";
 import { MOVE_MIN_BYTES } from "./tensor-wire.js";
 import { ThreadedSession } from "./threaded-session.js";
-import { captureLog } from "./testing/helpers.js";
+import { captureLog } from "../../test/support/inference.js";
 
 /** Side of the square matrix the slow graph multiplies (a run took about 330 ms on 2 cores). */
 const SIDE = 1024;

@@ -34,7 +34,9 @@ export class ThreadedSession implements SessionBackend {
   ) {
     thread.on("message", (reply: ThreadReply) => this.settle(reply));
     let error: Error | undefined;
-    thread.on("error", (err) => (error = err));
+    thread.on("error", (err: Error) => {
+      error = err;
+    });
     thread.on("exit", (code) => this.exited(code, error));
     thread.unref();
   }

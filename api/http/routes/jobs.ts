@@ -49,7 +49,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const header = req.get("idempotency-key");
     const key = header === undefined ? undefined : checkIdempotencyKey(header);
     let record: JobRecord;
-    let replayed = false;
+    let replayed: boolean;
     if (req.is("multipart/form-data")) ({ record, replayed } = await submitMultipart(req, deps, key));
     else if (req.is("application/json")) ({ record, replayed } = await submitRequest(deps, parseJsonJob(req.body), key));
     else throw new UnsupportedMediaTypeError("send the job as multipart/form-data (with an image) or application/json");

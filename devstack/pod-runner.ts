@@ -1,0 +1,263 @@
+import { request } from "node:http";
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { createLogger, type Logger } from "../common/logger.js";
+import { errorMessage, startableInformer } from "../common/kube/informer.js";
+import { projectRoot } from "./binaries.js";
+import { gpuNodes } from "./gpu-nodes.js";
+import { apiEnvSources, resolveContainerEnv } from "./pod-env.js";
+import { podStatus, type ContainerRun } from "./pod-status.js";
+import { freePort, startProcess, type Managed } from "./processes.js";
+
+export const WORKER_POD_SELECTOR = "app.kubernetes.io/name=pixelmill-worker";
+
+/** One worker process the runner started for a pod. */
+export interface WorkerProcess {
+  pod: string;
+  uid: string;
+  pid: number;
+  startedAt: Date;
+  /** Set once it exited: its code, or null when a signal ended it. */
+  exitCode?: number | null;
+  exitedAt?: Date;
+}
+
+export interface PodRunnerOptions {
+  kc: KubeConfig;
+  /** The environment every worker starts from (REDIS_URL, QUEUE_PREFIX, STORAGE_URL, S3_*, ...); the pod's env overrides it. */
+  baseEnv: NodeJS.ProcessEnv;
+  /** Each worker's output goes to `<logDir>/<namespace>_<pod>.log`. */
+  logDir: string;
+  /** Only pods of this namespace (default: all). */
+  namespace?: string;
+  /** Also copy the workers' output to this process's stdout. */
+  mirrorOutput?: boolean;
+  /** Nodes whose pods this runner plays the kubelet for (default: the fake GPU nodes). */
+  nodeNames?: readonly string[];
+  log?: Logger;
+}
+
+export interface PodRunner {
+  start(): Promise<void>;
+  /** SIGTERMs every worker (bounded wait, then SIGKILL) and stops watching. Pods are left as they are. */
+  stop(): Promise<void>;
+  /** Every worker process started, oldest first, for one pod (`namespace/name`) or all. */
+  processes(pod?: string): WorkerProcess[];
+}
+
+interface Slot {
+  key: string;
+  pod: V1Pod;
+  run: ContainerRun;
+  proc?: Managed;
+  healthPort?: number;
+  terminating: boolean;
+  restartTimer?: NodeJS.Timeout;
+  probeTimer?: NodeJS.Timeout;
+  /** Status writes of this pod, one after the other. */
+  writes: Promise<void>;
+  lastWritten?: string;
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const STOP_WAIT_MS = 10_000;
+const MIN_GRACE_SECONDS = 2;
+
+/**
+ * Plays the kubelet for worker pods on the fake GPU nodes (KWOK runs the nodes, not the pods):
+ * each pod bound to one of them gets a real `worker/main.ts` process, configured from the pod's
+ * env, and a kubelet-style status (Ready once the worker's /readyz answers 200). A pod being
+ * deleted gets SIGTERM, its grace period, SIGKILL, then a final delete; a worker that exits on
+ * its own is restarted with backoff (restartPolicy Always).
+ */
+export function createPodRunner(opts: PodRunnerOptions): PodRunner {
+  const log = opts.log ?? createLogger({ name: "pod-runner" });
+  const core = opts.kc.makeApiClient(CoreV1Api);
+  const nodes = new Set(opts.nodeNames ?? gpuNodes.map((n) => n.name));
+  const slots = new Map<string, Slot>();
+  const history: WorkerProcess[] = [];
+  let stopped = false;
+  let nextIp = 0;
+
+  const path = opts.namespace ? `/api/v1/namespaces/${opts.namespace}/pods` : "/api/v1/pods";
+  const list = () => opts.namespace
+    ? core.listNamespacedPod({ namespace: opts.namespace, labelSelector: WORKER_POD_SELECTOR })
+    : core.listPodForAllNamespaces({ labelSelector: WORKER_POD_SELECTOR });
+  // List and watch are filtered by the apiserver; the node check keeps to the fake nodes.
+  const ours = (pod: V1Pod) => pod.metadata?.labels?.["app.kubernetes.io/name"] === "pixelmill-worker" && nodes.has(pod.spec?.nodeName ?? "");
+  const informer = startableInformer<V1Pod>(opts.kc, path, list, {
+    onChange: (pod) => ours(pod) && onPod(pod),
+    onDelete: (pod) => ours(pod) && onPodGone(pod),
+  }, { log, labelSelector: WORKER_POD_SELECTOR });
+
+  const keyOf = (pod: V1Pod) => `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+
+  function onPod(pod: V1Pod): void {
+    if (stopped) return;
+    const key = keyOf(pod);
+    let slot = slots.get(key);
+    if (slot && slot.pod.metadata?.uid !== pod.metadata?.uid) {
+      background(slot, terminate(slot, false)); // a new pod of the same name: the old one is gone
+      slot = undefined;
+    }
+    if (!slot) {
+      if (pod.metadata?.deletionTimestamp) return void deletePod(pod); // nothing of ours runs for it
+      const now = new Date();
+      slot = { key, pod, terminating: false, writes: Promise.resolve(), run: { podIP: fakePodIp(nextIp++), startTime: now, ready: false, readyChangedAt: now, restartCount: 0 } };
+      slots.set(key, slot);
+      background(slot, launch(slot));
+      return;
+    }
+    slot.pod = pod;
+    if (pod.metadata?.deletionTimestamp && !slot.terminating) background(slot, terminate(slot, true));
+  }
+
+  function background(slot: Slot, work: Promise<void>): void {
+    work.catch((err: unknown) => log.error({ pod: slot.key, err: errorMessage(err) }, "Pod runner step failed"));
+  }
+
+  function onPodGone(pod: V1Pod): void {
+    const slot = slots.get(keyOf(pod));
+    // Force-deleted (no grace left on the object): the worker still gets SIGTERM and the spec's grace period.
+    if (slot && slot.pod.metadata?.uid === pod.metadata?.uid && !slot.terminating) background(slot, terminate(slot, false, pod.spec?.terminationGracePeriodSeconds));
+  }
+
+  async function launch(slot: Slot): Promise<void> {
+    if (stopped || slot.terminating) return;
+    const pod = slot.pod;
+    const container = pod.spec!.containers[0]!;
+    let podEnv: Record<string, string>;
+    try {
+      podEnv = await resolveContainerEnv(pod, container, apiEnvSources(core, pod.metadata!.namespace!), slot.run.podIP);
+    } catch (err) {
+      log.warn({ pod: slot.key, err: errorMessage(err) }, "Cannot build the worker's environment, retrying");
+      return scheduleRestart(slot, false);
+    }
+    const healthPort = await freePort();
+    await mkdir(opts.logDir, { recursive: true });
+    if (stopped || slot.terminating) return;
+    slot.healthPort = healthPort;
+    const name = `${pod.metadata!.namespace}_${pod.metadata!.name}`;
+    const proc = startProcess({
+      name: `worker ${slot.key}`,
+      command: process.execPath,
+      args: ["--import", "tsx", join(projectRoot, "worker", "main.ts")],
+      cwd: projectRoot,
+      env: { ...opts.baseEnv, ...podEnv, HEALTH_PORT: String(slot.healthPort) },
+      logPath: join(opts.logDir, `${name}.log`),
+      teeOutput: opts.mirrorOutput,
+    });
+    const record: WorkerProcess = { pod: slot.key, uid: pod.metadata!.uid!, pid: proc.pid, startedAt: new Date() };
+    history.push(record);
+    slot.proc = proc;
+    slot.run.runningSince = record.startedAt;
+    log.info({ pod: slot.key, pid: proc.pid, restartCount: slot.run.restartCount, logPath: proc.logPath }, "Started worker");
+    writeStatus(slot);
+    slot.probeTimer = setInterval(() => void probe(slot, proc), 500);
+    void proc.exited.then((code) => {
+      record.exitCode = code;
+      record.exitedAt = new Date();
+      clearInterval(slot.probeTimer);
+      log.info({ pod: slot.key, pid: proc.pid, exitCode: code }, "Worker exited");
+      if (stopped || slot.terminating) return;
+      slot.run.lastExit = { exitCode: code ?? 137, startedAt: record.startedAt, finishedAt: record.exitedAt };
+      slot.run.runningSince = undefined;
+      slot.run.restartCount++;
+      setReady(slot, false);
+      scheduleRestart(slot, true);
+    });
+  }
+
+  function scheduleRestart(slot: Slot, crashed: boolean): void {
+    const delay = crashed ? Math.min(1000 * 2 ** (slot.run.restartCount - 1), 10_000) : 2000;
+    slot.restartTimer = setTimeout(() => background(slot, launch(slot)), delay);
+  }
+
+  /** Ready when the worker's readiness endpoint answers 200: the container's readinessProbe path, else /readyz. */
+  async function probe(slot: Slot, proc: Managed): Promise<void> {
+    const path = slot.pod.spec?.containers[0]?.readinessProbe?.httpGet?.path ?? "/readyz";
+    const ready = await httpStatus(`http://127.0.0.1:${slot.healthPort}${path}`).then((s) => s === 200, () => false);
+    if (slot.proc === proc) setReady(slot, ready);
+  }
+
+  function setReady(slot: Slot, ready: boolean): void {
+    if (slot.run.ready === ready) return;
+    slot.run.ready = ready;
+    slot.run.readyChangedAt = new Date();
+    writeStatus(slot);
+  }
+
+  function writeStatus(slot: Slot): void {
+    const status = podStatus(slot.pod.spec!.containers[0]!, slot.run);
+    const body = JSON.stringify(status);
+    if (body === slot.lastWritten) return;
+    slot.lastWritten = body;
+    const { name, namespace } = slot.pod.metadata!;
+    slot.writes = slot.writes.then(() => core.patchNamespacedPodStatus({ name: name!, namespace: namespace!, body: { status } }, mergePatch).then(() => {}))
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 404) log.warn({ pod: slot.key, err: errorMessage(err) }, "Pod status write failed");
+      });
+  }
+
+  /** SIGTERM, the pod's grace period, SIGKILL; then, as a kubelet does, the final delete of the pod. */
+  async function terminate(slot: Slot, deleteAfter: boolean, grace?: number): Promise<void> {
+    slot.terminating = true;
+    clearTimeout(slot.restartTimer);
+    const pod = slot.pod;
+    // Like the kubelet, at least 2 s even for a force delete: SIGTERM always comes first.
+    const graceSeconds = Math.max(grace ?? pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30, MIN_GRACE_SECONDS);
+    if (slot.proc) {
+      log.info({ pod: slot.key, pid: slot.proc.pid, graceSeconds }, "Stopping worker");
+      await slot.proc.stop(graceSeconds * 1000);
+    }
+    clearInterval(slot.probeTimer);
+    await slot.writes;
+    if (slots.get(slot.key) === slot) slots.delete(slot.key);
+    if (deleteAfter && !stopped) await deletePod(pod);
+  }
+
+  async function deletePod(pod: V1Pod): Promise<void> {
+    try {
+      // With a body, the apiserver reads the options from it alone (not the query string).
+      const body = { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid } };
+      await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body });
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== 404) log.warn({ pod: keyOf(pod), err: errorMessage(err) }, "Pod delete failed");
+    }
+  }
+
+  return {
+    start: () => informer.start(),
+    async stop() {
+      stopped = true;
+      await informer.stop();
+      await Promise.all([...slots.values()].map(async (slot) => {
+        clearTimeout(slot.restartTimer);
+        if (slot.proc) log.info({ pod: slot.key, pid: slot.proc.pid }, "Stopping worker");
+        await slot.proc?.stop(STOP_WAIT_MS);
+        clearInterval(slot.probeTimer);
+      }));
+      slots.clear();
+    },
+    processes: (pod) => history.filter((h) => pod === undefined || h.pod === pod).map((h) => ({ ...h })),
+  };
+}
+
+/** Pod IPs from 10.244.0.0/16, as a CNI would hand out; nothing routes to them. */
+function fakePodIp(n: number): string {
+  return `10.244.${Math.floor(n / 250) % 256}.${(n % 250) + 2}`;
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -1,0 +1,31 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "../../../common/logger.js";
+import { CANCEL_MARKER_TTL_SECONDS, cancelChannel, cancelMarkerKey } from "../../../common/queue.js";
+import type { JobQueue } from "../../job-queue.js";
+
+export interface CancelTarget {
+  uid: string;
+  model: string;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Cancels the queue job of a deleted ImageJob (common/queue.ts): the marker first, so a worker
+ * that takes the job from now on sees it; then the message, for the worker that runs it now;
+ * then removal of a job no worker has taken (a finished one is kept for the record). Every
+ * step is idempotent, so a second cancel of the same job (the delete event, then the sweep)
+ * changes nothing.
+ */
+export class JobCanceler {
+  constructor(private readonly redis: Redis, private readonly queue: JobQueue, private readonly prefix: string, private readonly log: Logger) {}
+
+  async cancel(t: CancelTarget): Promise<void> {
+    await this.redis.multi()
+      .set(cancelMarkerKey(this.prefix, t.uid), "1", "EX", CANCEL_MARKER_TTL_SECONDS)
+      .publish(cancelChannel(this.prefix), t.uid)
+      .exec();
+    const removed = await this.queue.removeWaiting(t.model, t.uid);
+    this.log.info({ job: `${t.namespace}/${t.name}`, uid: t.uid, model: t.model, removed }, "Canceled job");
+  }
+}

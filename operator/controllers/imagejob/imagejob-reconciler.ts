@@ -1,0 +1,157 @@
+import { isDeepStrictEqual } from "node:util";
+import type { ImageJob, ImageJobStatus, ImageModel } from "../../../common/crd-types.js";
+import type { Logger } from "../../../common/logger.js";
+import type { QueueJobData } from "../../../common/queue.js";
+import type { ImageJobApi } from "./imagejob-api.js";
+import type { Informer } from "../../../common/kube/informer.js";
+import type { JobQueue, QueueJobView } from "../../job-queue.js";
+import { OwnWrites } from "../../runtime/own-writes.js";
+import { clean, deadlineExceededStatus, invalidSpecStatus, isTerminal, msToStartDeadline, statusFromQueue } from "./imagejob-status.js";
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export interface ReconcilerDeps {
+  jobs: Informer<ImageJob>;
+  models: Informer<ImageModel>;
+  api: ImageJobApi;
+  queue: JobQueue;
+  log: Logger;
+  now?: () => Date;
+  retryBaseDelayMs?: number;
+  /** Told after each enqueue, so the pools serving the model scale at once. */
+  onEnqueued?: (model: string) => void;
+}
+
+const ALLOWED_INPUT = /^(upload:|s3:\/\/|https:\/\/)/;
+const DEFAULT_TTL_SECONDS = 3600;
+
+/**
+ * Reconciles one ImageJob key: check the spec, enqueue exactly once (queue job id = UID),
+ * mirror the queue job's state into status, and delete the ImageJob once its TTL after
+ * finishing has passed. Writes only when the status really changes: a successful job costs
+ * create + Queued + Running + Succeeded + delete.
+ */
+export class ImageJobReconciler {
+  private readonly now: () => Date;
+  /**
+   * Our own last write per key, until the informer's cache shows it: without this, a reconcile
+   * that runs right after a write (a worker's notification) reads the stale object, gets a 409,
+   * and waits out a backoff; the Running phase of a short job would then be skipped.
+   */
+  private readonly written = new OwnWrites<ImageJob>();
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const job = this.current(key, this.deps.jobs.get(namespace, name));
+    if (!job || job.metadata.deletionTimestamp) return {};
+    if (isTerminal(job.status?.phase)) return this.expire(job);
+
+    const model = this.deps.models.get(namespace, job.spec.model);
+    const invalid = !model
+      ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}`
+      : !ALLOWED_INPUT.test(job.spec.input.uri) ? `input URI scheme not allowed: use upload:, s3:// or https://` : undefined;
+    if (invalid) {
+      await this.write(job, invalidSpecStatus(job, invalid, this.now()), { reason: "InvalidSpec", message: invalid });
+      return {};
+    }
+
+    let view = await this.deps.queue.get(job.spec.model, job.metadata.uid!);
+    // Never enqueue a job already past its start deadline (the operator was down, say).
+    if (!view && msToStartDeadline(job, job.status?.attempts ?? 0, this.now()) === 0) return this.failLate(job);
+    if (!view) {
+      // Not in the queue: never enqueued, or Redis lost it. Either way, (re-)enqueue.
+      await this.deps.queue.enqueue(queueData(job, model!), {
+        maxAttempts: job.spec.maxAttempts ?? 3,
+        priority: job.spec.priority ?? 0,
+        retryBaseDelayMs: this.deps.retryBaseDelayMs ?? 2000,
+      });
+      view = { state: "waiting", attemptsMade: 0, attemptsStarted: 0 };
+      this.deps.log.info({ job: key, uid: job.metadata.uid, model: job.spec.model }, "Enqueued job");
+      this.deps.onEnqueued?.(job.spec.model);
+    }
+    let requeueAfterMs: number | undefined;
+    if (view.state === "waiting" || view.state === "delayed") {
+      const left = msToStartDeadline(job, view.attemptsStarted, this.now());
+      if (left === 0) {
+        // Only a job still waiting is removed; one a worker took meanwhile runs, late but whole.
+        if (await this.deps.queue.removeWaiting(job.spec.model, job.metadata.uid!)) return this.failLate(job);
+        view = (await this.deps.queue.get(job.spec.model, job.metadata.uid!)) ?? view;
+      } else if (left !== undefined) {
+        requeueAfterMs = left;
+      }
+    }
+    const next = statusFromQueue(job, view, this.now());
+    await this.write(job, next, eventFor(job.status, next, view));
+    if (isTerminal(next.phase)) return this.expire({ ...job, status: next });
+    return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+
+  /** Failed with DeadlineExceeded: not started by creation + spec.startDeadlineSeconds. */
+  private async failLate(job: ImageJob): Promise<ReconcileResult> {
+    const status = deadlineExceededStatus(job, this.now());
+    await this.write(job, status, { reason: "DeadlineExceeded", message: status.message ?? "" });
+    this.deps.log.info({ job: `${job.metadata.namespace}/${job.metadata.name}`, uid: job.metadata.uid }, "Job missed its start deadline");
+    return this.expire({ ...job, status });
+  }
+
+  private async expire(job: ImageJob): Promise<ReconcileResult> {
+    const finished = Date.parse(job.status?.finishedAt ?? "");
+    if (!Number.isFinite(finished)) return {};
+    const ttlMs = (job.spec.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS) * 1000;
+    const left = finished + ttlMs - this.now().getTime();
+    if (left > 0) return { requeueAfterMs: left };
+    await this.deps.api.deleteJob(job).catch((err: { code?: number }) => {
+      if (err.code !== 404 && err.code !== 409) throw err; // gone already, or a new object by that name
+    });
+    this.deps.log.info({ job: `${job.metadata.namespace}/${job.metadata.name}`, uid: job.metadata.uid }, "Deleted finished job after its TTL");
+    return {};
+  }
+
+  /** resourceVersions are unique across objects, so a replaced object never matches our stale one. */
+  private current(key: string, cached: ImageJob | undefined): ImageJob | undefined {
+    const mine = this.written.pending(key, cached?.metadata.resourceVersion);
+    return cached && (mine ?? cached);
+  }
+
+  private async write(job: ImageJob, status: ImageJobStatus, event?: { reason: string; message: string }): Promise<void> {
+    const next = clean(status);
+    if (isDeepStrictEqual(clean(job.status ?? {}), next)) return;
+    const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    const updated = await this.deps.api.writeStatus(job, next);
+    this.written.remember(key, job.metadata.resourceVersion, updated);
+    this.deps.log.info({ job: key, uid: job.metadata.uid, phase: next.phase, attempts: next.attempts, reason: next.reason }, "Updated job status");
+    if (event) {
+      await this.deps.api.recordEvent(job, "Warning", event.reason, event.message, this.now()).catch((err: unknown) =>
+        this.deps.log.warn({ job: key, err: String(err) }, "Could not record event"));
+    }
+  }
+}
+
+/** Kubernetes Events only for failures and retries: each Event is an etcd write too. */
+function eventFor(before: ImageJobStatus | undefined, next: ImageJobStatus, view: QueueJobView): { reason: string; message: string } | undefined {
+  if (next.phase === "Failed") return { reason: next.reason ?? "Failed", message: `attempt ${view.attemptsStarted}: ${next.message ?? ""}` };
+  const retrying = next.phase === "Queued" && view.attemptsMade > 0 && (before?.phase !== "Queued" || before.attempts !== next.attempts);
+  if (retrying) return { reason: "Retrying", message: `attempt ${view.attemptsMade} failed (${next.reason}: ${next.message}); retrying` };
+  return undefined;
+}
+
+function queueData(job: ImageJob, model: ImageModel): QueueJobData {
+  return {
+    uid: job.metadata.uid!,
+    namespace: job.metadata.namespace!,
+    name: job.metadata.name!,
+    model: job.spec.model,
+    modelSpec: model.spec,
+    modelVersion: model.metadata.resourceVersion ?? "",
+    inputUri: job.spec.input.uri,
+    params: job.spec.params ?? {},
+    output: { format: job.spec.output?.format ?? "png", quality: job.spec.output?.quality },
+    timeoutSeconds: job.spec.timeoutSeconds,
+  };
+}

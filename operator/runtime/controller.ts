@@ -1,0 +1,74 @@
+import type { Logger } from "../../common/logger.js";
+import { WorkQueue } from "./workqueue.js";
+import { errorMessage } from "../../common/kube/informer.js";
+
+/** The work-queue key of an object: `namespace/name`. */
+export const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string => `${o.metadata?.namespace}/${o.metadata?.name}`;
+
+/** An error that retrying cannot fix: logged once, not requeued. */
+export class TerminalError extends Error {}
+
+export interface Reconciler {
+  reconcile(key: string): Promise<{ requeueAfterMs?: number }>;
+}
+
+/**
+ * Runs `workers` loops over a WorkQueue: each takes a key, reconciles it, and on error requeues
+ * it with per-key exponential backoff (TerminalError excepted). `add` is what informers and
+ * notifications call; `resync` re-adds every known key so nothing is forgotten for long.
+ */
+export class Controller {
+  readonly queue: WorkQueue;
+  private loops: Promise<void>[] = [];
+  private resyncTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly name: string,
+    private readonly reconciler: Reconciler,
+    private readonly log: Logger,
+    private readonly opts: { workers?: number; resyncMs?: number; keys?: () => string[]; baseDelayMs?: number } = {},
+  ) {
+    this.queue = new WorkQueue({ baseDelayMs: opts.baseDelayMs ?? 200, maxDelayMs: 60_000 });
+  }
+
+  add(key: string): void {
+    this.queue.add(key);
+  }
+
+  start(): void {
+    for (let i = 0; i < (this.opts.workers ?? 4); i++) this.loops.push(this.work());
+    if (this.opts.keys && this.opts.resyncMs) {
+      const keys = this.opts.keys;
+      this.resyncTimer = setInterval(() => keys().forEach((k) => this.queue.add(k)), this.opts.resyncMs);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    this.queue.shutdown();
+    await Promise.all(this.loops);
+  }
+
+  private async work(): Promise<void> {
+    for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
+      try {
+        const result = await this.reconciler.reconcile(key);
+        this.queue.forget(key);
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (err) {
+        if (err instanceof TerminalError) {
+          this.log.error({ controller: this.name, key, err: err.message }, "Reconcile failed for good");
+        } else if ((err as { code?: number }).code === 409) {
+          // The cache had not yet seen our own last write: expected, and fixed by a re-read.
+          const retryInMs = this.queue.addRateLimited(key);
+          this.log.debug({ controller: this.name, key, retryInMs }, "Conflict, requeued");
+        } else {
+          const retryInMs = this.queue.addRateLimited(key);
+          this.log.warn({ controller: this.name, key, err: errorMessage(err), retryInMs }, "Reconcile failed, will retry");
+        }
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import express from "express";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { API_VERSION, GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob, type ImageJobSpec } from "../../common/crd-types.js";
+import { createLogger } from "../../common/logger.js";
+import { createObjectStore, FileObjectStore, UrlSigner, type ObjectStore } from "../../common/storage/index.js";
+import { migrate } from "../../prisma/migrate.js";
+import { createTestDatabase } from "./database.js";
+import { kubeConfig, testEnv, uniqueName } from "./env.js";
+import { assembleApi } from "../../api/assemble.js";
+import type { PrismaIdempotencyRepository } from "../../api/data/idempotency-repository.js";
+import type { PrismaJobRepository } from "../../api/data/job-repository.js";
+import type { PrismaClient } from "../../api/data/prisma.js";
+import type { JobEvents } from "../../api/domain/job-events.js";
+
+const migrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
+
+/** The API of one test file on the real parts: its own namespace, database and key prefix. */
+export interface ApiFixture {
+  url: string;
+  namespace: string;
+  kc: KubeConfig;
+  custom: CustomObjectsApi;
+  store: ObjectStore;
+  /** The store's key prefix in the test bucket (S3 stores). */
+  prefix: string;
+  prisma: PrismaClient;
+  jobs: PrismaJobRepository;
+  idempotencyKeys: PrismaIdempotencyRepository;
+  events: JobEvents;
+  /** Keys under the store's prefix, read from S3 directly. */
+  listKeys(): Promise<string[]>;
+  createJob(name: string, spec?: Partial<ImageJobSpec>): Promise<ImageJob>;
+  stop(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  maxUploadBytes?: number;
+  /** A file store in this folder, signing URLs with this secret, instead of S3. */
+  fileStore?: { root: string; secret: string };
+  sseKeepaliveMs?: number;
+}
+
+export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
+  const env = testEnv();
+  // PUBLIC_URL is the listening address, known only once listening: the app goes in behind a shell.
+  const shell = express();
+  const server = await new Promise<Server>((resolve) => {
+    const s = shell.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const log = createLogger({ level: (process.env.LOG_LEVEL as "info" | undefined) ?? "silent" });
+  const kc = kubeConfig();
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const namespace = uniqueName(label);
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  await custom.createNamespacedCustomObject({
+    group: GROUP, version: VERSION, namespace, plural: IMAGEMODEL_PLURAL,
+    body: {
+      apiVersion: API_VERSION, kind: "ImageModel", metadata: { name: "upscale-x2" },
+      spec: {
+        source: { uri: "builtin:upscale-x2" }, task: "image-to-image", input: { range: { min: 0, max: 1 } }, output: { kind: "image", scale: 2 },
+        params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }],
+      },
+    },
+  });
+  const db = await createTestDatabase(label);
+  await migrate(db.url, { migrationsDir });
+  const prefix = uniqueName(label);
+  const s3 = { S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: true };
+  const signer = opts.fileStore && new UrlSigner({ baseUrl: `${url}/v1/files`, secret: opts.fileStore.secret });
+  const store = opts.fileStore
+    ? new FileObjectStore(opts.fileStore.root, { signer })
+    : createObjectStore({ ...s3, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}` });
+  const api = assembleApi({
+    kc, namespace, databaseUrl: db.url, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
+  });
+  const { prisma, jobs, idempotencyKeys, events, mirror } = api;
+  api.start();
+  shell.use(api.app);
+  const s3client = new S3Client({ endpoint: env.s3.endpoint, region: env.s3.region, forcePathStyle: true, credentials: { accessKeyId: env.s3.accessKeyId, secretAccessKey: env.s3.secretAccessKey } });
+  await eventually(() => mirror.synced, "the mirror to sync");
+
+  return {
+    url, namespace, kc, custom, store, prefix, prisma, jobs, idempotencyKeys, events,
+    async listKeys() {
+      const out = await s3client.send(new ListObjectsV2Command({ Bucket: env.s3.bucket, Prefix: `${prefix}/` }));
+      return (out.Contents ?? []).map((o) => o.Key!.slice(prefix.length + 1));
+    },
+    async createJob(name, spec = {}) {
+      const body: ImageJob = {
+        apiVersion: API_VERSION, kind: "ImageJob", metadata: { name },
+        spec: { model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, ...spec },
+      };
+      return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL, body })) as ImageJob;
+    },
+    async stop() {
+      api.closeStreams();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.stop();
+      store.close();
+      s3client.destroy();
+      await db.drop();
+      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace });
+    },
+  };
+}
+
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
+
+/** Polls `check` until it returns something truthy (or stops throwing). */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<Truthy<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as Truthy<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

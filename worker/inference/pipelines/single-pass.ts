@@ -1,0 +1,113 @@
+import ort from "onnxruntime-node";
+import type { ImageModelSpec } from "../../../common/crd-types.js";
+import { JobFailure } from "../../../common/errors.js";
+import type { ModelSession } from "../model-session.js";
+import type { ParamValue } from "../../../common/model-params.js";
+import { contractOf, fromTensor, toTensor, type Contract, type RawImage } from "../tensors.js";
+import { crop, planTiles, stitch, type Tile } from "../tiles.js";
+
+/**
+ * The runs one image needs: one, or tiles when it is over the model's `maxPixels` and the spec
+ * declares `tile`. Without `maxPixels`, a declared tile size is the limit. Checked before the
+ * model is loaded, so an oversized image costs nothing.
+ */
+export function planRuns(spec: ImageModelSpec, width: number, height: number): Tile[] {
+  const tile = spec.input?.tile;
+  const limit = spec.input?.maxPixels ?? (tile ? tile.size * tile.size : Infinity);
+  if (width * height <= limit) return [{ x: 0, y: 0, width, height, keep: { x0: 0, y0: 0, x1: width, y1: height } }];
+  if (!tile) {
+    throw new JobFailure("InputTooLarge", `the image is ${width}x${height} (${width * height} pixels); this model takes at most ${limit} pixels and does not tile`);
+  }
+  return planTiles(width, height, tile.size, tile.overlap ?? 0);
+}
+
+export interface InferRequest {
+  session: ModelSession;
+  spec: ImageModelSpec;
+  image: RawImage;
+  tiles: Tile[];
+  params: Record<string, ParamValue>;
+  signal?: AbortSignal;
+}
+
+/** Runs the model on each tile and puts the kept parts together; aborts between tiles. */
+export async function infer(req: InferRequest): Promise<RawImage> {
+  const contract = contractOf(req.spec);
+  const { image, tiles } = req;
+  const names = tensorNames(req.session, req.spec);
+  const feeds = paramFeeds(req.session, names.input, req.params);
+  if (tiles.length === 1) return runOnce(req.session, image, contract, names, feeds);
+  const scale = contract.outputScale;
+  let target: RawImage | undefined;
+  for (const tile of tiles) {
+    throwIfAborted(req.signal);
+    const out = await runOnce(req.session, crop(image, tile), contract, names, feeds);
+    target ??= { data: new Uint8Array(image.width * image.height * scale * scale * out.channels), width: image.width * scale, height: image.height * scale, channels: out.channels };
+    stitch(target, out, tile, scale);
+  }
+  return target!;
+}
+
+interface Names {
+  input: string;
+  output: string;
+}
+
+function tensorNames(session: ModelSession, spec: ImageModelSpec): Names {
+  const inputs = session.inputs.map((i) => i.name);
+  const input = spec.input?.name || inputs[0];
+  const output = spec.output?.name || session.outputNames[0];
+  if (!input || !inputs.includes(input)) throw contractError(`has no input ${JSON.stringify(input)}; its inputs are ${inputs.join(", ")}`);
+  if (!output || !session.outputNames.includes(output)) throw contractError(`has no output ${JSON.stringify(output)}; its outputs are ${session.outputNames.join(", ")}`);
+  return { input, output };
+}
+
+/**
+ * Every graph input besides the image is a param of the same name, fed as a tensor of the
+ * input's type: a scalar, or all-ones dims ([1], [1, 1]) when the graph declares a rank.
+ */
+function paramFeeds(session: ModelSession, imageInput: string, params: Record<string, ParamValue>): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const meta of session.inputs) {
+    if (meta.name === imageInput) continue;
+    const value = params[meta.name];
+    if (value === undefined) throw new JobFailure("InvalidParams", `param ${meta.name} is required by this model and has no default`);
+    if (!meta.isTensor) throw contractError(`input ${meta.name} is not a tensor`);
+    feeds[meta.name] = scalarTensor(meta.type, value, meta.shape.map(() => 1), meta.name);
+  }
+  return feeds;
+}
+
+function scalarTensor(type: ort.Tensor.Type, value: ParamValue, dims: number[], name: string): ort.Tensor {
+  switch (type) {
+    case "float32": return new ort.Tensor("float32", Float32Array.of(Number(value)), dims);
+    case "float64": return new ort.Tensor("float64", Float64Array.of(Number(value)), dims);
+    case "int32": return new ort.Tensor("int32", Int32Array.of(Number(value)), dims);
+    case "int64": return new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.trunc(Number(value)))), dims);
+    case "bool": return new ort.Tensor("bool", Uint8Array.of(value ? 1 : 0), dims);
+    case "string": return new ort.Tensor("string", [String(value)], dims);
+    default: throw contractError(`param input ${name} has type ${type}, which params cannot feed`);
+  }
+}
+
+async function runOnce(session: ModelSession, image: RawImage, contract: Contract, names: Names, params: Record<string, ort.Tensor>): Promise<RawImage> {
+  const tensor = toTensor(image, contract);
+  const results = await session.run({ ...params, [names.input]: new ort.Tensor("float32", tensor.data, tensor.dims) });
+  const out = results[names.output];
+  if (!(out instanceof ort.Tensor) || out.type !== "float32") throw contractError(`output ${names.output} is not a float32 tensor`);
+  const [paddedW, paddedH] = contract.layout === "NCHW" ? [tensor.dims[3]!, tensor.dims[2]!] : [tensor.dims[2]!, tensor.dims[1]!];
+  const scale = contract.outputScale;
+  return fromTensor({ data: out.data as Float32Array, dims: [...out.dims] }, contract,
+    { width: paddedW * scale, height: paddedH * scale }, { width: image.width * scale, height: image.height * scale });
+}
+
+/** The ImageModel's contract does not fit its graph: an operator's mistake, reported to the job. */
+function contractError(why: string): JobFailure {
+  return new JobFailure("InferenceError", `the model ${why} (check the ImageModel's input and output)`);
+}
+
+/** Ends the job between stages: the signal's own reason (AbortError, TimeoutError) is thrown. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw signal.reason instanceof Error ? signal.reason : new DOMException("The operation was aborted", "AbortError");
+}

@@ -1,0 +1,113 @@
+import { get, type Agent } from "node:https";
+import type { IncomingMessage } from "node:http";
+import { lookup } from "node:dns/promises";
+import type { LookupAddress } from "node:dns";
+import { isIP, type LookupFunction } from "node:net";
+import { JobFailure } from "../../common/errors.js";
+import type { AddressPolicy } from "../../common/address-policy.js";
+import { raceAbort, readLimited, tooLarge } from "./limits.js";
+
+/** A host's addresses, as node:dns lookup with `all: true` gives them. */
+export type Resolve = (host: string) => Promise<LookupAddress[]>;
+
+export interface HttpsGetOptions {
+  maxBytes: number;
+  maxRedirects: number;
+  /** Ends the request, and with it every redirect hop (the caller's deadline). */
+  signal: AbortSignal;
+  /** Trust store and sockets; Node's global agent (system CAs, NODE_EXTRA_CA_CERTS) when absent. */
+  agent?: Agent;
+  /** Which addresses may be connected to, checked on every hop. */
+  policy: AddressPolicy;
+  /** DNS; node:dns lookup (the system resolver, as connecting would use) when absent. */
+  resolve?: Resolve;
+}
+
+/**
+ * GETs an https:// input, following at most `maxRedirects` redirects, each of which must stay
+ * on https. 404 and 410 mean the input is gone (not retried); other statuses may pass.
+ * Each hop's host is resolved and every address it has is checked against `policy` before
+ * connecting, and the connection goes to the checked address: a DNS answer that changes between
+ * check and connect (rebinding) cannot point the request elsewhere.
+ */
+export async function httpsGet(url: URL, opts: HttpsGetOptions): Promise<Buffer> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    if (current.protocol !== "https:") {
+      throw new JobFailure("InputNotFound", `${shown(url)} redirects to a ${current.protocol} URL; only https is allowed`);
+    }
+    const addresses = await vetted(current, opts);
+    const res = await request(current, addresses, opts);
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (status >= 300 && status < 400 && location) {
+      res.resume();
+      if (hop >= opts.maxRedirects) throw new JobFailure("InputNotFound", `${shown(url)} redirects more than ${opts.maxRedirects} times`);
+      current = new URL(location, current);
+      continue;
+    }
+    if (status < 200 || status >= 300) {
+      res.resume();
+      const reason = status === 404 || status === 410 ? "InputNotFound" : "StorageError";
+      throw new JobFailure(reason, `GET ${shown(current)} answered ${status}`);
+    }
+    const declared = Number(res.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > opts.maxBytes) {
+      res.destroy();
+      throw tooLarge(opts.maxBytes);
+    }
+    return readLimited(res, opts.maxBytes);
+  }
+}
+
+/** The host's addresses, all allowed by the policy; InputForbidden naming the host and why not. */
+async function vetted(url: URL, opts: HttpsGetOptions): Promise<LookupAddress[]> {
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const literal = isIP(host);
+  // The system resolver cannot be aborted: the race keeps FETCH_TIMEOUT_MS true of a hung lookup.
+  const addresses = literal ? [{ address: host, family: literal }] : await raceAbort((opts.resolve ?? systemResolve)(host), opts.signal);
+  if (addresses.length === 0) throw new JobFailure("InputNotFound", `${url.host} has no address`);
+  for (const { address } of addresses) {
+    const why = opts.policy.refuse(address);
+    if (why) {
+      const what = literal ? "is" : "resolves to";
+      throw new JobFailure("InputForbidden", `${url.host} ${what} a ${why} address; inputs are fetched only from public addresses`);
+    }
+  }
+  return addresses;
+}
+
+function systemResolve(host: string): Promise<LookupAddress[]> {
+  return lookup(host, { all: true, verbatim: true });
+}
+
+function request(url: URL, addresses: LookupAddress[], opts: HttpsGetOptions): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, {
+      agent: opts.agent,
+      signal: opts.signal,
+      lookup: pinned(addresses),
+      headers: { accept: "image/*, */*;q=0.5", "user-agent": "pixelmill-worker" },
+    }, resolve);
+    req.once("error", reject);
+  });
+}
+
+/** A lookup answering with the checked addresses only; TLS still verifies the URL's host name. */
+function pinned(addresses: LookupAddress[]): LookupFunction {
+  return (_host, options, callback) => {
+    const family = options.family === 4 || options.family === 6 ? options.family : 0;
+    const usable = addresses.filter((a) => family === 0 || a.family === family);
+    if (usable.length === 0) {
+      callback(Object.assign(new Error(`no IPv${family} address was vetted`), { code: "ENOTFOUND" }), "", 0);
+      return;
+    }
+    if (options.all) (callback as unknown as (err: null, all: LookupAddress[]) => void)(null, usable);
+    else callback(null, usable[0]!.address, usable[0]!.family);
+  };
+}
+
+/** The URL without its query: presigned URLs carry credentials there, and messages reach users and logs. */
+function shown(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}

@@ -1,0 +1,96 @@
+import { addAbortSignal } from "node:stream";
+import type { Agent } from "node:https";
+import { storageBucket } from "../../common/config.js";
+import { InvalidObjectKeyError, JobFailure, ObjectNotFoundError } from "../../common/errors.js";
+import type { ObjectStore } from "../../common/storage/index.js";
+import { PUBLIC_ONLY, type AddressPolicy } from "../../common/address-policy.js";
+import { isBucketName } from "./bucket-stores.js";
+import { httpsGet, type Resolve } from "./https-get.js";
+import { raceAbort, readLimited, tooLarge } from "./limits.js";
+
+export interface InputFetcherOptions {
+  /** The configured store: `upload:<key>` names a key in it. */
+  store: ObjectStore;
+  /** The store of an `s3://bucket/key` input's bucket (BucketStores.for). */
+  bucketStore: (bucket: string) => ObjectStore;
+  /** FETCH_MAX_BYTES */
+  maxBytes: number;
+  /** FETCH_TIMEOUT_MS, for the whole fetch including redirects. */
+  timeoutMs: number;
+  /** Trust for https:// inputs; Node's global agent when absent. Tests pass one with their own CA. */
+  httpsAgent?: Agent;
+  /**
+   * Addresses https:// inputs may come from; public ones only when absent. Tests that serve
+   * inputs from 127.0.0.1 pass ANY_ADDRESS.
+   */
+  addressPolicy?: AddressPolicy;
+  /** DNS for https:// hosts (tests); node:dns lookup when absent. */
+  resolve?: Resolve;
+  /** INPUT_BUCKETS: buckets `s3://` inputs may name; when absent, only the configured store's bucket. */
+  inputBuckets?: readonly string[];
+}
+
+const MAX_REDIRECTS = 5;
+
+/** Fetches a job's input bytes by URI: `upload:<key>`, `s3://bucket/key` or `https://...`. */
+export class InputFetcher {
+  private readonly inputBuckets: ReadonlySet<string>;
+
+  constructor(private readonly opts: InputFetcherOptions) {
+    this.inputBuckets = new Set(opts.inputBuckets ?? storageBucket(opts.store.uri("k")));
+  }
+
+  /**
+   * The input's bytes, or a JobFailure naming why not. When `signal` (the job's own limit)
+   * fires first, its reason is thrown, so the caller can tell its timeout from the fetch's.
+   */
+  async fetch(uri: string, signal?: AbortSignal): Promise<Buffer> {
+    const deadline = AbortSignal.timeout(this.opts.timeoutMs);
+    const both = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    try {
+      return await this.fetchFrom(uri, both);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (err instanceof JobFailure) throw err;
+      if (deadline.aborted) throw new JobFailure("StorageError", `fetching the input took longer than ${this.opts.timeoutMs} ms (FETCH_TIMEOUT_MS)`);
+      throw new JobFailure("StorageError", `fetching the input failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private fetchFrom(uri: string, signal: AbortSignal): Promise<Buffer> {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+    if (scheme === "upload") return this.fromStore(this.opts.store, uri.slice("upload:".length), uri, signal);
+    if (scheme === "s3") {
+      const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+      if (!match || !isBucketName(match[1]!)) throw new JobFailure("InputNotFound", `${uri} is not an s3://bucket/key URI`);
+      if (!this.inputBuckets.has(match[1]!)) {
+        throw new JobFailure("InputForbidden", `bucket ${match[1]!} is not one inputs may be read from (INPUT_BUCKETS)`);
+      }
+      return this.fromStore(this.opts.bucketStore(match[1]!), match[2]!, uri, signal);
+    }
+    if (scheme === "https") {
+      return httpsGet(new URL(uri), {
+        maxBytes: this.opts.maxBytes, maxRedirects: MAX_REDIRECTS, signal, agent: this.opts.httpsAgent,
+        policy: this.opts.addressPolicy ?? PUBLIC_ONLY, resolve: this.opts.resolve,
+      });
+    }
+    throw new JobFailure("InputNotFound", `input URIs with scheme ${scheme ? `${scheme}:` : "(none)"} are not allowed; use upload:<key>, s3://bucket/key or https://`);
+  }
+
+  private async fromStore(store: ObjectStore, key: string, uri: string, signal: AbortSignal): Promise<Buffer> {
+    let found: Awaited<ReturnType<ObjectStore["get"]>>;
+    try {
+      found = await raceAbort(store.get(key), signal, (late) => late.body.destroy());
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw new JobFailure("InputNotFound", `no input object at ${uri}`);
+      if (err instanceof InvalidObjectKeyError) throw new JobFailure("InputNotFound", `${uri}: ${err.message}`);
+      throw err;
+    }
+    if (found.bytes > this.opts.maxBytes) {
+      found.body.destroy();
+      throw tooLarge(this.opts.maxBytes);
+    }
+    return readLimited(addAbortSignal(signal, found.body), this.opts.maxBytes);
+  }
+}
+

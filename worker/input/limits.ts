@@ -1,0 +1,47 @@
+import type { Readable } from "node:stream";
+import { JobFailure } from "../../common/errors.js";
+
+/**
+ * Reads a body into memory, refusing it as soon as it passes `maxBytes`: a server that lies
+ * about (or leaves out) Content-Length cannot make the worker buffer more than the limit.
+ */
+export async function readLimited(body: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) {
+      body.destroy();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export function tooLarge(maxBytes: number): JobFailure {
+  return new JobFailure("InputTooLarge", `the input is larger than the limit of ${maxBytes} bytes (FETCH_MAX_BYTES)`);
+}
+
+/**
+ * Settles with `work`, or rejects with the signal's reason when it fires first. `work` keeps
+ * running: callers pass `discard` to release what it yields late (an open stream).
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, discard?: (late: T) => void): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.then((v) => discard?.(v), () => {});
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      work.then((v) => discard?.(v), () => {});
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => { signal.removeEventListener("abort", onAbort); resolve(v); },
+      (err: Error) => { signal.removeEventListener("abort", onAbort); reject(err); },
+    );
+  });
+}
