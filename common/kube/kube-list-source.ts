@@ -2,35 +2,54 @@ import { CustomObjectsApi, Watch, type KubeConfig } from "@kubernetes/client-nod
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob, type ImageJobList } from "../crd-types.js";
 import type { ListWatchSource, WatchEvent, WatchHandle } from "./list-watch.js";
 
-/** ImageJobs of one namespace, listed and watched through the apiserver. */
-export class KubeJobSource implements ListWatchSource<ImageJob> {
-  private readonly custom: CustomObjectsApi;
+/** A full list as client-node's list calls return it (the shape of its `ListPromise<T>`). */
+export type ListFn<T> = () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+
+export interface KubeListSourceOptions {
+  /** Sent with each watch; `list` must apply the same selector itself. */
+  labelSelector?: string;
+  /** The server ends each watch after this long and the loop starts the next; 300. */
+  watchTimeoutSeconds?: number;
+}
+
+/** Any resource, listed by `list` and watched at `path` (e.g. `/api/v1/namespaces/x/pods`). */
+export class KubeListSource<T> implements ListWatchSource<T> {
   private readonly watcher: Watch;
 
-  /** `watchTimeoutSeconds`: the server ends each watch after this long and the loop starts the next. */
-  constructor(kc: KubeConfig, private readonly namespace: string, private readonly watchTimeoutSeconds = 300) {
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+  constructor(kc: KubeConfig, private readonly path: string, private readonly listFn: ListFn<T>, private readonly opts: KubeListSourceOptions = {}) {
     this.watcher = new Watch(kc);
   }
 
-  async list(): Promise<{ items: ImageJob[]; resourceVersion: string }> {
-    const list = (await this.custom.listNamespacedCustomObject({
-      group: GROUP, version: VERSION, namespace: this.namespace, plural: IMAGEJOB_PLURAL,
-    })) as ImageJobList;
-    return { items: list.items, resourceVersion: list.metadata.resourceVersion ?? "" };
+  async list(): Promise<{ items: T[]; resourceVersion: string }> {
+    const list = await this.listFn();
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
 
-  async watch(resourceVersion: string, onEvent: (event: WatchEvent<ImageJob>) => void): Promise<WatchHandle> {
+  async watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void): Promise<WatchHandle> {
     let settle!: (err: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
-      settle = (err) => (err ? reject(err instanceof Error ? err : new Error("the watch failed", { cause: err })) : resolve());
+      settle = (err) => {
+        // client-node aborts a watch after 30 s without a byte; a quiet resource is no failure, so
+        // this ends like the server's timeout and the loop watches again from the same version.
+        if (!err || (err as { name?: unknown }).name === "TimeoutError") resolve();
+        else reject(err instanceof Error ? err : new Error("the watch failed", { cause: err }));
+      };
     });
-    const controller = await this.watcher.watch(
-      `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${IMAGEJOB_PLURAL}`,
-      { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.watchTimeoutSeconds },
-      (type: string, object: unknown) => onEvent({ type, object } as WatchEvent<ImageJob>),
-      (err: unknown) => settle(err),
-    );
+    const query = {
+      resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300, labelSelector: this.opts.labelSelector,
+    };
+    const controller = await this.watcher.watch(this.path, query,
+      (type: string, object: unknown) => onEvent({ type, object } as WatchEvent<T>),
+      (err: unknown) => settle(err));
     return { done, abort: () => controller.abort() };
+  }
+}
+
+/** ImageJobs of one namespace: what the API's mirror follows. */
+export class KubeJobSource extends KubeListSource<ImageJob> {
+  constructor(kc: KubeConfig, namespace: string, watchTimeoutSeconds = 300) {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const list = async () => (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL })) as ImageJobList;
+    super(kc, `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${IMAGEJOB_PLURAL}`, list, { watchTimeoutSeconds });
   }
 }

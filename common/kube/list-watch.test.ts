@@ -1,71 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
-import type { Clock } from "../clock.js";
-import { ListWatch, type ListWatchSource, type ObjectEventType, type WatchEvent } from "./list-watch.js";
+import { ListWatch, type ObjectEventType } from "./list-watch.js";
+import { FakeClock, FakeSource, until } from "../../test/support/list-watch-fakes.js";
 
 type Obj = { metadata: { name: string; resourceVersion: string } };
 const obj = (name: string, rv: number): Obj => ({ metadata: { name, resourceVersion: String(rv) } });
-
-/** A watch the test drives: it sends events and ends it. */
-class FakeWatch {
-  private settle!: { resolve: () => void; reject: (e: Error) => void };
-  readonly done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
-  aborted = false;
-  constructor(readonly resourceVersion: string, readonly send: (e: WatchEvent<Obj>) => void) {}
-  end(err?: Error) {
-    if (err) this.settle.reject(err);
-    else this.settle.resolve();
-  }
-  abort() {
-    this.aborted = true;
-    this.settle.reject(new Error("aborted"));
-  }
-}
-
-class FakeSource implements ListWatchSource<Obj> {
-  lists: Array<{ items: Obj[]; resourceVersion: string } | Error> = [];
-  watches: FakeWatch[] = [];
-  watchFailures: Error[] = [];
-  list() {
-    const next = this.lists.shift() ?? { items: [], resourceVersion: "1" };
-    return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
-  }
-  watch(resourceVersion: string, onEvent: (e: WatchEvent<Obj>) => void) {
-    const failure = this.watchFailures.shift();
-    if (failure) return Promise.reject(failure);
-    const w = new FakeWatch(resourceVersion, onEvent);
-    this.watches.push(w);
-    return Promise.resolve({ done: w.done, abort: () => w.abort() });
-  }
-  get last(): FakeWatch {
-    return this.watches.at(-1)!;
-  }
-}
-
-/** Timers that fire only when the test says so, and the delays they were set with. */
-class FakeClock implements Clock {
-  time = 0;
-  timers: Array<{ fn: () => void; ms: number }> = [];
-  now = () => this.time;
-  setTimeout = (fn: () => void, ms: number) => this.timers.push({ fn, ms });
-  clearTimeout = () => {};
-  fire() {
-    const due = this.timers.splice(0);
-    due.forEach((t) => t.fn());
-  }
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setImmediate(r));
-  expect(condition()).toBe(true);
-}
 
 const log = createLogger({ level: "silent" });
 let loop: ListWatch<Obj> | undefined;
 afterEach(async () => loop?.stop());
 
 function start(handler?: (type: ObjectEventType, o: Obj) => Promise<void>) {
-  const source = new FakeSource();
+  const source = new FakeSource<Obj>();
   const clock = new FakeClock();
   const seen: string[] = [];
   loop = new ListWatch<Obj>(source, {

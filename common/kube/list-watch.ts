@@ -140,7 +140,7 @@ export class ListWatch<T extends Versioned> {
   private async backoff(message: string, err?: unknown): Promise<void> {
     if (this.stopped) return;
     const delay = Math.min((this.opts.baseDelayMs ?? 200) * 2 ** this.failures++, this.opts.maxDelayMs ?? 30_000);
-    this.opts.log.warn({ err: err === undefined ? undefined : describe(err), retryInMs: delay }, message);
+    this.opts.log.warn({ err: err === undefined ? undefined : errorMessage(err), retryInMs: delay }, message);
     await new Promise<void>((wake) => {
       const handle = this.clock.setTimeout(wake, delay);
       this.sleeping = { handle, wake };
@@ -158,16 +158,22 @@ function isGone(err: unknown): boolean {
   return e?.code === 410 || e?.statusCode === 410;
 }
 
-function describe(err: unknown): string {
-  const e = err as { message?: string; code?: unknown; statusCode?: unknown; body?: unknown };
-  const status = e.code ?? e.statusCode;
-  if (typeof status !== "number") return e.message ?? String(err);
-  // client-node's ApiException: the apiserver's own words are in the Status body.
-  let detail = e.message;
+/** One line for a log; client-node's ApiException has the apiserver's own words in its Status body. */
+export function errorMessage(err: unknown): string {
+  const e = (err ?? {}) as { message?: string; code?: unknown; statusCode?: unknown; body?: unknown };
+  const status = typeof e.code === "number" ? e.code : e.statusCode;
+  if (typeof status !== "number") return e.message || String(err);
+  return `HTTP ${status}: ${statusMessage(e.body) ?? e.message ?? ""}`;
+}
+
+function statusMessage(body: unknown): string | undefined {
+  if (body === undefined || body === null || body === "") return undefined;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
   try {
-    detail = (JSON.parse(String(e.body)) as { message?: string }).message ?? detail;
+    const message = (JSON.parse(text) as { message?: unknown } | null)?.message;
+    if (typeof message === "string") return message;
   } catch {
-    // no JSON body: keep the message
+    // not JSON: the body as it came
   }
-  return `HTTP ${status}: ${detail}`;
+  return text.slice(0, 300);
 }

@@ -1,12 +1,9 @@
 import type { Logger } from "../../common/logger.js";
 import { WorkQueue } from "./workqueue.js";
-import { errorMessage } from "../../common/kube/informer.js";
+import { errorMessage } from "../../common/kube/list-watch.js";
 
 /** The work-queue key of an object: `namespace/name`. */
 export const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string => `${o.metadata?.namespace}/${o.metadata?.name}`;
-
-/** An error that retrying cannot fix: logged once, not requeued. */
-export class TerminalError extends Error {}
 
 export interface Reconciler {
   reconcile(key: string): Promise<{ requeueAfterMs?: number }>;
@@ -14,8 +11,9 @@ export interface Reconciler {
 
 /**
  * Runs `workers` loops over a WorkQueue: each takes a key, reconciles it, and on error requeues
- * it with per-key exponential backoff (TerminalError excepted). `add` is what informers and
- * notifications call; `resync` re-adds every known key so nothing is forgotten for long.
+ * it with per-key exponential backoff. A reconciler that meets a spec no retry can fix says so in
+ * the object's status and returns normally; a spec change brings the key back. `add` is what
+ * informers and notifications call; `resync` re-adds every known key so nothing is forgotten long.
  */
 export class Controller {
   readonly queue: WorkQueue;
@@ -56,9 +54,7 @@ export class Controller {
         this.queue.forget(key);
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
-        if (err instanceof TerminalError) {
-          this.log.error({ controller: this.name, key, err: err.message }, "Reconcile failed for good");
-        } else if ((err as { code?: number }).code === 409) {
+        if ((err as { code?: number }).code === 409) {
           // The cache had not yet seen our own last write: expected, and fixed by a re-read.
           const retryInMs = this.queue.addRateLimited(key);
           this.log.debug({ controller: this.name, key, retryInMs }, "Conflict, requeued");
