@@ -1,4 +1,4 @@
-import type { FailureReason } from "./queue.js";
+import type { FailureReason } from "./job/failure-reasons.js";
 
 /** Base of the project's own errors: a stable `code` for logs, problem types and conditions. */
 export class PixelmillError extends Error {
@@ -32,7 +32,7 @@ export class InvalidObjectKeyError extends PixelmillError {
 }
 
 /**
- * A job that fails for a reason the worker can name (common/queue.ts FAILURE_REASONS): the
+ * A job that fails for a reason the worker can name (common/job/failure-reasons.ts): the
  * reason becomes the ImageJob's status.reason, and unrecoverable reasons are not retried.
  */
 export class JobFailure extends PixelmillError {
@@ -43,4 +43,13 @@ export class JobFailure extends PixelmillError {
   ) {
     super(reason, message, options);
   }
+}
+
+/**
+ * The first line of an error's message (or of a string), trimmed: native errors (onnxruntime,
+ * libvips) run to many lines, and logs and job messages keep one. Empty when there is none.
+ */
+export function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return (message.split("\n", 1)[0] ?? "").trim();
 }

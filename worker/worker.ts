@@ -1,5 +1,6 @@
 import type { Agent } from "node:https";
-import { inputBuckets, type Config } from "../common/config.js";
+import type { Config } from "../common/config.js";
+import { inputBuckets } from "../common/job/input-uri.js";
 import { ConfigError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createObjectStore, type ObjectStore } from "../common/storage/index.js";

@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageModelSpec } from "../../common/crd-types.js";
 import { Inference, type InferenceRequest } from "./engine.js";
+import { MAIN_SESSION, type Pipeline } from "./pipelines/pipeline.js";
+import { PipelineRegistry } from "./pipelines/registry.js";
+import { singlePass } from "./pipelines/single-pass.js";
 import { captureLog, manifest, png, randomImage } from "../../test/support/inference.js";
 
 // Loaded at collection time: the it.each tables below are built from them.
@@ -18,9 +21,9 @@ beforeAll(async () => {
 
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-function engine(executionProviders: Array<"cuda" | "webgpu" | "cpu"> = ["cpu"], maxInputPixels = 40_000_000) {
+function engine(executionProviders: Array<"cuda" | "webgpu" | "cpu"> = ["cpu"], maxInputPixels = 40_000_000, pipelines?: PipelineRegistry) {
   const { log, lines } = captureLog();
-  const inference = new Inference({ cacheDir: dir, executionProviders, maxInputPixels, fetchMaxBytes: 1 << 20, fetchTimeoutMs: 1000, log });
+  const inference = new Inference({ cacheDir: dir, executionProviders, maxInputPixels, fetchMaxBytes: 1 << 20, fetchTimeoutMs: 1000, log, pipelines });
   return { inference, lines };
 }
 
@@ -67,7 +70,7 @@ describe("Inference", () => {
     ["an unknown builtin", { modelVersion: "nope", modelSpec: { ...blur, source: { uri: "builtin:nope" } } }, "ModelUnavailable"],
     ["a contract naming a missing input", { modelVersion: "bad-input", modelSpec: { ...blur, input: { ...blur.input, name: "pixels" } } }, "InferenceError"],
     ["a scale the graph does not produce", { modelVersion: "bad-scale", modelSpec: { ...blur, output: { kind: "image" as const, scale: 2 } } }, "InferenceError"],
-    ["an unsupported task", { modelSpec: { ...blur, task: "text-to-image" as const } }, "InferenceError"],
+    ["a task no pipeline runs", { modelSpec: { ...blur, task: "text-to-image" as const } }, "ModelUnavailable"],
   ] as Array<[string, Partial<InferenceRequest>, string]>)("fails %s as %s", async (_what, over, reason) => {
     const { inference } = engine();
     await expect(inference.run(req(over))).rejects.toEqual(failure(reason));
@@ -91,6 +94,28 @@ describe("Inference", () => {
     // Refused before the model was loaded.
     expect(lines.filter((l) => l.msg === "Session created")).toEqual([]);
     await Promise.all([inference.close(), other.close()]);
+  });
+
+  it("gives a pipeline the several named sessions it asks for, each cached under its own name", async () => {
+    const seen: string[][] = [];
+    const twoGraphs: Pipeline = {
+      name: "two-graphs",
+      tasks: ["image-to-text"],
+      sources: (spec) => ({ [MAIN_SESSION]: spec.source, gray: { uri: "builtin:grayscale" } }),
+      run: async ({ sessions, ...rest }) => {
+        seen.push(Object.entries(sessions).map(([name, s]) => `${name}:${s.inputs.length}`));
+        return singlePass.run({ ...rest, sessions: { [MAIN_SESSION]: sessions.gray! } });
+      },
+    };
+    const { inference, lines } = engine(["cpu"], 40_000_000, new PipelineRegistry([twoGraphs]));
+    const ocr = req({ modelSpec: { ...blur, task: "image-to-text" } });
+    await expect(inference.run(ocr)).resolves.toMatchObject({ width: 7, height: 5 });
+    await inference.run(ocr);
+    expect(seen).toEqual([["model:1", "gray:1"], ["model:1", "gray:1"]]);
+    expect(lines.filter((l) => l.msg === "Session created").map((l) => l.model)).toEqual(["blur", "blur/gray"]);
+    expect(lines.find((l) => l.msg === "Inference finished")).toMatchObject({ pipeline: "two-graphs", ep: "cpu", tiles: 1 });
+    await expect(inference.run(req())).rejects.toEqual(failure("ModelUnavailable", /no pipeline for task image-to-image \(it runs image-to-text\)/));
+    await inference.close();
   });
 
   it("stops with the signal's reason when it is aborted", async () => {

@@ -1,13 +1,13 @@
 import type { Agent } from "node:https";
-import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { RunRequest, RunResult } from "../runner.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { decode, encode } from "./image-io.js";
-import { ModelFiles } from "./model-files.js";
-import type { ExecutionProvider } from "./model-session.js";
+import { ModelFiles, type ModelSource } from "./model-files.js";
+import type { ExecutionProvider, ModelSession } from "./model-session.js";
 import { resolveParams } from "../../common/model-params.js";
-import { infer, planRuns, throwIfAborted } from "./pipelines/single-pass.js";
+import { MAIN_SESSION, throwIfAborted, type Sessions } from "./pipelines/pipeline.js";
+import { defaultPipelines, type PipelineRegistry } from "./pipelines/registry.js";
 import { SessionCache } from "./sessions.js";
 
 export type { ExecutionProvider } from "./model-session.js";
@@ -27,56 +27,80 @@ export interface InferenceOptions {
   /** Trust for https:// model sources; Node's global agent when absent. */
   httpsAgent?: Agent;
   log: Logger;
+  /** The pipeline of each task (pipelines/registry.ts); what the worker runs today when absent. */
+  pipelines?: PipelineRegistry;
 }
 
 /** The Runner contract of the queue consumer (worker/runner.ts), which this class implements. */
 export type InferenceRequest = RunRequest;
 export type InferenceResult = RunResult;
 
-const RUNNABLE_TASKS = new Set(["image-to-image", "image-to-mask"]);
-
 /**
- * One image through one model, all of it driven by the ImageModel spec: params checked,
- * image decoded, model file fetched and verified once, session reused, tensors shaped by the
- * contract, tiled when the spec says so, and the result encoded. The signal is checked between
- * stages. Every failure a job can cause is a JobFailure with its reason.
+ * One image through one model, all of it driven by the ImageModel spec: the task's pipeline
+ * picked (pipelines/registry.ts), params checked, image decoded and checked by the pipeline,
+ * model files fetched and verified once, sessions reused, the pipeline run, and the result
+ * encoded. The signal is checked between stages. Every failure a job can cause is a JobFailure
+ * with its reason.
  */
 export class Inference {
   private readonly files: ModelFiles;
   private readonly sessions: SessionCache;
+  private readonly pipelines: PipelineRegistry;
 
   constructor(private readonly opts: InferenceOptions) {
     this.files = new ModelFiles(opts);
     this.sessions = new SessionCache({ executionProviders: opts.executionProviders, log: opts.log });
+    this.pipelines = opts.pipelines ?? defaultPipelines();
   }
 
   async run(req: InferenceRequest): Promise<InferenceResult> {
     const spec = req.modelSpec;
-    if (!RUNNABLE_TASKS.has(spec.task)) throw new JobFailure("InferenceError", `task ${spec.task} is not supported by this worker`);
+    const pipeline = this.pipelines.resolve(spec.task);
     const params = resolveParams(spec.params, req.params);
     throwIfAborted(req.signal);
     const started = performance.now();
     const image = await decode(req.input, this.opts.maxInputPixels);
-    const tiles = planRuns(spec, image.width, image.height);
+    pipeline.check?.(spec, image);
     throwIfAborted(req.signal);
     const decoded = performance.now();
-    const { out, ep } = await this.sessions.use(req.modelName, req.modelVersion, () => this.files.resolve(spec.source), async (session) => ({
-      out: await infer({ session, spec, image, tiles, params, signal: req.signal }),
-      ep: session.ep,
+    const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
+      result: await pipeline.run({ spec, sessions, image, params, signal: req.signal }),
+      ep: [...new Set(Object.values(sessions).map((s) => s.ep))].join(","),
     }));
     throwIfAborted(req.signal);
     const inferred = performance.now();
+    const out = result.image;
     const encoded = await encode(out, req.output.format, req.output.quality);
     this.opts.log.debug({
-      model: req.modelName, ep, width: image.width, height: image.height, tiles: tiles.length,
+      model: req.modelName, pipeline: pipeline.name, ep, width: image.width, height: image.height, ...result.stats,
       decodeMs: ms(decoded - started), inferMs: ms(inferred - decoded), encodeMs: ms(performance.now() - inferred),
     }, "Inference finished");
-    return { ...encoded, width: out.width, height: out.height, ...(image.notes ? { notes: image.notes } : {}) };
+    const notes = [...(image.notes ?? []), ...(result.notes ?? [])];
+    return { ...encoded, width: out.width, height: out.height, ...(notes.length ? { notes } : {}) };
   }
 
   /** Releases the sessions; runs in progress finish first. */
   async close(): Promise<void> {
     await this.sessions.close();
+  }
+
+  /**
+   * Runs `fn` with a session for each named source, each loaded (or reused) through the cache,
+   * one after the other; none is released under `fn`.
+   */
+  private withSessions<T>(req: InferenceRequest, sources: Record<string, ModelSource>, fn: (sessions: Sessions) => Promise<T>): Promise<T> {
+    const named = Object.entries(sources);
+    const sessions: Record<string, ModelSession> = {};
+    const next = (i: number): Promise<T> => {
+      if (i === named.length) return fn(sessions);
+      const [name, source] = named[i]!;
+      const key = name === MAIN_SESSION ? req.modelName : `${req.modelName}/${name}`;
+      return this.sessions.use(key, req.modelVersion, () => this.files.resolve(source), (session) => {
+        sessions[name] = session;
+        return next(i + 1);
+      });
+    };
+    return next(0);
   }
 }
 

@@ -1,7 +1,7 @@
 import sharp from "sharp";
 import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../common/image-sniff.js";
 import type { OutputFormat } from "../../common/crd-types.js";
-import { JobFailure } from "../../common/errors.js";
+import { firstLine, JobFailure } from "../../common/errors.js";
 import type { RawImage } from "./tensors.js";
 
 const CONTENT_TYPES: Record<OutputFormat, string> = { png: "image/png", webp: "image/webp", jpeg: "image/jpeg" };
@@ -65,11 +65,7 @@ function decodeFailure(err: unknown, maxPixels: number): JobFailure {
   if (/pixel limit/i.test(message)) {
     return new JobFailure("InputTooLarge", `the image has more than ${maxPixels} pixels (MAX_INPUT_PIXELS)`, { cause: err });
   }
-  return new JobFailure("InvalidImage", `the input is not a readable image: ${firstLine(message)}`, { cause: err });
-}
-
-function firstLine(message: string): string {
-  return message.split("\n", 1)[0]?.trim() || "unknown decoder error";
+  return new JobFailure("InvalidImage", `the input is not a readable image: ${firstLine(message) || "unknown decoder error"}`, { cause: err });
 }
 
 export interface Encoded {
@@ -86,6 +82,6 @@ export async function encode(img: RawImage, format: OutputFormat, quality?: numb
   try {
     return { body: await encoded.toBuffer(), contentType: CONTENT_TYPES[format] };
   } catch (err) {
-    throw new JobFailure("InferenceError", `encoding the output as ${format} failed: ${firstLine((err as Error).message)}`, { cause: err });
+    throw new JobFailure("InferenceError", `encoding the output as ${format} failed: ${firstLine(err) || "unknown encoder error"}`, { cause: err });
   }
 }

@@ -27,9 +27,7 @@ export class RunQueue {
 }
 
 /**
- * One loaded model on one execution provider. Runs go through `runBatch`, one batch at a time:
- * today every batch holds one job's feeds, but this is the seam where micro-batching will stack
- * concurrent jobs of the same model into one run. The native run happens on the session's own
+ * One loaded model graph on one execution provider. The native run happens on the session's own
  * thread (threaded-session.ts), so the worker's JS thread keeps renewing job locks, answering
  * probes and hearing cancels meanwhile. Runs still go one at a time through the cache's
  * RunQueue, across models too, as when they ran on the JS thread: onnxruntime already uses every
@@ -39,7 +37,7 @@ export class RunQueue {
  * tensor is empty once passed to run, so build large feeds for each run.
  */
 export class ModelSession {
-  /** This session's last batch: release() waits for it. */
+  /** This session's last run: release() waits for it. */
   private last: Promise<unknown> = Promise.resolve();
   private released = false;
 
@@ -57,14 +55,9 @@ export class ModelSession {
     return this.session.outputNames;
   }
 
-  async run(feeds: Feeds): Promise<Results> {
-    const [results] = await this.runBatch([feeds]);
-    return results!;
-  }
-
-  /** Runs each element of the batch in order, after the batches queued before it. */
-  runBatch(batch: Feeds[]): Promise<Results[]> {
-    const turn = this.queue.push(() => this.runNow(batch));
+  /** Runs after the runs queued before it (the cache's RunQueue). */
+  run(feeds: Feeds): Promise<Results> {
+    const turn = this.queue.push(() => this.runNow(feeds));
     this.last = turn.catch(() => undefined);
     return turn;
   }
@@ -74,19 +67,15 @@ export class ModelSession {
     this.session.onCrash?.(listener);
   }
 
-  private async runNow(batch: Feeds[]): Promise<Results[]> {
+  private async runNow(feeds: Feeds): Promise<Results> {
     if (this.released) throw new JobFailure("InferenceError", "the model's session was closed (the worker is stopping)");
-    const out: Results[] = [];
-    for (const feeds of batch) {
-      try {
-        out.push(await this.session.run(feeds));
-      } catch (err) {
-        // A thread that died already says so as a JobFailure.
-        if (err instanceof JobFailure) throw err;
-        throw new JobFailure("InferenceError", `onnxruntime (${this.ep}): ${(err as Error).message}`, { cause: err });
-      }
+    try {
+      return await this.session.run(feeds);
+    } catch (err) {
+      // A thread that died already says so as a JobFailure.
+      if (err instanceof JobFailure) throw err;
+      throw new JobFailure("InferenceError", `onnxruntime (${this.ep}): ${(err as Error).message}`, { cause: err });
     }
-    return out;
   }
 
   /** Frees the native session (and its thread) once this session's queued runs are done. */

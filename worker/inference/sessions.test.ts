@@ -67,7 +67,7 @@ describe("SessionCache", () => {
     await cache.close();
   });
 
-  it("runs one batch at a time across the models of a cache, as when runs held the JS thread", async () => {
+  it("runs one at a time across the models of a cache, as when runs held the JS thread", async () => {
     let running = 0;
     let most = 0;
     const create: SessionFactory = () => {
@@ -80,7 +80,7 @@ describe("SessionCache", () => {
       return Promise.resolve({ inputMetadata: [], outputNames: [], run, release: () => Promise.resolve() } satisfies SessionBackend);
     };
     const cache = new SessionCache({ executionProviders: ["cpu"], log: captureLog().log, create });
-    await Promise.all(["a", "b", "c", "a", "b"].map((m) => cache.use(m, "1", file(m), (s) => s.runBatch([{}, {}]))));
+    await Promise.all(["a", "b", "c", "a", "b"].map((m) => cache.use(m, "1", file(m), (s) => Promise.all([s.run({}), s.run({})]))));
     expect(most).toBe(1);
     await cache.close();
   });

@@ -1,4 +1,4 @@
-import { JobFailure } from "../../common/errors.js";
+import { firstLine, JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import { ModelSession, RunQueue, type ExecutionProvider, type SessionBackend } from "./model-session.js";
 import { ThreadedSession } from "./threaded-session.js";
@@ -124,9 +124,4 @@ export class SessionCache {
     }
     throw new JobFailure("ModelUnavailable", `no execution provider (${candidates.join(", ")}) could load the model: ${firstLine(last)}`, { cause: last });
   }
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split("\n", 1)[0] ?? message;
 }

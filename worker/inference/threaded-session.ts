@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import ort from "onnxruntime-node";
-import { JobFailure } from "../../common/errors.js";
+import { firstLine, JobFailure } from "../../common/errors.js";
 import type { ExecutionProvider, Feeds, Results, SessionBackend } from "./model-session.js";
 import { errorFromWire, fromWire, toWire, type ThreadInit, type ThreadReply, type ThreadRequest } from "./tensor-wire.js";
 
@@ -149,8 +149,4 @@ function tsxApi(): URL {
   const require = createRequire(import.meta.url);
   const pkg = require("tsx/package.json") as { exports: Record<string, { import: { default: string } }> };
   return new URL(pkg.exports["./esm/api"]!.import.default, pathToFileURL(require.resolve("tsx/package.json")));
-}
-
-function firstLine(err: Error): string {
-  return err.message.split("\n", 1)[0] ?? err.message;
 }

@@ -5,6 +5,23 @@ import type { ModelSession } from "../model-session.js";
 import type { ParamValue } from "../../../common/model-params.js";
 import { contractOf, fromTensor, toTensor, type Contract, type RawImage } from "../tensors.js";
 import { crop, planTiles, stitch, type Tile } from "../tiles.js";
+import { MAIN_SESSION, throwIfAborted, type Pipeline } from "./pipeline.js";
+
+/**
+ * One graph, one run per image (or per tile): the tensors are shaped by the spec's input and
+ * output contract, and every other graph input is fed from a param of the same name.
+ */
+export const singlePass: Pipeline = {
+  name: "single-pass",
+  tasks: ["image-to-image", "image-to-mask"],
+  sources: (spec) => ({ [MAIN_SESSION]: spec.source }),
+  check: (spec, image) => void planRuns(spec, image.width, image.height),
+  async run({ spec, sessions, image, params, signal }) {
+    const tiles = planRuns(spec, image.width, image.height);
+    const out = await infer({ session: sessions[MAIN_SESSION]!, spec, image, tiles, params, signal });
+    return { image: out, stats: { tiles: tiles.length } };
+  },
+};
 
 /**
  * The runs one image needs: one, or tiles when it is over the model's `maxPixels` and the spec
@@ -104,10 +121,4 @@ async function runOnce(session: ModelSession, image: RawImage, contract: Contrac
 /** The ImageModel's contract does not fit its graph: an operator's mistake, reported to the job. */
 function contractError(why: string): JobFailure {
   return new JobFailure("InferenceError", `the model ${why} (check the ImageModel's input and output)`);
-}
-
-/** Ends the job between stages: the signal's own reason (AbortError, TimeoutError) is thrown. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (!signal?.aborted) return;
-  throw signal.reason instanceof Error ? signal.reason : new DOMException("The operation was aborted", "AbortError");
 }

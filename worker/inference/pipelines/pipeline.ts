@@ -1,0 +1,61 @@
+import type { ImageModelSpec, ModelTask } from "../../../common/crd-types.js";
+import type { ParamValue } from "../../../common/model-params.js";
+import type { ModelSource } from "../model-files.js";
+import type { ModelSession } from "../model-session.js";
+import type { RawImage } from "../tensors.js";
+
+/**
+ * The name of the session of a model made of one graph file (spec.source). Its cache entry and
+ * logs carry the model's name alone; other sessions are cached as `<model>/<session>`.
+ */
+export const MAIN_SESSION = "model";
+
+/** A model's loaded sessions, by the names its pipeline gave them in `sources`. */
+export type Sessions = Readonly<Record<string, ModelSession>>;
+
+export interface PipelineRequest {
+  spec: ImageModelSpec;
+  /** One session for each name `sources(spec)` returned, loaded (or reused) for this job. */
+  sessions: Sessions;
+  /** The decoded input, already checked by `check`. */
+  image: RawImage;
+  /** The job's params, checked against the spec and with its defaults filled in. */
+  params: Record<string, ParamValue>;
+  /** Checked between runs (throwIfAborted): a canceled or timed-out job stops there. */
+  signal?: AbortSignal;
+}
+
+export interface PipelineResult {
+  /** 8-bit pixels, encoded by the engine in the job's output format. */
+  image: RawImage;
+  /** Counts worth a field in the engine's "Inference finished" debug line (tiles, steps...). */
+  stats?: Record<string, number>;
+  /** Said to the caller in the job's output (status.output.notes). */
+  notes?: string[];
+}
+
+/**
+ * How the jobs of one or more tasks are run: which model files a spec needs, and what happens
+ * between the decoded input and the output image. The engine does the rest (params, decoding,
+ * the session cache, encoding). Every failure the job caused is a JobFailure.
+ */
+export interface Pipeline {
+  /** For logs and messages. */
+  readonly name: string;
+  /** The ImageModel tasks it runs; one pipeline per task in a registry. */
+  readonly tasks: readonly ModelTask[];
+  /**
+   * The model files of the spec's sessions, by session name: one graph is
+   * `{ [MAIN_SESSION]: spec.source }`; OCR or diffusion name several (detector, recognizer...).
+   */
+  sources(spec: ImageModelSpec): Record<string, ModelSource>;
+  /** Refuses an input the model cannot take (JobFailure), before any session is loaded. */
+  check?(spec: ImageModelSpec, image: RawImage): void;
+  run(req: PipelineRequest): Promise<PipelineResult>;
+}
+
+/** Ends the job between stages: the signal's own reason (AbortError, TimeoutError) is thrown. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw signal.reason instanceof Error ? signal.reason : new DOMException("The operation was aborted", "AbortError");
+}
