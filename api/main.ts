@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import { inputBuckets, loadConfig } from "../common/config.js";
+import { loadConfig } from "../common/config.js";
+import { inputBuckets } from "../common/job/input-uri.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore, UrlSigner } from "../common/storage/index.js";
 import { assembleApi } from "./assemble.js";

@@ -58,23 +58,12 @@ const schema = z.object({
   FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /**
    * Buckets that `s3://` inputs may name, comma-separated (checked by the API and the workers);
-   * unset: only STORAGE_URL's bucket when it is s3://, none otherwise (inputBuckets below).
+   * unset: only STORAGE_URL's bucket when it is s3://, none otherwise (common/job/input-uri.ts inputBuckets).
    */
   INPUT_BUCKETS: z.string().optional().transform((v) => v?.split(",").map((b) => b.trim()).filter(Boolean)),
 });
 
 export type Config = z.infer<typeof schema>;
-
-/** The buckets `s3://` inputs may come from: INPUT_BUCKETS, else the bucket of STORAGE_URL (s3:// only). */
-export function inputBuckets(config: Pick<Config, "INPUT_BUCKETS" | "STORAGE_URL">): string[] {
-  return config.INPUT_BUCKETS ?? storageBucket(config.STORAGE_URL);
-}
-
-/** The bucket of an `s3://bucket[/...]` URL, as a list of zero or one. */
-export function storageBucket(url: string): string[] {
-  const bucket = /^s3:\/\/([^/]+)/.exec(url)?.[1];
-  return bucket ? [bucket] : [];
-}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);

@@ -1,4 +1,5 @@
 import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { ImageJobPhase } from "./job/phases.js";
 
 // Mirrors crds/*.yaml, which are the source of truth; change both together.
 // Fields the apiserver defaults are optional here, because a manifest may leave them out.
@@ -45,8 +46,6 @@ interface ResourceList<Item> {
 
 // ImageJob
 
-export type ImageJobPhase = "Pending" | "Queued" | "Running" | "Succeeded" | "Failed" | "Canceled";
-export const TERMINAL_PHASES: readonly ImageJobPhase[] = ["Succeeded", "Failed", "Canceled"];
 
 export type OutputFormat = "png" | "webp" | "jpeg";
 

@@ -67,32 +67,3 @@ export interface JobNotification {
   model?: string;
 }
 
-/**
- * Failure reasons a worker reports (the prefix of BullMQ's failedReason: `Reason: message`),
- * which become the ImageJob's status.reason. Unrecoverable ones are not retried.
- */
-export const FAILURE_REASONS = {
-  InputNotFound: { retry: false },
-  /** The input's URL points where workers may not go: a private or loopback address, a bucket not in INPUT_BUCKETS. */
-  InputForbidden: { retry: false },
-  InputTooLarge: { retry: false },
-  InvalidImage: { retry: false },
-  InvalidParams: { retry: false },
-  ModelUnavailable: { retry: true },
-  InferenceError: { retry: true },
-  StorageError: { retry: true },
-  Timeout: { retry: true },
-  /** The ImageJob was deleted (DELETE /v1/jobs/:id or kubectl delete): the attempt stops and writes nothing. */
-  Canceled: { retry: false },
-} as const;
-
-export type FailureReason = keyof typeof FAILURE_REASONS;
-
-export function formatFailure(reason: FailureReason, message: string): string {
-  return `${reason}: ${message}`;
-}
-
-export function parseFailure(failedReason: string | undefined): { reason: string; message: string } {
-  const match = /^([A-Z][A-Za-z]+): (.*)$/s.exec(failedReason ?? "");
-  return match ? { reason: match[1]!, message: match[2]! } : { reason: "WorkerError", message: failedReason || "the worker failed without a reason" };
-}

@@ -8,7 +8,7 @@ import { Controller, keyOf } from "./runtime/controller.js";
 import { ImageJobApi } from "./controllers/imagejob/imagejob-api.js";
 import { startableInformer } from "../common/kube/informer.js";
 import { ImageJobReconciler } from "./controllers/imagejob/imagejob-reconciler.js";
-import { isTerminal } from "./controllers/imagejob/imagejob-status.js";
+import { isFinished } from "../common/job/phases.js";
 import { JobQueue } from "./job-queue.js";
 import { NotificationListener } from "./controllers/imagejob/notifications.js";
 import { startWorkerPools } from "./controllers/workerpool/workerpools.js";
@@ -46,7 +46,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const canceler = new JobCanceler(redis, queue, opts.queuePrefix, log);
   // Deleting an ImageJob that has not finished cancels it (no finalizer: it would cost a write per job).
   const cancel = (o: ImageJob) => {
-    if (isTerminal(o.status?.phase)) return;
+    if (isFinished(o.status?.phase)) return;
     const { uid, namespace, name } = o.metadata as { uid: string; namespace: string; name: string };
     canceler.cancel({ uid, namespace, name, model: o.spec.model }).catch((err: Error) =>
       log.warn({ job: keyOf(o), uid, err: err.message }, "Could not cancel the deleted job; the sweep will"));

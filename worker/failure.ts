@@ -1,6 +1,6 @@
 import { UnrecoverableError } from "bullmq";
 import { JobFailure } from "../common/errors.js";
-import { FAILURE_REASONS, formatFailure } from "../common/queue.js";
+import { FAILURE_REASONS, formatFailure, isRetried } from "../common/job/failure-reasons.js";
 
 /** Any error of an attempt as a JobFailure; one the worker cannot name is an InferenceError. */
 export function asJobFailure(err: unknown): JobFailure {
@@ -9,15 +9,11 @@ export function asJobFailure(err: unknown): JobFailure {
   return new JobFailure("InferenceError", message || "the attempt failed without a message", { cause: err });
 }
 
-export function isRetryable(failure: JobFailure): boolean {
-  return FAILURE_REASONS[failure.reason].retry;
-}
-
 /**
- * The error BullMQ records as the job's failedReason (`Reason: message`, common/queue.ts).
+ * The error BullMQ records as the job's failedReason (`Reason: message`, common/job/failure-reasons.ts).
  * Unrecoverable reasons become UnrecoverableError, so BullMQ spends no more attempts on them.
  */
 export function toQueueError(failure: JobFailure): Error {
   const message = formatFailure(failure.reason, failure.message);
-  return isRetryable(failure) ? new Error(message) : new UnrecoverableError(message);
+  return isRetried(failure.reason) ? new Error(message) : new UnrecoverableError(message);
 }

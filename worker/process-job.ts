@@ -3,7 +3,9 @@ import { JobFailure } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { QueueJobData, QueueJobResult } from "../common/queue.js";
 import type { ObjectStore } from "../common/storage/index.js";
-import { asJobFailure, isRetryable, toQueueError } from "./failure.js";
+import { isRetried } from "../common/job/failure-reasons.js";
+import type { JobStage, ProgressReporter } from "../common/job/progress.js";
+import { asJobFailure, toQueueError } from "./failure.js";
 import type { InputFetcher } from "./input/input-fetcher.js";
 import { outputKey, parseJobData } from "./job-data.js";
 import { raceAbort } from "./input/limits.js";
@@ -19,6 +21,8 @@ export interface JobDeps {
   stopping?: () => boolean;
   /** True when the job's cancel marker is set (worker/cancel-listener.ts): checked at start and before the output is written. */
   canceled?: (uid: string) => Promise<boolean>;
+  /** Told as an attempt enters each stage; logged at debug level when absent. */
+  progress?: ProgressReporter;
 }
 
 export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: string, signal?: AbortSignal) => Promise<QueueJobResult>;
@@ -39,12 +43,12 @@ export function jobProcessor(deps: JobDeps): JobProcessor {
     deps.log.info(fields, "Job started");
     try {
       if (job.id && (await deps.canceled?.(job.id))) throw new JobFailure("Canceled", "the job was canceled before it started");
-      const result = await runAttempt(deps, job.data, attempt, signal);
+      const result = await runAttempt(deps, job.data, attempt, signal, started);
       deps.log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
       return result;
     } catch (err) {
       const failure = asJobFailure(err);
-      const retry = isRetryable(failure);
+      const retry = isRetried(failure.reason);
       deps.log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message }, "Job failed");
       throw toQueueError(failure);
     }
@@ -60,14 +64,16 @@ async function handBack(job: Job<QueueJobData, QueueJobResult>, token: string): 
   return job.moveToWait(token).then(() => true, () => false);
 }
 
-async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined): Promise<QueueJobResult> {
+async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined, started: number): Promise<QueueJobResult> {
   const data = parseJobData(raw);
+  const report = deps.progress ?? ((p) => deps.log.debug(p, "Job progress"));
+  const enter = (stage: JobStage) => report({ uid: data.uid, attempt, stage, elapsedMs: Date.now() - started });
   const limit = data.timeoutSeconds ? AbortSignal.timeout(data.timeoutSeconds * 1000) : undefined;
   const signals = [cancel, limit].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length ? AbortSignal.any(signals) : undefined;
   try {
     // The race ends the attempt on time even when a step ignores the signal.
-    return await raceAbort(steps(deps, data, attempt, signal), signal);
+    return await raceAbort(steps(deps, data, attempt, signal, enter), signal);
   } catch (err) {
     if (cancel?.aborted) throw new JobFailure("Canceled", "the job was canceled while it ran", { cause: err });
     if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
@@ -75,8 +81,12 @@ async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: 
   }
 }
 
-async function steps(deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined): Promise<QueueJobResult> {
+async function steps(
+  deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void,
+): Promise<QueueJobResult> {
+  enter("fetch");
   const input = await deps.input.fetch(data.inputUri, signal);
+  enter("inference");
   const out = await deps.runner.run({
     modelName: data.model,
     modelVersion: data.modelVersion,
@@ -91,6 +101,7 @@ async function steps(deps: JobDeps, data: QueueJobData, attempt: number, signal:
   if (await deps.canceled?.(data.uid)) throw new JobFailure("Canceled", "the job was canceled while it ran");
   signal?.throwIfAborted();
   const key = outputKey(data, attempt);
+  enter("upload");
   try {
     await deps.store.put(key, out.body, { contentType: out.contentType });
   } catch (err) {

@@ -1,5 +1,6 @@
-import type { ImageJobOutput, ImageJobPhase } from "../../common/crd-types.js";
-import type { Job } from "../../common/generated/prisma/client.js";
+import type { ImageJobOutput } from "../../common/crd-types.js";
+import { FINISHED_PHASES, type ImageJobPhase } from "../../common/job/phases.js";
+import type { Job } from "./generated/prisma/client.js";
 import { UnstorableJobError } from "../domain/errors.js";
 import type { JobRecord } from "../domain/job-record.js";
 import type { JobListQuery, JobRepository } from "../domain/ports.js";
@@ -56,7 +57,7 @@ export class PrismaJobRepository implements JobRepository {
     await this.prisma.$executeRaw`
       UPDATE jobs SET phase = 'Canceled', error = ${json(error)}::jsonb, finished_at = COALESCE(finished_at, ${at}::timestamptz),
         deleted_at = COALESCE(deleted_at, ${at}::timestamptz), updated_at = now()
-      WHERE uid = ${uid}::uuid AND phase NOT IN ('Succeeded', 'Failed', 'Canceled')`;
+      WHERE uid = ${uid}::uuid AND phase <> ALL(${[...FINISHED_PHASES]}::text[])`;
     const row = await this.prisma.job.findUnique({ where: { uid } });
     return row ? toRecord(row) : undefined;
   }

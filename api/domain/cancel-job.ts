@@ -2,7 +2,8 @@ import type { Logger } from "../../common/logger.js";
 import { JobFinishedError } from "./errors.js";
 import type { JobEvents } from "./job-events.js";
 import type { JobQueries } from "./job-queries.js";
-import { CANCELED_ERROR, isFinished, toJobRecord, type JobRecord } from "./job-record.js";
+import { isFinished } from "../../common/job/phases.js";
+import { CANCELED_ERROR, toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
 
 export interface CancelJobDeps {

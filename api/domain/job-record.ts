@@ -1,4 +1,5 @@
-import { TERMINAL_PHASES, type ImageJob, type ImageJobOutput, type ImageJobPhase } from "../../common/crd-types.js";
+import type { ImageJob, ImageJobOutput } from "../../common/crd-types.js";
+import type { ImageJobPhase } from "../../common/job/phases.js";
 
 /** One job as the API keeps it: a row of the Postgres mirror of an ImageJob. */
 export interface JobRecord {
@@ -54,8 +55,6 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
 
 /** Why a job deleted before it finished shows as Canceled. */
 export const CANCELED_ERROR = { reason: "Canceled", message: "deleted before it finished" } as const;
-
-export const isFinished = (phase: ImageJobPhase): boolean => TERMINAL_PHASES.includes(phase);
 
 /** The record of a job deleted before it finished: history shows it Canceled. */
 export function canceledRecord(r: JobRecord, at: Date): JobRecord {

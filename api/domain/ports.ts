@@ -1,4 +1,5 @@
-import type { ImageJob, ImageJobPhase, ImageModel } from "../../common/crd-types.js";
+import type { ImageJob, ImageModel } from "../../common/crd-types.js";
+import type { ImageJobPhase } from "../../common/job/phases.js";
 import type { JobRecord } from "./job-record.js";
 
 /** Position after which a page starts: the (created_at, uid) of the last item of the page before. */

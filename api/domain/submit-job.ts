@@ -1,10 +1,10 @@
 import { isIP } from "node:net";
-import { storageBucket } from "../../common/config.js";
 import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type ImageModel, type OutputFormat } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { PUBLIC_ONLY } from "../../common/address-policy.js";
+import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
 import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
@@ -40,7 +40,7 @@ export class SubmitJob {
   private readonly inputBuckets: ReadonlySet<string>;
 
   constructor(private readonly deps: SubmitJobDeps) {
-    this.inputBuckets = new Set(deps.inputBuckets ?? storageBucket(deps.store.uri("k")));
+    this.inputBuckets = allowedInputBuckets(deps.inputBuckets, deps.store);
   }
 
   /** `uploadKey`: the object the request uploaded, removed when no ImageJob comes of it. */
@@ -78,13 +78,13 @@ export class SubmitJob {
       if (err instanceof JobFailure) throw new InvalidJobError(err.message);
       throw err;
     }
-    const bucket = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/./.exec(request.input.uri)?.[1];
-    if (bucket !== undefined && !this.inputBuckets.has(bucket)) {
-      throw new InvalidJobError(`bucket ${bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
+    const input = parseInputUri(request.input.uri);
+    if ("problem" in input) return;
+    if (input.scheme === "s3" && !this.inputBuckets.has(input.bucket)) {
+      throw new InvalidJobError(`bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
     }
-    const host = request.input.uri.startsWith("https://") ? URL.parse(request.input.uri)?.hostname.replace(/^\[(.*)\]$/, "$1") : undefined;
-    const why = host && isIP(host) ? PUBLIC_ONLY.refuse(host) : undefined;
-    if (why) throw new InvalidJobError(`${host} is a ${why} address; inputs are fetched only from public addresses`);
+    const why = input.scheme === "https" && isIP(input.host) ? PUBLIC_ONLY.refuse(input.host) : undefined;
+    if (why && input.scheme === "https") throw new InvalidJobError(`${input.host} is a ${why} address; inputs are fetched only from public addresses`);
   }
 
   private manifest(request: JobRequest): ImageJob {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CLIENT_INPUT_SCHEMES, uriScheme } from "../../common/job/input-uri.js";
 import { InvalidRequestError } from "../domain/errors.js";
 import type { JobRequest } from "../domain/submit-job.js";
 
@@ -12,8 +13,9 @@ const startDeadlineSeconds = z.int().min(1);
 const jsonJob = z.strictObject({
   model,
   input: z.strictObject({
-    // upload: keys are handed out by this API only, through multipart uploads.
-    uri: z.string().max(2048).regex(/^(s3|https):\/\/\S+$/, "must be an s3:// or https:// URI"),
+    // upload: keys are handed out by this API only, through multipart uploads. The rest of the
+    // URI's rules are the CRD's, whose messages the apiserver's refusal carries (422).
+    uri: z.string().max(2048).refine((uri) => (CLIENT_INPUT_SCHEMES as readonly string[]).includes(uriScheme(uri) ?? ""), "must be an s3:// or https:// URI"),
   }),
   params: params.optional(),
   output: z.strictObject({ format: outputFormat.optional(), quality: z.int().min(1).max(100).optional() }).optional(),

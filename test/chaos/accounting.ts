@@ -1,6 +1,7 @@
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Queue } from "bullmq";
-import { GROUP, IMAGEJOB_PLURAL, TERMINAL_PHASES, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
+import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
+import { isFinished } from "../../common/job/phases.js";
 import { queueName } from "../../common/queue.js";
 import { createRedis } from "../../common/redis.js";
 import { testEnv } from "../support/env.js";
@@ -13,7 +14,7 @@ export interface Submitted {
   model: string;
 }
 
-/** What the API's GET /v1/jobs/:id shows (api/domain/job-view.ts), the fields the suite reads. */
+/** What the API's GET /v1/jobs/:id shows (api/http/job-presenter.ts), the fields the suite reads. */
 export interface ApiJob {
   id: string;
   status: string;
@@ -38,7 +39,7 @@ export interface CaseReport {
   byId: Map<string, Outcome>;
 }
 
-const terminal = (job: ImageJob | undefined) => job?.status?.phase !== undefined && TERMINAL_PHASES.includes(job.status.phase);
+const terminal = (job: ImageJob | undefined) => isFinished(job?.status?.phase);
 
 /** The suite's ImageJobs by UID, read from the apiserver (not from a cache). */
 export async function imageJobs(p: Platform): Promise<Map<string, ImageJob>> {

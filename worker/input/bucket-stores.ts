@@ -1,14 +1,9 @@
 import type { Config } from "../../common/config.js";
+import { isBucketName } from "../../common/job/input-uri.js";
 import { S3ObjectStore, type ObjectStore } from "../../common/storage/index.js";
 
 type S3Settings = Pick<Config, "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE">;
 
-/** S3 bucket naming rules (the common subset): 3 to 63 of a-z, 0-9, '.', '-'. */
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-export function isBucketName(name: string): boolean {
-  return BUCKET.test(name);
-}
 
 /**
  * One S3 store per bucket named by `s3://bucket/key` inputs and model sources, on the endpoint

@@ -1,10 +1,9 @@
 import { addAbortSignal } from "node:stream";
 import type { Agent } from "node:https";
-import { storageBucket } from "../../common/config.js";
 import { InvalidObjectKeyError, JobFailure, ObjectNotFoundError } from "../../common/errors.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { PUBLIC_ONLY, type AddressPolicy } from "../../common/address-policy.js";
-import { isBucketName } from "./bucket-stores.js";
+import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
 import { httpsGet, type Resolve } from "./https-get.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
 
@@ -37,7 +36,7 @@ export class InputFetcher {
   private readonly inputBuckets: ReadonlySet<string>;
 
   constructor(private readonly opts: InputFetcherOptions) {
-    this.inputBuckets = new Set(opts.inputBuckets ?? storageBucket(opts.store.uri("k")));
+    this.inputBuckets = allowedInputBuckets(opts.inputBuckets, opts.store);
   }
 
   /**
@@ -58,23 +57,22 @@ export class InputFetcher {
   }
 
   private fetchFrom(uri: string, signal: AbortSignal): Promise<Buffer> {
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
-    if (scheme === "upload") return this.fromStore(this.opts.store, uri.slice("upload:".length), uri, signal);
-    if (scheme === "s3") {
-      const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-      if (!match || !isBucketName(match[1]!)) throw new JobFailure("InputNotFound", `${uri} is not an s3://bucket/key URI`);
-      if (!this.inputBuckets.has(match[1]!)) {
-        throw new JobFailure("InputForbidden", `bucket ${match[1]!} is not one inputs may be read from (INPUT_BUCKETS)`);
-      }
-      return this.fromStore(this.opts.bucketStore(match[1]!), match[2]!, uri, signal);
+    const input = parseInputUri(uri);
+    if ("problem" in input) throw new JobFailure("InputNotFound", input.problem);
+    switch (input.scheme) {
+      case "upload":
+        return this.fromStore(this.opts.store, input.key, uri, signal);
+      case "s3":
+        if (!this.inputBuckets.has(input.bucket)) {
+          throw new JobFailure("InputForbidden", `bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
+        }
+        return this.fromStore(this.opts.bucketStore(input.bucket), input.key, uri, signal);
+      case "https":
+        return httpsGet(input.url, {
+          maxBytes: this.opts.maxBytes, maxRedirects: MAX_REDIRECTS, signal, agent: this.opts.httpsAgent,
+          policy: this.opts.addressPolicy ?? PUBLIC_ONLY, resolve: this.opts.resolve,
+        });
     }
-    if (scheme === "https") {
-      return httpsGet(new URL(uri), {
-        maxBytes: this.opts.maxBytes, maxRedirects: MAX_REDIRECTS, signal, agent: this.opts.httpsAgent,
-        policy: this.opts.addressPolicy ?? PUBLIC_ONLY, resolve: this.opts.resolve,
-      });
-    }
-    throw new JobFailure("InputNotFound", `input URIs with scheme ${scheme ? `${scheme}:` : "(none)"} are not allowed; use upload:<key>, s3://bucket/key or https://`);
   }
 
   private async fromStore(store: ObjectStore, key: string, uri: string, signal: AbortSignal): Promise<Buffer> {

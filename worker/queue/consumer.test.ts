@@ -6,6 +6,7 @@ import sharp from "sharp";
 import { randomUUID } from "node:crypto";
 import { testEnv, uniqueName } from "../../test/support/env.js";
 import { createRedis } from "../../common/redis.js";
+import type { JobProgress } from "../../common/job/progress.js";
 import { queueName, type QueueJobData, type QueueJobResult } from "../../common/queue.js";
 import { createObjectStore, readAll, type ObjectStore } from "../../common/storage/index.js";
 import { BucketStores } from "../input/bucket-stores.js";
@@ -83,8 +84,9 @@ async function notifications(r: Rig, uid: string): Promise<number> {
 }
 
 describe("queue consumer", () => {
-  it("runs a job: output in S3 at the attempt's key, contract result, notifications and logs", async () => {
-    const r = await rig(new FlipRunner());
+  it("runs a job: output in S3 at the attempt's key, contract result, notifications, progress and logs", async () => {
+    const progress: JobProgress[] = [];
+    const r = await rig(new FlipRunner(), { progress: (p) => progress.push(p) });
     const data = jobData(await uploadPng(r.store, "uploads/in.png"));
     await enqueue(r, data);
     const job = await settled(r, data.uid);
@@ -101,6 +103,8 @@ describe("queue consumer", () => {
     const lines = r.logs.filter((l) => l.uid === data.uid);
     expect(lines.map((l) => l.msg)).toEqual(["Job started", "Job succeeded"]);
     expect(lines[1]).toMatchObject({ model: MODEL, attempt: 1, bytes: head!.bytes, durationMs: expect.any(Number) as number });
+    expect(progress.map((p) => [p.uid, p.attempt, p.stage])).toEqual([[data.uid, 1, "fetch"], [data.uid, 1, "inference"], [data.uid, 1, "upload"]]);
+    expect(progress.map((p) => p.elapsedMs)).toEqual([...progress.map((p) => p.elapsedMs)].sort((x, y) => x - y));
   });
 
   it("fails a job with a missing input after one attempt, as InputNotFound", async () => {

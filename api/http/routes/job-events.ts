@@ -1,10 +1,10 @@
 import { Router, type Response } from "express";
-import { TERMINAL_PHASES } from "../../../common/crd-types.js";
+import { isFinished } from "../../../common/job/phases.js";
 import type { Logger } from "../../../common/logger.js";
 import type { JobEvents } from "../../domain/job-events.js";
 import type { JobQueries } from "../../domain/job-queries.js";
 import type { JobRecord } from "../../domain/job-record.js";
-import type { JobPresenter } from "../../domain/job-view.js";
+import type { JobPresenter } from "../job-presenter.js";
 import type { SseStreams } from "../sse-streams.js";
 
 export interface JobEventRoutesDeps {
@@ -92,7 +92,7 @@ class JobStream {
     this.sent = { version: record.resourceVersion, deleted: record.deletedAt !== null };
     const view = await this.deps.presenter.view(record);
     this.write(`event: status\nid: ${record.resourceVersion}\ndata: ${JSON.stringify(view)}\n\n`);
-    if (TERMINAL_PHASES.includes(record.phase) || record.deletedAt) this.close();
+    if (isFinished(record.phase) || record.deletedAt) this.close();
   }
 
   private isNews(r: JobRecord): boolean {

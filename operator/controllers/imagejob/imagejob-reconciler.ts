@@ -1,12 +1,14 @@
 import { isDeepStrictEqual } from "node:util";
 import type { ImageJob, ImageJobStatus, ImageModel } from "../../../common/crd-types.js";
 import type { Logger } from "../../../common/logger.js";
+import { parseInputUri } from "../../../common/job/input-uri.js";
+import { isFinished } from "../../../common/job/phases.js";
 import type { QueueJobData } from "../../../common/queue.js";
 import type { ImageJobApi } from "./imagejob-api.js";
 import type { Informer } from "../../../common/kube/informer.js";
 import type { JobQueue, QueueJobView } from "../../job-queue.js";
 import { OwnWrites } from "../../runtime/own-writes.js";
-import { clean, deadlineExceededStatus, invalidSpecStatus, isTerminal, msToStartDeadline, statusFromQueue } from "./imagejob-status.js";
+import { clean, deadlineExceededStatus, invalidSpecStatus, msToStartDeadline, statusFromQueue } from "./imagejob-status.js";
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
@@ -24,7 +26,6 @@ export interface ReconcilerDeps {
   onEnqueued?: (model: string) => void;
 }
 
-const ALLOWED_INPUT = /^(upload:|s3:\/\/|https:\/\/)/;
 const DEFAULT_TTL_SECONDS = 3600;
 
 /**
@@ -50,12 +51,11 @@ export class ImageJobReconciler {
     const [namespace, name] = key.split("/") as [string, string];
     const job = this.current(key, this.deps.jobs.get(namespace, name));
     if (!job || job.metadata.deletionTimestamp) return {};
-    if (isTerminal(job.status?.phase)) return this.expire(job);
+    if (isFinished(job.status?.phase)) return this.expire(job);
 
     const model = this.deps.models.get(namespace, job.spec.model);
-    const invalid = !model
-      ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}`
-      : !ALLOWED_INPUT.test(job.spec.input.uri) ? `input URI scheme not allowed: use upload:, s3:// or https://` : undefined;
+    const input = parseInputUri(job.spec.input.uri);
+    const invalid = !model ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}` : "problem" in input ? input.problem : undefined;
     if (invalid) {
       await this.write(job, invalidSpecStatus(job, invalid, this.now()), { reason: "InvalidSpec", message: invalid });
       return {};
@@ -88,7 +88,7 @@ export class ImageJobReconciler {
     }
     const next = statusFromQueue(job, view, this.now());
     await this.write(job, next, eventFor(job.status, next, view));
-    if (isTerminal(next.phase)) return this.expire({ ...job, status: next });
+    if (isFinished(next.phase)) return this.expire({ ...job, status: next });
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
 

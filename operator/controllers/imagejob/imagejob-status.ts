@@ -1,6 +1,6 @@
 import { rfc3339Seconds as seconds, setCondition } from "../../../common/conditions.js";
-import type { ImageJob, ImageJobStatus, ImageJobPhase } from "../../../common/crd-types.js";
-import { parseFailure } from "../../../common/queue.js";
+import type { ImageJob, ImageJobStatus } from "../../../common/crd-types.js";
+import { parseFailure } from "../../../common/job/failure-reasons.js";
 import type { QueueJobView } from "../../job-queue.js";
 
 /**
@@ -71,12 +71,6 @@ export function msToStartDeadline(job: ImageJob, attemptsStarted: number, now: D
   const created = new Date(job.metadata.creationTimestamp ?? Number.NaN).getTime();
   if (!seconds || attemptsStarted > 0 || !Number.isFinite(created)) return undefined;
   return Math.max(0, created + seconds * 1000 - now.getTime());
-}
-
-export const TERMINAL: readonly ImageJobPhase[] = ["Succeeded", "Failed", "Canceled"];
-
-export function isTerminal(phase: ImageJobPhase | undefined): boolean {
-  return phase !== undefined && TERMINAL.includes(phase);
 }
 
 /** Drops undefined members, so a status compares equal to its JSON round trip from the apiserver. */
