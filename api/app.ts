@@ -3,11 +3,11 @@ import type { Logger } from "../common/logger.js";
 import type { ObjectStore, UrlSigner } from "../common/storage/index.js";
 import type { JobEvents } from "./domain/job-events.js";
 import { JobQueries } from "./domain/job-queries.js";
-import { JobPresenter } from "./domain/job-view.js";
 import { CancelJob } from "./domain/cancel-job.js";
 import { IdempotentSubmit } from "./domain/idempotent-submit.js";
 import type { Cluster, IdempotencyRepository, JobRepository } from "./domain/ports.js";
 import { SubmitJob } from "./domain/submit-job.js";
+import { JobPresenter } from "./http/job-presenter.js";
 import { errorHandler, notFound } from "./http/problem.js";
 import { requestLog } from "./http/request-log.js";
 import { fileRoutes } from "./http/routes/files.js";
@@ -42,7 +42,7 @@ export interface AppDeps {
   readiness?: ReadinessChecks;
   /** Between SSE keepalive comments; 15 s. */
   sseKeepaliveMs?: number;
-  /** INPUT_BUCKETS (common/config.ts inputBuckets): buckets `s3://` inputs may name; default the store's. */
+  /** INPUT_BUCKETS (common/job/input-uri.ts inputBuckets): buckets `s3://` inputs may name; default the store's. */
   inputBuckets?: readonly string[];
 }
 
@@ -50,7 +50,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
   const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
-  const queries = new JobQueries({ jobs: deps.jobs, presenter, namespace: deps.namespace });
+  const queries = new JobQueries({ jobs: deps.jobs, namespace: deps.namespace });
   const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, inputBuckets: deps.inputBuckets, log });
   const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, log });
   const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Generates the Prisma client into common/generated/prisma (gitignored). Runs at `npm install`.
+# Generates the Prisma client into api/data/generated/prisma (gitignored). Runs at `npm install`.
 # The CLI wants to download a schema-engine binary at start even though `generate` never uses
 # it; naming an existing file in PRISMA_SCHEMA_ENGINE_BINARY skips that download (see ADR 0002).
 set -euo pipefail

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "../common/generated/prisma/client.js";
+import { PrismaClient } from "../api/data/generated/prisma/client.js";
 import { createTestDatabase, type TestDatabase } from "../test/support/database.js";
 import { migrate, MigrationError } from "./migrate.js";
 

@@ -1,5 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "../../common/generated/prisma/client.js";
+import { PrismaClient } from "./generated/prisma/client.js";
 
 export type { PrismaClient };
 

@@ -1,21 +1,25 @@
 import { PixelmillError } from "../../common/errors.js";
 
-/** A request the API refuses; the HTTP layer maps each class to a status and problem type. */
+// The use cases' errors, in the domain's terms; the API's edge decides how a caller hears of each.
+
+/** Input the use cases refuse (a malformed cursor, a job request that breaks the rules), with the issues found. */
 export class InvalidRequestError extends PixelmillError {
   constructor(message: string, readonly issues?: readonly { path: PropertyKey[]; code: string; message: string }[]) {
     super("InvalidRequest", message);
   }
 }
 
-export class UnsupportedMediaTypeError extends PixelmillError {
+/** An upload whose first bytes are not an image format the workers read. */
+export class UnsupportedImageTypeError extends PixelmillError {
   constructor(message: string) {
-    super("UnsupportedMediaType", message);
+    super("UnsupportedImageType", message);
   }
 }
 
-export class PayloadTooLargeError extends PixelmillError {
+/** An upload over the configured limit (MAX_UPLOAD_BYTES). */
+export class UploadTooLargeError extends PixelmillError {
   constructor(readonly limit: number) {
-    super("PayloadTooLarge", `the upload is larger than ${limit} bytes`);
+    super("UploadTooLarge", `the upload is larger than ${limit} bytes`);
   }
 }
 
@@ -42,12 +46,6 @@ export class JobRejectedError extends PixelmillError {
 export class JobNotFoundError extends PixelmillError {
   constructor(readonly id: string) {
     super("JobNotFound", `there is no job ${JSON.stringify(id)}`);
-  }
-}
-
-export class ForbiddenError extends PixelmillError {
-  constructor(message: string) {
-    super("Forbidden", message);
   }
 }
 

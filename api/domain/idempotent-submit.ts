@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import { IdempotencyKeyInProgressError, IdempotencyKeyReusedError, InvalidRequestError, JobNotFoundError } from "./errors.js";
+import { IdempotencyKeyInProgressError, IdempotencyKeyReusedError, JobNotFoundError } from "./errors.js";
 import type { JobRecord } from "./job-record.js";
 import type { IdempotencyRepository, JobRepository } from "./ports.js";
 import type { JobRequest, SubmitJob } from "./submit-job.js";
@@ -29,18 +29,10 @@ export interface SubmitOutcome {
   replayed: boolean;
 }
 
-/** 1 to 255 printable ASCII characters, as most APIs with Idempotency-Key allow. */
-const KEY = /^[\x20-\x7e]{1,255}$/;
-
-export function checkIdempotencyKey(key: string): string {
-  if (!KEY.test(key)) throw new InvalidRequestError("the Idempotency-Key header must be 1 to 255 printable ASCII characters");
-  return key;
-}
-
 /**
- * POST /v1/jobs with an Idempotency-Key: the first request claims the key (a row, inserted
- * before the ImageJob is created), later ones with the same request get the same job, and ones
- * with another request are refused. Concurrent duplicates wait for the first one's job.
+ * A submit under an idempotency key: the first request claims the key (a row, inserted before
+ * the ImageJob is created), later ones with the same request get the same job, and ones with
+ * another request are refused. Concurrent duplicates wait for the first one's job.
  */
 export class IdempotentSubmit {
   constructor(private readonly deps: IdempotentSubmitDeps) {}

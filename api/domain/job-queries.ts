@@ -1,8 +1,7 @@
-import type { ImageJobPhase } from "../../common/crd-types.js";
+import type { ImageJobPhase } from "../../common/job/phases.js";
 import { decodeCursor, encodeCursor, isUuid } from "./cursor.js";
 import { JobNotFoundError } from "./errors.js";
 import type { JobRecord } from "./job-record.js";
-import type { JobPresenter, JobView } from "./job-view.js";
 import type { JobRepository } from "./ports.js";
 
 export interface ListJobsQuery {
@@ -12,24 +11,21 @@ export interface ListJobsQuery {
   model?: string;
 }
 
+/** One page of the history, newest first; `nextCursor` reads the next one, null after the last. */
 export interface JobPage {
-  items: JobView[];
-  next_cursor: string | null;
+  items: JobRecord[];
+  nextCursor: string | null;
 }
 
 /** Reads of the job history in the API's namespace. */
 export class JobQueries {
-  constructor(private readonly deps: { jobs: JobRepository; presenter: JobPresenter; namespace: string }) {}
+  constructor(private readonly deps: { jobs: JobRepository; namespace: string }) {}
 
   /** The record of job `id` (an ImageJob UID); JobNotFoundError when there is none. */
   async record(id: string): Promise<JobRecord> {
     const found = isUuid(id) ? await this.deps.jobs.get(this.deps.namespace, id.toLowerCase()) : undefined;
     if (!found) throw new JobNotFoundError(id);
     return found;
-  }
-
-  async get(id: string): Promise<JobView> {
-    return this.deps.presenter.view(await this.record(id));
   }
 
   async list(q: ListJobsQuery): Promise<JobPage> {
@@ -39,8 +35,8 @@ export class JobQueries {
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return {
-      items: await Promise.all(page.map((r) => this.deps.presenter.view(r))),
-      next_cursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAt, uid: last.uid }) : null,
+      items: page,
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.createdAt, uid: last.uid }) : null,
     };
   }
 }

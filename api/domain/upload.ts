@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from "./errors.js";
+import { UnsupportedImageTypeError, UploadTooLargeError } from "./errors.js";
 import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../common/image-sniff.js";
 
 export interface StoredUpload {
@@ -21,10 +21,10 @@ export interface UploadOptions {
 
 /**
  * Streams an uploaded image into the store under `uploads/<namespace>/<uuid>.<ext>`, never
- * holding more than a chunk in memory. The first bytes decide the type (UnsupportedMediaTypeError
- * for anything but an image format we read); a body over maxBytes fails with PayloadTooLargeError
- * and whatever was written is deleted. `file` is left drained, never destroyed, because a
- * multipart parser waits on it to go on with the rest of the request.
+ * holding more than a chunk in memory. The first bytes decide the type (UnsupportedImageTypeError
+ * for anything but an image format we read); an upload over maxBytes fails with UploadTooLargeError
+ * and whatever was written is deleted. `file` is left drained, never destroyed, because whoever
+ * feeds it (a form parser) may wait on it to go on with the rest of its input.
  */
 export async function storeUpload(file: Readable, opts: UploadOptions): Promise<StoredUpload> {
   const guard = new UploadGuard(opts.maxBytes);
@@ -70,7 +70,7 @@ class UploadGuard extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.maxBytes) return cb(this.fail(new PayloadTooLargeError(this.maxBytes)));
+    if (this.seen > this.maxBytes) return cb(this.fail(new UploadTooLargeError(this.maxBytes)));
     if (this.type) return cb(null, chunk);
     this.head.push(chunk);
     this.headBytes += chunk.length;
@@ -88,7 +88,7 @@ class UploadGuard extends Transform {
     this.head = [];
     this.type = sniffImageType(head);
     if (!this.type) {
-      return cb(this.fail(new UnsupportedMediaTypeError("the upload is not a PNG, JPEG, WebP, GIF, TIFF or AVIF image")));
+      return cb(this.fail(new UnsupportedImageTypeError("the upload is not a PNG, JPEG, WebP, GIF, TIFF or AVIF image")));
     }
     this.resolve(this.type);
     cb(null, head);

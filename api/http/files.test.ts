@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { UrlSigner } from "../../common/storage/index.js";
-import type { JobView } from "../domain/job-view.js";
+import type { JobView } from "./job-presenter.js";
 import { eventually, startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 import { runToSuccess } from "../../test/support/job-status.js";
 

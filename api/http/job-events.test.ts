@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GROUP, IMAGEJOB_PLURAL, VERSION } from "../../common/crd-types.js";
-import type { JobView } from "../domain/job-view.js";
+import type { JobView } from "./job-presenter.js";
 import { eventually, startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 import { readSse, type SseMessage } from "../../test/support/sse.js";
 import { patchStatus, runToSuccess } from "../../test/support/job-status.js";

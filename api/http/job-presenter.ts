@@ -1,6 +1,7 @@
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import type { JobRecord } from "./job-record.js";
+import type { JobPage } from "../domain/job-queries.js";
+import type { JobRecord } from "../domain/job-record.js";
 
 export type JobStatus = Lowercase<JobRecord["phase"]>;
 
@@ -35,6 +36,12 @@ export interface JobView extends Omit<JobSummary, "urls"> {
     notes: string[];
   } | null;
   urls: JobUrls;
+}
+
+/** What GET /v1/jobs answers. */
+export interface JobListView {
+  items: JobView[];
+  next_cursor: string | null;
 }
 
 export interface JobPresenterOptions {
@@ -75,6 +82,10 @@ export class JobPresenter {
       output: await this.output(r),
       urls,
     };
+  }
+
+  async page(p: JobPage): Promise<JobListView> {
+    return { items: await Promise.all(p.items.map((r) => this.view(r))), next_cursor: p.nextCursor };
   }
 
   private async output(r: JobRecord): Promise<JobView["output"]> {

@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION } from "../../common/crd-types.js";
 import { startApi, eventually, type ApiFixture } from "../../test/support/api-fixture.js";
 import { patchStatus, runToSuccess } from "../../test/support/job-status.js";
-import type { JobView } from "../domain/job-view.js";
+import type { JobView } from "./job-presenter.js";
 
 let api: ApiFixture;
 beforeAll(async () => {

@@ -2,9 +2,10 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from "exp
 import { ObjectNotFoundError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import {
-  ForbiddenError, IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
-  JobRejectedError, PayloadTooLargeError, UnknownModelError, UnsupportedMediaTypeError,
+  IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
+  JobRejectedError, UnknownModelError, UnsupportedImageTypeError, UploadTooLargeError,
 } from "../domain/errors.js";
+import { ForbiddenError, PayloadTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
 
 const TYPE_BASE = "https://pixelmill.io/problems/";
 
@@ -33,8 +34,13 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof InvalidRequestError) {
     return problem(400, "invalid-request", "Invalid request", err.message, err.issues ? { errors: err.issues } : {});
   }
-  if (err instanceof UnsupportedMediaTypeError) return problem(415, "unsupported-media-type", "Unsupported media type", err.message);
-  if (err instanceof PayloadTooLargeError) return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit });
+  // An upload that is not an image, or too large, is refused as its request's body would be.
+  if (err instanceof UnsupportedMediaTypeError || err instanceof UnsupportedImageTypeError) {
+    return problem(415, "unsupported-media-type", "Unsupported media type", err.message);
+  }
+  if (err instanceof PayloadTooLargeError || err instanceof UploadTooLargeError) {
+    return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit });
+  }
   if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });
   if (err instanceof InvalidJobError) return problem(422, "invalid-job", "Invalid job", err.message);
   if (err instanceof JobRejectedError) return problem(422, "job-rejected", "ImageJob refused by the Kubernetes API", err.message);

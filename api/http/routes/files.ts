@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import type { Logger } from "../../../common/logger.js";
 import { validKey, type ObjectStore, type UrlSigner } from "../../../common/storage/index.js";
 import { ObjectNotFoundError } from "../../../common/errors.js";
-import { ForbiddenError } from "../../domain/errors.js";
+import { ForbiddenError } from "../http-errors.js";
 
 /**
  * GET /v1/files/<key>?expires=&sig=: objects of a file:// store, for the signed URLs it hands

@@ -2,18 +2,20 @@ import { createHash, type Hash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import express, { Router, type Request, type Response } from "express";
 import { z } from "zod";
-import type { ImageJobPhase } from "../../../common/crd-types.js";
+import { IMAGEJOB_PHASES, phaseNamed } from "../../../common/job/phases.js";
 import type { Logger } from "../../../common/logger.js";
 import type { ObjectStore } from "../../../common/storage/index.js";
 import type { CancelJob } from "../../domain/cancel-job.js";
-import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../../domain/errors.js";
-import { checkIdempotencyKey, type IdempotentSubmit } from "../../domain/idempotent-submit.js";
+import { InvalidRequestError } from "../../domain/errors.js";
+import type { IdempotentSubmit } from "../../domain/idempotent-submit.js";
 import type { JobQueries } from "../../domain/job-queries.js";
-import type { JobPresenter } from "../../domain/job-view.js";
 import type { JobRecord } from "../../domain/job-record.js";
 import { requestHash } from "../../domain/request-hash.js";
 import type { JobRequest, SubmitJob } from "../../domain/submit-job.js";
 import { storeUpload } from "../../domain/upload.js";
+import { PayloadTooLargeError, UnsupportedMediaTypeError } from "../http-errors.js";
+import { checkIdempotencyKey } from "../idempotency-key.js";
+import type { JobPresenter } from "../job-presenter.js";
 import { parseFormJob, parseJsonJob } from "../job-request.js";
 import { receiveMultipart } from "../multipart.js";
 
@@ -29,8 +31,7 @@ export interface JobRoutesDeps {
   log: Logger;
 }
 
-const PHASES = ["Pending", "Queued", "Running", "Succeeded", "Failed", "Canceled"] as const satisfies readonly ImageJobPhase[];
-const STATUSES = PHASES.map((p) => p.toLowerCase()) as [string, ...string[]];
+const STATUSES = IMAGEJOB_PHASES.map((p) => p.toLowerCase()) as [string, ...string[]];
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -65,12 +66,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       throw new InvalidRequestError("the query parameters are not valid", issues);
     }
     const { limit, cursor, status, model } = parsed.data;
-    const phase = PHASES.find((p) => p.toLowerCase() === status);
-    res.json(await deps.queries.list({ limit, cursor, phase, model }));
+    const phase = status === undefined ? undefined : phaseNamed(status);
+    res.json(await deps.presenter.page(await deps.queries.list({ limit, cursor, phase, model })));
   });
 
   router.get("/v1/jobs/:id", async (req, res) => {
-    res.json(await deps.queries.get(req.params.id));
+    res.json(await deps.presenter.view(await deps.queries.record(req.params.id)));
   });
 
   // Cancel: 202 when this request canceled the job, 200 when it was canceled already.

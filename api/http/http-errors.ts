@@ -1,0 +1,24 @@
+import { PixelmillError } from "../../common/errors.js";
+
+// Errors only the HTTP layer raises, about the request as HTTP; problem.ts maps each to a status and problem type.
+
+/** A Content-Type the route does not take. */
+export class UnsupportedMediaTypeError extends PixelmillError {
+  constructor(message: string) {
+    super("UnsupportedMediaType", message);
+  }
+}
+
+/** A request body that is too large to read (told by its Content-Length before reading it). */
+export class PayloadTooLargeError extends PixelmillError {
+  constructor(readonly limit: number) {
+    super("PayloadTooLarge", `the upload is larger than ${limit} bytes`);
+  }
+}
+
+/** A signed link that is not valid or has expired. */
+export class ForbiddenError extends PixelmillError {
+  constructor(message: string) {
+    super("Forbidden", message);
+  }
+}
