@@ -9,13 +9,6 @@ export class UnsupportedMediaTypeError extends PixelmillError {
   }
 }
 
-/** A request body that is too large to read (told by its Content-Length before reading it). */
-export class PayloadTooLargeError extends PixelmillError {
-  constructor(readonly limit: number) {
-    super("PayloadTooLarge", `the upload is larger than ${limit} bytes`);
-  }
-}
-
 /** A signed link that is not valid or has expired. */
 export class ForbiddenError extends PixelmillError {
   constructor(message: string) {

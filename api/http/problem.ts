@@ -5,7 +5,7 @@ import {
   IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
   JobRejectedError, UnknownModelError, UnsupportedImageTypeError, UploadTooLargeError,
 } from "../domain/errors.js";
-import { ForbiddenError, PayloadTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
+import { ForbiddenError, UnsupportedMediaTypeError } from "./http-errors.js";
 
 const TYPE_BASE = "https://pixelmill.io/problems/";
 
@@ -38,7 +38,7 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof UnsupportedMediaTypeError || err instanceof UnsupportedImageTypeError) {
     return problem(415, "unsupported-media-type", "Unsupported media type", err.message);
   }
-  if (err instanceof PayloadTooLargeError || err instanceof UploadTooLargeError) {
+  if (err instanceof UploadTooLargeError) {
     return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit });
   }
   if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });

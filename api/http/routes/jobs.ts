@@ -6,14 +6,14 @@ import { IMAGEJOB_PHASES, phaseNamed } from "../../../common/job/phases.js";
 import type { Logger } from "../../../common/logger.js";
 import type { ObjectStore } from "../../../common/storage/index.js";
 import type { CancelJob } from "../../domain/cancel-job.js";
-import { InvalidRequestError } from "../../domain/errors.js";
+import { InvalidRequestError, UploadTooLargeError } from "../../domain/errors.js";
 import type { IdempotentSubmit } from "../../domain/idempotent-submit.js";
 import type { JobQueries } from "../../domain/job-queries.js";
 import type { JobRecord } from "../../domain/job-record.js";
 import { requestHash } from "../../domain/request-hash.js";
 import type { JobRequest, SubmitJob } from "../../domain/submit-job.js";
 import { storeUpload } from "../../domain/upload.js";
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from "../http-errors.js";
+import { UnsupportedMediaTypeError } from "../http-errors.js";
 import { checkIdempotencyKey } from "../idempotency-key.js";
 import type { JobPresenter } from "../job-presenter.js";
 import { parseFormJob, parseJsonJob } from "../job-request.js";
@@ -111,7 +111,7 @@ function hashing(file: Readable, digest: Hash): Readable {
 
 async function submitMultipart(req: Request, deps: JobRoutesDeps, key: string | undefined): Promise<Submitted> {
   const length = Number(req.headers["content-length"]);
-  if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new PayloadTooLargeError(deps.maxUploadBytes);
+  if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new UploadTooLargeError(deps.maxUploadBytes); // told by Content-Length, before reading
   const discard = (uploadKey: string) => discardUpload(deps, uploadKey);
   const digest = createHash("sha256");
   const form = await receiveMultipart(req, {
