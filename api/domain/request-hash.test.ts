@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, requestHash } from "./request-hash.js";
+import { InvalidRequestError } from "./errors.js";
+import { canonicalJson, MAX_CANONICAL_DEPTH, requestHash } from "./request-hash.js";
 
 describe("requestHash", () => {
   const base = { model: "upscale-x2", input: { uri: "s3://b/cat.png" }, params: { strength: 0.5, tile: { size: 256, overlap: 16 } } };
@@ -22,5 +23,17 @@ describe("requestHash", () => {
     const a = requestHash({ ...base, input: { uri: "upload:uploads/ns/1.png" } }, "aa");
     expect(requestHash({ ...base, input: { uri: "upload:uploads/ns/2.png" } }, "aa")).toBe(a);
     expect(requestHash({ ...base, input: { uri: "upload:uploads/ns/1.png" } }, "bb")).not.toBe(a);
+  });
+});
+
+describe("canonicalJson on hostile nesting", () => {
+  it("refuses a value nested 100,000 deep with InvalidRequestError, not a stack overflow", () => {
+    const deep = JSON.parse(`${"[".repeat(100_000)}${"]".repeat(100_000)}`) as unknown;
+    expect(() => requestHash({ model: "m", input: { uri: "s3://b/k" }, params: { p: deep } })).toThrow(InvalidRequestError);
+    let nested: unknown = 1;
+    for (let i = 0; i < MAX_CANONICAL_DEPTH; i++) nested = { a: nested };
+    expect(canonicalJson(nested)).toMatch(/^\{"a":/);
+    expect(() => canonicalJson({ a: nested })).toThrow(InvalidRequestError);
+    expect(canonicalJson({ a: { b: [1] } })).toBe('{"a":{"b":[1]}}');
   });
 });

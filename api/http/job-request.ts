@@ -1,14 +1,63 @@
 import { z } from "zod";
 import { CLIENT_INPUT_SCHEMES, uriScheme } from "../../common/job/input-uri.js";
+import {
+  MAX_PARAM_NAME_LENGTH, MAX_PARAM_STRING_LENGTH, MAX_PARAMS, MAX_PARAMS_BYTES, MAX_START_DEADLINE_SECONDS, MAX_TIMEOUT_SECONDS,
+} from "../../common/job/limits.js";
 import { InvalidRequestError } from "../domain/errors.js";
 import type { JobRequest } from "../domain/submit-job.js";
 
 // The same rules the CRD enforces, checked here so a client hears about all of them at once.
-const model = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lowercase letters, digits and '-')");
-const params = z.record(z.string(), z.unknown()).refine((p) => Object.keys(p).length <= 64, "at most 64 params");
+/** An ImageModel's name; also what `GET /v1/jobs?model=` takes. */
+export const modelName = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lowercase letters, digits and '-')");
+const model = modelName;
+
+/**
+ * What is wrong with one param value, if anything. Models declare only number, integer, boolean
+ * and string params (common/model-params.ts), so anything else is refused here, by a check that
+ * looks at the value alone: a body nested 100,000 deep is refused before anything recurses over
+ * it (the request hash, the apiserver client's JSON). Strings are bounded, and free of NUL, which
+ * Postgres cannot store.
+ */
+function paramValueProblem(value: unknown): string | undefined {
+  switch (typeof value) {
+    case "boolean":
+      return undefined;
+    case "number":
+      return Number.isFinite(value) ? undefined : "must be a finite number";
+    case "string":
+      if (value.length > MAX_PARAM_STRING_LENGTH) return `must be at most ${MAX_PARAM_STRING_LENGTH} characters`;
+      return value.includes("\u0000") ? "must not contain NUL characters" : undefined;
+    default:
+      return "must be a number, a boolean or a string: models take no nested, list or null params";
+  }
+}
+
+const paramValue = z.unknown().superRefine((value, ctx) => {
+  const problem = paramValueProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Bytes of the params as JSON, counting scalar values only (never recursing into the rest). */
+function paramsBytes(p: Record<string, unknown>): number {
+  let bytes = 2;
+  for (const [name, value] of Object.entries(p)) {
+    const text = typeof value === "object" || value === undefined ? "null" : JSON.stringify(value);
+    bytes += Buffer.byteLength(JSON.stringify(name)) + 1 + Buffer.byteLength(text) + 1;
+  }
+  return bytes;
+}
+
+const params = z.record(z.string(), paramValue).superRefine((p, ctx) => {
+  const names = Object.keys(p);
+  for (const name of names) {
+    if (name.length > MAX_PARAM_NAME_LENGTH) ctx.addIssue({ code: "custom", path: [name], message: `a param name is at most ${MAX_PARAM_NAME_LENGTH} characters` });
+  }
+  if (names.length > MAX_PARAMS) ctx.addIssue({ code: "custom", message: `at most ${MAX_PARAMS} params` });
+  else if (paramsBytes(p) > MAX_PARAMS_BYTES) ctx.addIssue({ code: "custom", message: `at most ${MAX_PARAMS_BYTES} bytes of params as JSON` });
+});
 const outputFormat = z.enum(["png", "webp", "jpeg"]);
-const timeoutSeconds = z.int().min(1).max(86400);
-const startDeadlineSeconds = z.int().min(1);
+const timeoutSeconds = z.int().min(1).max(MAX_TIMEOUT_SECONDS, `at most ${MAX_TIMEOUT_SECONDS} (1 day)`);
+const startDeadlineSeconds = z.int().min(1).max(MAX_START_DEADLINE_SECONDS, `at most ${MAX_START_DEADLINE_SECONDS} (7 days)`);
 
 const jsonJob = z.strictObject({
   model,

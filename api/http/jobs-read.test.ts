@@ -137,6 +137,17 @@ describe("GET /v1/jobs", () => {
       expect(res.body.type).toBe("https://pixelmill.io/problems/invalid-request");
     }
   });
+
+  it("refuses a model that is no model name (a NUL byte, say) with 400 before any query", async () => {
+    for (const q of ["model=%00", "model=a%00b", "model=Bad_Name", "model=", `model=${"x".repeat(64)}`, "model=a&model=b"]) {
+      const res = await getJson<{ type: string; errors?: { path: string[] }[] }>(`/v1/jobs?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(res.type, q).toMatch(/^application\/problem\+json/);
+      expect(res.body.type).toBe("https://pixelmill.io/problems/invalid-request");
+      expect([...new Set(res.body.errors?.map((e) => e.path[0]))], q).toEqual(["model"]);
+    }
+    expect((await getJson("/v1/jobs?model=upscale-x2")).status).toBe(200);
+  });
 });
 
 it("describes an output outside the configured store, with no URL", async () => {

@@ -52,6 +52,8 @@ export class Controller {
       try {
         const result = await this.reconciler.reconcile(key);
         this.queue.forget(key);
+        // addAfter caps the wait (MAX_ADD_AFTER_MS, 1 h): a TTL of 30 days re-checks hourly and
+        // asks again for what is left, and no delay ever overflows a Node timer into a busy loop.
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
         if ((err as { code?: number }).code === 409) {

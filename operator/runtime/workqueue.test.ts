@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Clock } from "../../common/clock.js";
-import { WorkQueue } from "./workqueue.js";
+import { MAX_ADD_AFTER_MS, WorkQueue } from "./workqueue.js";
 
 /** A clock whose timers fire only when the test advances it. */
 function fakeClock() {
@@ -83,5 +83,47 @@ describe("WorkQueue", () => {
     expect(await waiting).toBeUndefined();
     q.add("late");
     expect(await q.get()).toBeUndefined();
+  });
+});
+
+describe("WorkQueue add-after beyond what a timer holds", () => {
+  const DAY_MS = 24 * 3600 * 1000;
+
+  it("caps a 30-day add-after at MAX_ADD_AFTER_MS: not at once, and back within the cap", () => {
+    const { clock, advance, pending } = fakeClock();
+    const q = new WorkQueue({ clock });
+    q.addAfter("ttl", 30 * DAY_MS);
+    expect(pending()).toBe(1);
+    advance(1);
+    expect(q.length).toBe(0);
+    advance(MAX_ADD_AFTER_MS - 2);
+    expect(q.length).toBe(0);
+    advance(1);
+    expect(q.length).toBe(1);
+  });
+
+  it("waits the cap for NaN and Infinity rather than spinning", () => {
+    const { clock, advance } = fakeClock();
+    const q = new WorkQueue({ clock, maxAddAfterMs: 1000 });
+    q.addAfter("nan", Number.NaN);
+    q.addAfter("inf", Number.POSITIVE_INFINITY);
+    advance(999);
+    expect(q.length).toBe(0);
+    advance(1);
+    expect(q.length).toBe(2);
+  });
+
+  it("with the system clock (fake timers), a 30-day add-after does not fire at once", () => {
+    vi.useFakeTimers();
+    try {
+      const q = new WorkQueue();
+      q.addAfter("k", 30 * DAY_MS);
+      vi.advanceTimersByTime(1000);
+      expect(q.length).toBe(0);
+      vi.advanceTimersByTime(MAX_ADD_AFTER_MS);
+      expect(q.length).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

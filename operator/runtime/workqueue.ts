@@ -6,9 +6,19 @@ import { systemClock, type Clock } from "../../common/clock.js";
  * are kept and handed out after `done`); failures back off exponentially per key.
  */
 
+/**
+ * The longest an add-after waits: 1 h. Reconcilers are level-based, so a key handed out earlier
+ * than asked is simply re-checked and asks again for what is left; the cap keeps every timer far
+ * below what a Node timer holds (2^31-1 ms), and bounds how long a key is forgotten should a
+ * computed delay be wrong (a TTL of months, NaN). An hourly re-check per waiting key is cheap.
+ */
+export const MAX_ADD_AFTER_MS = 60 * 60 * 1000;
+
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Cap on add-after delays (default MAX_ADD_AFTER_MS). */
+  maxAddAfterMs?: number;
   clock?: Clock;
 }
 
@@ -33,10 +43,12 @@ export class WorkQueue {
     this.push(key);
   }
 
-  /** Adds the key after `ms`; an earlier pending add-after for the key wins. */
+  /** Adds the key after `ms`, capped at maxAddAfterMs (NaN too); an earlier pending add-after for the key wins. */
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
     if (ms <= 0) return this.add(key);
+    const max = this.opts.maxAddAfterMs ?? MAX_ADD_AFTER_MS;
+    ms = ms < max ? ms : max; // NaN compares false: it waits the cap rather than spinning
     const at = this.clock.now() + ms;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;

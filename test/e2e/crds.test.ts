@@ -12,7 +12,18 @@ import {
   type ImageJob, type ImageJobSpec, type ImageModel, type WorkerPool,
 } from "../../common/crd-types.js";
 
+import {
+  MAX_PARAM_STRING_LENGTH, MAX_START_DEADLINE_SECONDS, MAX_TIMEOUT_SECONDS, MAX_TTL_SECONDS_AFTER_FINISHED,
+} from "../../common/job/limits.js";
+
 type Manifest = ImageJob | ImageModel | WorkerPool;
+
+/** `[[[ … ]]]`, `depth` deep. */
+function deepList(depth: number): unknown {
+  let value: unknown = [];
+  for (let i = 1; i < depth; i++) value = [value];
+  return value;
+}
 
 const examplesDir = fileURLToPath(new URL("../../examples", import.meta.url));
 const plurals = { ImageJob: IMAGEJOB_PLURAL, ImageModel: IMAGEMODEL_PLURAL, WorkerPool: WORKERPOOL_PLURAL };
@@ -175,6 +186,29 @@ describe("validation refuses", () => {
   ])("an ImageJob with %s", async (_, spec, message) => {
     const manifest = job(uniqueName("bad"), spec);
     await expectRefused(create(manifest), message);
+  });
+
+  it.each([
+    ["a TTL over 30 days", { ttlSecondsAfterFinished: MAX_TTL_SECONDS_AFTER_FINISHED + 1 }, `spec.ttlSecondsAfterFinished in body should be less than or equal to ${MAX_TTL_SECONDS_AFTER_FINISHED}`],
+    ["a TTL of 2^62 seconds", { ttlSecondsAfterFinished: 2 ** 62 }, `should be less than or equal to ${MAX_TTL_SECONDS_AFTER_FINISHED}`],
+    ["a start deadline over 7 days", { startDeadlineSeconds: 3_000_000 }, `spec.startDeadlineSeconds in body should be less than or equal to ${MAX_START_DEADLINE_SECONDS}`],
+    ["a timeout over a day", { timeoutSeconds: MAX_TIMEOUT_SECONDS + 1 }, `spec.timeoutSeconds in body should be less than or equal to ${MAX_TIMEOUT_SECONDS}`],
+    // No object or list passes "at most 0 and at least 1 members": the schema's own words.
+    ["an object param", { params: { strength: { nested: 1 } } }, "spec.params.strength: Too many: 1: must have at most 0 items"],
+    ["an empty object param", { params: { strength: {} } }, "spec.params.strength in body should have at least 1 properties"],
+    ["a list param", { params: { strength: [0.5] } }, "spec.params.strength: Too many: 1: must have at most 0 items"],
+    ["an empty list param", { params: { strength: [] } }, "spec.params.strength in body should have at least 1 items"],
+    ["a param nested deep", { params: { strength: deepList(200) } }, "spec.params.strength: Too many: 1: must have at most 0 items"],
+    ["a string param over 4096 characters", { params: { note: "x".repeat(MAX_PARAM_STRING_LENGTH + 1) } }, `spec.params.note: Too long: may not be more than ${MAX_PARAM_STRING_LENGTH}`],
+  ])("an ImageJob with %s", async (_, spec, message) => {
+    await expectRefused(create(job(uniqueName("over"), spec as Partial<ImageJobSpec>)), message);
+  });
+
+  it("nothing at the limits: scalar params and the longest TTL, start deadline and timeout", async () => {
+    const params = { strength: 0.5, steps: 3, sharp: true, note: "x".repeat(MAX_PARAM_STRING_LENGTH) };
+    const spec = { params, ttlSecondsAfterFinished: MAX_TTL_SECONDS_AFTER_FINISHED, startDeadlineSeconds: MAX_START_DEADLINE_SECONDS, timeoutSeconds: MAX_TIMEOUT_SECONDS };
+    await create(job("at-limits", spec));
+    expect((await get<ImageJob>("ImageJob", "at-limits")).spec).toMatchObject(spec);
   });
 
   it("changing spec.model or spec.input of an ImageJob", async () => {

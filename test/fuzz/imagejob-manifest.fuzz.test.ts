@@ -5,6 +5,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-no
 import { parse } from "yaml";
 import { z } from "zod";
 import { API_VERSION, GROUP, IMAGEJOB_KIND, IMAGEJOB_PLURAL, VERSION } from "../../common/crd-types.js";
+import { MAX_PARAM_STRING_LENGTH, MAX_START_DEADLINE_SECONDS, MAX_TTL_SECONDS_AFTER_FINISHED } from "../../common/job/limits.js";
 import { kubeConfig, uniqueName } from "../support/env.js";
 
 // Arbitrary ImageJob manifests created through the real kube-apiserver with our CRD: each is
@@ -41,13 +42,13 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const acceptedSpec = z.strictObject({
   model: z.string().max(63).regex(dnsLabel),
   input: z.strictObject({ uri: z.string().min(1).max(2048).regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+|https:\/\/.+|upload:[A-Za-z0-9_-][A-Za-z0-9._/-]*)$/s) }),
-  params: z.record(z.string(), z.unknown()).optional(),
+  params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string().max(MAX_PARAM_STRING_LENGTH)])).optional(),
   output: z.strictObject({ format: z.enum(["png", "webp", "jpeg"]), quality: z.int().min(1).max(100).optional() }),
   priority: z.int().min(-100).max(100),
   maxAttempts: z.int().min(1).max(10),
-  ttlSecondsAfterFinished: z.int().min(0),
+  ttlSecondsAfterFinished: z.int().min(0).max(MAX_TTL_SECONDS_AFTER_FINISHED),
   timeoutSeconds: z.int().min(1).max(86400).optional(),
-  startDeadlineSeconds: z.int().min(1).optional(),
+  startDeadlineSeconds: z.int().min(1).max(MAX_START_DEADLINE_SECONDS).optional(),
 });
 
 // The OpenAPI schema's own wording (k8s.io/apiextensions-apiserver), for causes that are not CEL.
@@ -55,6 +56,10 @@ const SCHEMA_WORDING = /Invalid value|Required value|Unsupported value|Too long|
 
 const hugeString = fc.integer({ min: 2049, max: 20_000 }).map((n) => "s3://pixelmill/" + "k".repeat(n));
 const wrongType = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 10 }), fc.array(fc.integer(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+
+// What models take (common/model-params.ts): numbers, booleans and strings.
+const scalarParam = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.string({ maxLength: 20 }));
+const hugeParam = fc.integer({ min: MAX_PARAM_STRING_LENGTH + 1, max: 10_000 }).map((n) => "p".repeat(n));
 
 const uri = fc.oneof(
   fc.constantFrom("s3://pixelmill/inputs/cat.png", "https://example.com/cat.png", "upload:uploads/ns/a.png"),
@@ -69,24 +74,29 @@ const uri = fc.oneof(
 const valid = {
   model: fc.constantFrom("upscale-x2", "a", "m-1", "x".repeat(63)),
   input: fc.record({ uri: fc.constantFrom("s3://pixelmill/inputs/cat.png", "https://example.com/cat.png?x=1", "upload:uploads/ns/a.png") }),
-  params: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
+  params: fc.dictionary(fc.string({ maxLength: 12 }), scalarParam, { maxKeys: 5 }),
   output: fc.record({ format: fc.constantFrom("png", "webp", "jpeg"), quality: fc.integer({ min: 1, max: 100 }) }, { requiredKeys: [] }),
   priority: fc.integer({ min: -100, max: 100 }),
   maxAttempts: fc.integer({ min: 1, max: 10 }),
   ttlSecondsAfterFinished: fc.integer({ min: 0, max: 10 ** 6 }),
   timeoutSeconds: fc.integer({ min: 1, max: 86400 }),
-  startDeadlineSeconds: fc.integer({ min: 1, max: 10 ** 6 }),
+  startDeadlineSeconds: fc.integer({ min: 1, max: MAX_START_DEADLINE_SECONDS }),
   // Not in the schema: pruned, never refused (the apiserver's default field validation).
   unknownField: fc.string({ maxLength: 10 }),
 };
 const invalid: Record<keyof typeof valid, fc.Arbitrary<unknown>> = {
   model: fc.oneof(fc.constantFrom("-bad", "Bad_Name", "x".repeat(64), ""), fc.string({ maxLength: 70 }), wrongType),
   input: fc.oneof(fc.record({ uri: fc.oneof(uri, wrongType) }, { requiredKeys: [] }), wrongType, fc.record({ uri, extra: fc.string() })),
-  params: fc.oneof(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 65, maxKeys: 70 }), wrongType),
+  params: fc.oneof(
+    fc.dictionary(fc.string({ maxLength: 12 }), scalarParam, { minKeys: 65, maxKeys: 70 }),
+    // A value that is no scalar (an object or a list, empty or nested), or a string over the limit.
+    fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }), hugeParam), { minKeys: 1, maxKeys: 3 }),
+    wrongType,
+  ),
   output: fc.oneof(fc.record({ format: fc.oneof(fc.constantFrom("bmp", "PNG", ""), wrongType), quality: fc.oneof(fc.integer({ min: -5, max: 105 }), fc.double(), wrongType) }, { requiredKeys: [] }), wrongType),
   priority: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ noNaN: true, noDefaultInfinity: true }), wrongType),
   maxAttempts: fc.oneof(fc.integer({ min: -5, max: 50 }), wrongType),
-  ttlSecondsAfterFinished: fc.oneof(fc.integer({ min: -10, max: 10 }), fc.constant(2 ** 62), fc.constant(2 ** 64), wrongType),
+  ttlSecondsAfterFinished: fc.oneof(fc.integer({ min: -10, max: 10 }), fc.integer({ min: MAX_TTL_SECONDS_AFTER_FINISHED - 5, max: 10 ** 9 }), fc.constant(2 ** 62), fc.constant(2 ** 64), wrongType),
   timeoutSeconds: fc.oneof(fc.integer({ min: -1, max: 100_000 }), wrongType),
   startDeadlineSeconds: fc.oneof(fc.integer({ min: -1, max: 10 ** 7 }), wrongType),
   unknownField: wrongType,

@@ -16,7 +16,7 @@ import { storeUpload } from "../../domain/upload.js";
 import { UnsupportedMediaTypeError } from "../http-errors.js";
 import { checkIdempotencyKey } from "../idempotency-key.js";
 import type { JobPresenter } from "../job-presenter.js";
-import { parseFormJob, parseJsonJob } from "../job-request.js";
+import { modelName, parseFormJob, parseJsonJob } from "../job-request.js";
 import { receiveMultipart } from "../multipart.js";
 
 export interface JobRoutesDeps {
@@ -35,9 +35,11 @@ const STATUSES = IMAGEJOB_PHASES.map((p) => p.toLowerCase()) as [string, ...stri
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
+  // decodeCursor checks it (base64url of a timestamp and a UUID) before any query.
   cursor: z.string().min(1).max(512).optional(),
   status: z.enum(STATUSES).optional(),
-  model: z.string().min(1).max(63).optional(),
+  // A model's name, as a job names it: anything else (a NUL byte, say) never reaches Postgres.
+  model: modelName.min(1).optional(),
 });
 
 /** Room for the multipart framing and the small fields around the file. */
