@@ -15,3 +15,10 @@ export class ForbiddenError extends PixelmillError {
     super("Forbidden", message);
   }
 }
+
+/** A multipart form with more fields, files or parts than the API reads: refused rather than cut short. */
+export class FormTooLargeError extends PixelmillError {
+  constructor(readonly unit: "fields" | "files" | "parts", readonly limit: number) {
+    super("FormTooLarge", `the form has more than ${limit} ${unit}`);
+  }
+}

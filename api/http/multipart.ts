@@ -3,6 +3,7 @@ import busboy from "busboy";
 import type { Readable } from "node:stream";
 import { InvalidRequestError, UnsupportedImageTypeError, UploadTooLargeError } from "../domain/errors.js";
 import type { StoredUpload } from "../domain/upload.js";
+import { FormTooLargeError } from "./http-errors.js";
 
 export interface MultipartOptions {
   /** The one file field taken; other files are read and dropped. */
@@ -19,7 +20,10 @@ export interface MultipartForm {
 }
 
 // A few files are allowed so that one sent before `image` does not crowd it out; they are dropped.
+// A form past a count limit is refused (413, naming the limit), never read with parts left out.
 const LIMITS = { fields: 16, fieldSize: 64 * 1024, files: 4, parts: 32 };
+// busboy says partsLimit once `parts` parts have ended, when none may follow: one more tells "more than".
+const BUSBOY_LIMITS = { ...LIMITS, parts: LIMITS.parts + 1 };
 
 /**
  * Parses a multipart/form-data request as it arrives: fields in memory (small), the file
@@ -30,13 +34,14 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: LIMITS });
+      parser = busboy({ headers: req.headers, limits: BUSBOY_LIMITS });
     } catch (err) {
       reject(new InvalidRequestError(`cannot read the multipart body: ${(err as Error).message}`));
       return;
     }
     const fields: Record<string, string> = {};
     let fieldProblem: InvalidRequestError | undefined;
+    let overLimit: FormTooLargeError | undefined;
     let uploading: Promise<StoredUpload> | undefined;
     let finished = false;
 
@@ -44,6 +49,11 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
       if (info.valueTruncated) fieldProblem ??= new InvalidRequestError(`field ${name} is longer than ${LIMITS.fieldSize} bytes`);
       else fields[name] = value;
     });
+    // busboy skips what is past a limit and goes on; the request is refused once it is all read.
+    const hit = (unit: "fields" | "files" | "parts") => () => void (overLimit ??= new FormTooLargeError(unit, LIMITS[unit]));
+    parser.on("fieldsLimit", hit("fields"));
+    parser.on("filesLimit", hit("files"));
+    parser.on("partsLimit", hit("parts"));
     parser.on("file", (name, file) => {
       if (name !== opts.fileField || uploading) {
         // A form cut short errors each open file stream too; the parser's own error answers the
@@ -62,7 +72,7 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
       req.unpipe(parser);
       const outcome = await uploading?.then((upload) => ({ upload }), (error: unknown) => ({ error }));
       const upload = outcome && "upload" in outcome ? outcome.upload : undefined;
-      const failure = pickFailure(outcome && "error" in outcome ? outcome.error : undefined, parseError, fieldProblem);
+      const failure = pickFailure(outcome && "error" in outcome ? outcome.error : undefined, parseError, overLimit, fieldProblem);
       if (failure === undefined) return resolve({ fields, upload });
       if (upload) await opts.discard(upload.key);
       reject(failure instanceof Error ? failure : new Error("the upload failed", { cause: failure }));
@@ -78,8 +88,9 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
 }
 
 /** What the client did wrong comes first; a failing store only when nothing else explains it. */
-function pickFailure(uploadError: unknown, parseError: Error | undefined, fieldProblem: Error | undefined): unknown {
+function pickFailure(uploadError: unknown, parseError: Error | undefined, overLimit: Error | undefined, fieldProblem: Error | undefined): unknown {
   if (uploadError instanceof UploadTooLargeError || uploadError instanceof UnsupportedImageTypeError) return uploadError;
+  if (overLimit) return overLimit;
   if (parseError) return new InvalidRequestError(`malformed multipart body: ${parseError.message}`);
   return uploadError ?? fieldProblem;
 }

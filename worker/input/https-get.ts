@@ -4,7 +4,7 @@ import { lookup } from "node:dns/promises";
 import type { LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { JobFailure } from "../../common/errors.js";
-import type { AddressPolicy } from "../../common/address-policy.js";
+import { refusal, refuseUrlHost, type AddressPolicy } from "../../common/address-policy.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
 
 /** A host's addresses, as node:dns lookup with `all: true` gives them. */
@@ -43,7 +43,7 @@ export async function httpsGet(url: URL, opts: HttpsGetOptions): Promise<Buffer>
     if (status >= 300 && status < 400 && location) {
       res.resume();
       if (hop >= opts.maxRedirects) throw new JobFailure("InputNotFound", `${shown(url)} redirects more than ${opts.maxRedirects} times`);
-      current = new URL(location, current);
+      current = URL.parse(location, current.href) ?? unparsableRedirect(url, location, opts.policy);
       continue;
     }
     if (status < 200 || status >= 300) {
@@ -69,12 +69,24 @@ async function vetted(url: URL, opts: HttpsGetOptions): Promise<LookupAddress[]>
   if (addresses.length === 0) throw new JobFailure("InputNotFound", `${url.host} has no address`);
   for (const { address } of addresses) {
     const why = opts.policy.refuse(address);
-    if (why) {
-      const what = literal ? "is" : "resolves to";
-      throw new JobFailure("InputForbidden", `${url.host} ${what} a ${why} address; inputs are fetched only from public addresses`);
-    }
+    if (why) throw new JobFailure("InputForbidden", refusal(url.host, why, !literal));
   }
   return addresses;
+}
+
+/**
+ * InputForbidden when URL text that WHATWG URL cannot parse names a host the policy refuses: an
+ * IPv6 literal with a zone id (https://[fe80::1%25eth0]/), which the apiserver's CEL url() takes.
+ * Undefined otherwise.
+ */
+export function forbiddenUrlText(text: string, policy: AddressPolicy): JobFailure | undefined {
+  const why = refuseUrlHost(policy, text);
+  return why === undefined ? undefined : new JobFailure("InputForbidden", why);
+}
+
+/** A Location that is no URL: refused as its host if that is why, else the input is not found there (not retried). */
+function unparsableRedirect(url: URL, location: string, policy: AddressPolicy): never {
+  throw forbiddenUrlText(location, policy) ?? new JobFailure("InputNotFound", `${shown(url)} redirects to a Location that is not a URL`);
 }
 
 function systemResolve(host: string): Promise<LookupAddress[]> {
