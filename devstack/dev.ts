@@ -1,12 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { projectRoot } from "./binaries.js";
-import { startStack } from "./stack.js";
+import { startStack, type Stack } from "./stack.js";
 import { ensureDatabase } from "./postgres.js";
 import { applyManifests, readManifests } from "./manifests.js";
-import type { Managed } from "./processes.js";
 import { startComponent } from "./components.js";
+import { supervise, type Supervised } from "./supervisor.js";
 import { createPodRunner, type PodRunner } from "./pod-runner.js";
 import { migrate } from "../prisma/migrate.js";
 import { loadConfig } from "../common/config.js";
@@ -18,80 +19,131 @@ import sharp from "sharp";
  * cluster (control plane with the CRDs, controllers, scheduler, fake GPU nodes), Postgres and
  * Redis (found or started), applies the built-in ImageModels, runs the operator and the API
  * (PORT, default 8080) as child processes, and applies two WorkerPools whose pods the pod runner
- * runs as worker processes. Storage is a folder unless --s3 starts the S3 server. Ctrl-C stops everything.
+ * runs as worker processes. Storage is a folder unless --s3 starts the S3 server.
+ *
+ * The operator and the API are supervised (supervisor.ts): one that exits is said so on stderr
+ * and restarted after 1 s, doubling to 30 s; one that exits 5 times within 5 min stops everything,
+ * exit code 1. SIGINT (Ctrl-C), SIGTERM or SIGHUP stop everything: the components, the pod
+ * runner's workers, the stack's servers. The "dev" script execs Node itself (no shell, no tsx
+ * CLI in between), so the signal npm forwards to its child reaches this process.
  */
 const withS3 = process.argv.includes("--s3");
 const port = Number(process.env.PORT ?? 8080);
 const stateDir = join(projectRoot, ".pixelmill");
-await mkdir(stateDir, { recursive: true });
 const kubeconfigPath = join(stateDir, "kubeconfig");
-const stack = await startStack({ kubeconfigPath, s3: withS3, log: (m) => console.log(`[dev] ${m}`) });
-const children: Managed[] = [];
+const log = (m: string) => console.log(`[dev] ${m}`);
+/** What must not scroll by unnoticed: a component that died, the stack giving up. */
+const shout = (m: string) => console.error(`\n[dev] !!! ${m}\n`);
+/**
+ * How long a stop waits for the startup step in progress (starting the stack can take a minute)
+ * before it stops what is up; the orphan watchdogs (processes.ts) end the rest when this process exits.
+ */
+const STARTUP_WAIT_MS = 90_000;
+
+let stack: Stack | undefined;
+const components: Supervised[] = [];
 /** Runs the worker pods the scheduler places on the fake GPU nodes, in every namespace. */
 let podRunner: PodRunner | undefined;
+let stoppingSince: number | undefined;
 
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  console.log(`\n[dev] ${signal}: stopping`);
-  // Components first (they drain), then the stack under them.
-  Promise.all([...children.map((c) => c.stop(30_000)), podRunner?.stop()]).then(() => stack.stop()).then(() => process.exit(0), (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+/** Thrown between startup steps once a stop was asked for: nothing more is started. */
+class Stopping extends Error {}
+const unlessStopping = () => {
+  if (stoppingSince !== undefined) throw new Stopping("stopping");
 };
-process.on("SIGINT", () => shutdown("SIGINT"));
-process.on("SIGTERM", () => shutdown("SIGTERM"));
 
-try {
-  const databaseUrl = await ensureDatabase(stack.postgres.url, "pixelmill");
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal, 0));
+const startup = main();
+startup.catch((err: unknown) => {
+  if (err instanceof Stopping) return;
+  console.error(err);
+  void shutdown("startup failed", 1);
+});
+
+async function main(): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const started = (stack = await startStack({ kubeconfigPath, s3: withS3, log }));
+  unlessStopping();
+  const databaseUrl = await ensureDatabase(started.postgres.url, "pixelmill");
   const { applied } = await migrate(databaseUrl, { migrationsDir: join(projectRoot, "prisma/migrations") });
-  console.log(`[dev] database pixelmill: ${applied.length ? `applied ${applied.join(", ")}` : "migrations up to date"}`);
+  log(`database pixelmill: ${applied.length ? `applied ${applied.join(", ")}` : "migrations up to date"}`);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const models = await readManifests(join(projectRoot, "models/manifests"));
   await applyManifests(kc, models, "default");
-  console.log(`[dev] ImageModels in namespace default: ${models.map((m) => m.metadata?.name).join(", ")}`);
+  log(`ImageModels in namespace default: ${models.map((m) => m.metadata?.name).join(", ")}`);
 
-  const storage = withS3 && stack.s3
-    ? { STORAGE_URL: `s3://${stack.s3.bucket}`, S3_ENDPOINT: stack.s3.endpoint, S3_REGION: stack.s3.region, S3_ACCESS_KEY_ID: stack.s3.accessKeyId, S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true" }
+  const storage = withS3 && started.s3
+    ? { STORAGE_URL: `s3://${started.s3.bucket}`, S3_ENDPOINT: started.s3.endpoint, S3_REGION: started.s3.region, S3_ACCESS_KEY_ID: started.s3.accessKeyId, S3_SECRET_ACCESS_KEY: started.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true" }
     : { STORAGE_URL: `file://${join(stateDir, "storage")}` };
   const env = {
     ...process.env, ...storage,
-    KUBECONFIG: kubeconfigPath, DATABASE_URL: databaseUrl, REDIS_URL: stack.redis.url, QUEUE_PREFIX: "pixelmill-dev",
+    KUBECONFIG: kubeconfigPath, DATABASE_URL: databaseUrl, REDIS_URL: started.redis.url, QUEUE_PREFIX: "pixelmill-dev",
     PORT: String(port), PUBLIC_URL: `http://localhost:${port}`, PIXELMILL_NAMESPACE: "default",
     MODEL_CACHE_DIR: join(stateDir, "models"),
   };
   await seedSample(env);
+  unlessStopping();
   for (const component of ["operator", "api"] as const) {
-    children.push(startComponent(component, env, stack.dir, { inheritOutput: true }));
+    components.push(supervise({
+      name: component,
+      start: () => startComponent(component, env, started.dir, { inheritOutput: true }),
+      log: shout,
+      onGiveUp: () => void shutdown(`${component} keeps crashing`, 1),
+    }));
   }
   // Workers are WorkerPool pods: the operator scales them, the scheduler places them on the fake
-  // GPU nodes, and the pod runner runs each as a worker process.
-  podRunner = createPodRunner({ kc, baseEnv: env, logDir: join(stack.dir, "pods"), mirrorOutput: true });
+  // GPU nodes, and the pod runner runs each as a worker process (restarting one that exits, with backoff).
+  podRunner = createPodRunner({ kc, baseEnv: env, logDir: join(started.dir, "pods"), mirrorOutput: true });
   await podRunner.start();
+  unlessStopping();
   const pools = devWorkerPools(models.map((m) => m.metadata!.name!));
   await applyManifests(kc, pools, "default");
-  console.log(`[dev] WorkerPools in namespace default: ${pools.map((p) => p.metadata?.name).join(", ")}`);
-} catch (err) {
-  console.error(err);
-  shutdown("error");
-}
+  log(`WorkerPools in namespace default: ${pools.map((p) => p.metadata?.name).join(", ")}`);
+  unlessStopping();
 
-console.log(`
-Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${stack.apiserverVersion}).
+  console.log(`
+Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${started.apiserverVersion}).
 
   curl -F model=upscale-x2 -F image=@your.png http://localhost:${port}/v1/jobs
   curl http://localhost:${port}/v1/jobs/<id>          # status, and the output URL once done
   curl -N http://localhost:${port}/v1/jobs/<id>/events # live updates (SSE)
 
   export KUBECONFIG=${kubeconfigPath}
-  kubectl apply -f examples/imagejob-dev.yaml   # input: upload:samples/pixelmill.png
+  kubectl apply -f examples/imagejob-dev.yaml   # input: upload:uploads/default/samples/pixelmill.png
   kubectl get imagemodels,imagejobs
   kubectl get workerpools,pods -o wide   # the pools scale with the queue
 
-Ctrl-C stops everything.`);
+The operator or the API, if it exits, is restarted (after 1 s, doubling to 30 s); 5 exits
+within 5 min stop everything. Ctrl-C (or SIGTERM) stops everything.`);
+}
+
+/**
+ * Stops everything, then exits with `exitCode`: the operator and the API (they drain) and the pod
+ * runner's workers, then the stack under them. A startup step in progress is waited for first
+ * (up to STARTUP_WAIT_MS), so what it starts is stopped too. Later calls only say it is stopping.
+ */
+async function shutdown(reason: string, exitCode: number): Promise<void> {
+  if (stoppingSince !== undefined) {
+    // A Ctrl-C reaches this process twice (from the terminal and forwarded by npm): say nothing then.
+    if (Date.now() - stoppingSince > 1000) log(`${reason}: already stopping`);
+    return;
+  }
+  stoppingSince = Date.now();
+  if (exitCode === 0) console.log(`\n[dev] ${reason}: stopping everything`);
+  else shout(`${reason}: stopping everything (exit code ${exitCode})`);
+  const settled = await Promise.race([startup.then(() => true, () => true), sleep(STARTUP_WAIT_MS, false, { ref: false })]);
+  if (!settled) shout(`startup still running after ${STARTUP_WAIT_MS / 1000} s: stopping what is up`);
+  try {
+    await Promise.all([...components.map((c) => c.stop(30_000)), podRunner?.stop()]);
+    await stack?.stop();
+    log("stopped");
+  } catch (err) {
+    console.error(err);
+    exitCode ||= 1;
+  }
+  process.exit(exitCode);
+}
 
 /**
  * Two pools serving every built-in model: H100 workers preferred (one kept warm), A100 workers
@@ -109,7 +161,7 @@ function devWorkerPools(models: string[]): KubernetesObject[] {
 }
 
 /**
- * A sample input at `samples/pixelmill.png` in the dev storage, so examples/imagejob-dev.yaml runs
+ * A sample input at `uploads/default/samples/pixelmill.png` in the dev storage, so examples/imagejob-dev.yaml runs
  * as is; also at `inputs/cat.png` and `inputs/receipt.jpg`, which the s3:// examples read under `--s3` (bucket pixelmill).
  */
 async function seedSample(env: NodeJS.ProcessEnv): Promise<void> {
@@ -117,7 +169,7 @@ async function seedSample(env: NodeJS.ProcessEnv): Promise<void> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="120"><rect width="100%" height="100%" fill="#f4efe6"/>
     <circle cx="60" cy="60" r="40" fill="#d2502d"/><text x="120" y="72" font-family="DejaVu Sans, sans-serif" font-size="32" fill="#1d2b3a">Pixelmill</text></svg>`;
   const png = await sharp(Buffer.from(svg)).png().toBuffer();
-  for (const key of ["samples/pixelmill.png", "inputs/cat.png"]) await store.put(key, png, { contentType: "image/png" });
+  for (const key of ["uploads/default/samples/pixelmill.png", "inputs/cat.png"]) await store.put(key, png, { contentType: "image/png" });
   await store.put("inputs/receipt.jpg", await sharp(png).jpeg().toBuffer(), { contentType: "image/jpeg" });
   store.close();
 }

@@ -2,12 +2,21 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, readFileSync, createWriteStream } from "node:fs";
 import { createServer } from "node:net";
 
+/** How a process ended: its exit code, or null and the signal that ended it (code -1: it could not be started). */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /** A child process of the harness, in its own process group, with its output in a log file. */
 export interface Managed {
   name: string;
   pid: number;
   logPath: string;
+  /** Its exit code once it ended; null when a signal ended it. */
   exited: Promise<number | null>;
+  /** The same moment, with the signal. */
+  exitStatus: Promise<ExitStatus>;
   stop(graceMs?: number): Promise<void>;
   /** The last lines of the log, for error messages. */
   tail(lines?: number): string;
@@ -45,25 +54,29 @@ export function startProcess(opts: StartOptions): Managed {
     }
     child.once("close", () => file.end());
   }
+  const exitStatus = new Promise<ExitStatus>((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+    child.once("error", () => resolve({ code: -1, signal: null }));
+  });
+  // The listener above also keeps a failed spawn's "error" event from crashing this process.
   if (child.pid === undefined) throw new Error(`could not start ${opts.name} (${opts.command})`);
   const pid = child.pid;
-  const exited = new Promise<number | null>((resolve) => {
-    child.once("exit", (code) => resolve(code));
-    child.once("error", () => resolve(-1));
-  });
+  const exited = exitStatus.then((s) => s.code);
   guardAgainstOrphans(pid);
   return {
     name: opts.name,
     pid,
     logPath: opts.logPath,
     exited,
+    exitStatus,
     stop: (graceMs = 10_000) => stopGroup(child, exited, graceMs),
     tail: (lines = 30) => tailFile(opts.logPath, lines),
   };
 }
 
+/** SIGTERM to the group, SIGKILL after `graceMs`; once the leader is gone (or was already), SIGKILL to whatever it left in its group. */
 async function stopGroup(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return signalGroup(child.pid!, "SIGKILL");
   signalGroup(child.pid!, "SIGTERM");
   const timer = setTimeout(() => signalGroup(child.pid!, "SIGKILL"), graceMs);
   await exited;
