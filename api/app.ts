@@ -5,8 +5,9 @@ import type { JobEvents } from "./domain/job-events.js";
 import { JobQueries } from "./domain/job-queries.js";
 import { CancelJob } from "./domain/cancel-job.js";
 import { IdempotentSubmit } from "./domain/idempotent-submit.js";
-import type { Cluster, IdempotencyRepository, JobRepository } from "./domain/ports.js";
+import type { Cluster, DependencyHealth, IdempotencyRepository, JobRepository } from "./domain/ports.js";
 import { SubmitJob } from "./domain/submit-job.js";
+import { GuardedStore } from "./health/guarded-store.js";
 import { JobPresenter } from "./http/job-presenter.js";
 import { errorHandler, notFound } from "./http/problem.js";
 import { requestLog } from "./http/request-log.js";
@@ -38,21 +39,32 @@ export interface AppDeps {
   streams?: SseStreams;
   /** The signer of a file:// store's URLs; without one, /v1/files serves nothing. */
   fileUrlSigner?: UrlSigner;
-  /** Named checks behind /readyz (Postgres, the apiserver). */
+  /** Named checks behind /readyz (Postgres, the apiserver, the mirror, storage, Redis). */
   readiness?: ReadinessChecks;
+  /**
+   * What is known of the services a new job needs (SUBMIT_NEEDS): POST /v1/jobs is refused with
+   * 503 while one is down, and an upload stops when storage is found down under it.
+   */
+  health?: DependencyHealth;
   /** Between SSE keepalive comments; 15 s. */
   sseKeepaliveMs?: number;
   /** INPUT_BUCKETS (common/job/input-uri.ts inputBuckets): buckets `s3://` inputs may name; default the store's. */
   inputBuckets?: readonly string[];
 }
 
+/** Storage takes the upload and, later, the output; the operator enqueues into Redis. */
+export const SUBMIT_NEEDS = ["storage", "redis"] as const;
+
 /** The HTTP API: thin routes over the use cases, every error an RFC 9457 problem. */
 export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
   const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
   const queries = new JobQueries({ jobs: deps.jobs, namespace: deps.namespace });
-  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, inputBuckets: deps.inputBuckets, log });
-  const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: deps.store, namespace: deps.namespace, log });
+  const { health } = deps;
+  // The submit path's store: its uploads and their removal stop as soon as storage is found down.
+  const uploads = health ? new GuardedStore(deps.store, health) : deps.store;
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, namespace: deps.namespace, inputBuckets: deps.inputBuckets, log });
+  const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: uploads, namespace: deps.namespace, log });
   const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });
 
   const app = express();
@@ -60,7 +72,14 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
   app.use(requestLog(log));
   app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
-  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: deps.store, namespace: deps.namespace, maxUploadBytes: deps.maxUploadBytes, log }));
+  if (health) {
+    // Before the body is read: a job that could not be kept is refused without storing its upload.
+    app.post("/v1/jobs", async (_req, _res, next) => {
+      await health.require(...SUBMIT_NEEDS);
+      next();
+    });
+  }
+  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, namespace: deps.namespace, maxUploadBytes: deps.maxUploadBytes, log }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, log,
   }));

@@ -1,12 +1,14 @@
 import type { Express } from "express";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../common/logger.js";
+import { createRedis, redisWritable } from "../common/redis.js";
 import type { ObjectStore, UrlSigner } from "../common/storage/index.js";
 import { createApp } from "./app.js";
 import { PrismaIdempotencyRepository } from "./data/idempotency-repository.js";
 import { PrismaJobRepository } from "./data/job-repository.js";
 import { createPrisma, pingDatabase, type PrismaClient } from "./data/prisma.js";
 import { JobEvents } from "./domain/job-events.js";
+import { DependencyMonitor } from "../common/health/dependency-monitor.js";
 import { SseStreams } from "./http/sse-streams.js";
 import { KubeCluster } from "./kube/kube-cluster.js";
 import { JobMirror } from "./mirror/job-mirror.js";
@@ -17,6 +19,10 @@ export interface ApiOptions {
   /** PIXELMILL_NAMESPACE */
   namespace: string;
   databaseUrl: string;
+  /** REDIS_URL: the queues' Redis, which new jobs need (the operator enqueues into it). */
+  redisUrl: string;
+  /** QUEUE_PREFIX: the API's health key lives under it. */
+  queuePrefix: string;
   store: ObjectStore;
   log: Logger;
   publicUrl: string;
@@ -27,6 +33,9 @@ export interface ApiOptions {
   sseKeepaliveMs?: number;
   /** The server ends each watch of the mirror after this long; 300 s. */
   watchTimeoutSeconds?: number;
+  /** HEALTH_CHECK_INTERVAL_MS, HEALTH_CHECK_TIMEOUT_MS: background checks of storage and Redis; 2 s each. */
+  healthCheckIntervalMs?: number;
+  healthCheckTimeoutMs?: number;
 }
 
 export interface Api {
@@ -36,7 +45,9 @@ export interface Api {
   idempotencyKeys: PrismaIdempotencyRepository;
   events: JobEvents;
   mirror: JobMirror;
-  /** Starts the mirror and the hourly pruning of Idempotency-Keys. */
+  /** Storage and Redis, as last checked. */
+  health: DependencyMonitor;
+  /** Starts the mirror, the dependency checks and the hourly pruning of Idempotency-Keys. */
   start(): void;
   /** Closes the SSE streams (call before closing the HTTP server), then the mirror and the clients. */
   closeStreams(): void;
@@ -53,21 +64,36 @@ export function assembleApi(opts: ApiOptions): Api {
   const events = new JobEvents();
   const streams = new SseStreams();
   const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace, opts.watchTimeoutSeconds), jobs, events, namespace, log });
+  const timeoutMs = opts.healthCheckTimeoutMs ?? 2000;
+  // Its own connection, not queueing behind anything, and back soon after Redis is.
+  const redis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-api", commandTimeoutMs: timeoutMs, maxRetryDelayMs: 500 });
+  const healthKey = `${opts.queuePrefix}:health:api`;
+  const health = new DependencyMonitor({
+    checks: {
+      storage: (signal) => opts.store.check(signal),
+      // Writable, not only up: at maxmemory (noeviction) or as a replica, Redis answers PING but refuses every enqueue.
+      redis: (signal) => redisWritable(redis, healthKey, 30_000, signal),
+    },
+    intervalMs: opts.healthCheckIntervalMs ?? 2000, timeoutMs, log,
+  });
   const app = createApp({
     log, namespace, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
     jobs, idempotencyKeys, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
-    sseKeepaliveMs: opts.sseKeepaliveMs,
+    sseKeepaliveMs: opts.sseKeepaliveMs, health,
     readiness: {
       postgres: () => pingDatabase(prisma),
       apiserver: () => cluster.ping(),
       mirror: () => (mirror.synced ? Promise.resolve() : Promise.reject(new Error("the job mirror has not listed ImageJobs yet"))),
+      storage: () => health.verify("storage"),
+      redis: () => health.verify("redis"),
     },
   });
   let prune: NodeJS.Timeout | undefined;
   return {
-    app, prisma, jobs, idempotencyKeys, events, mirror,
+    app, prisma, jobs, idempotencyKeys, events, mirror, health,
     start() {
       mirror.start();
+      health.start();
       // Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
       prune = setInterval(() => {
         idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
@@ -77,8 +103,10 @@ export function assembleApi(opts: ApiOptions): Api {
     closeStreams: () => streams.closeAll(),
     async stop() {
       clearInterval(prune);
+      health.stop();
       streams.closeAll();
       await mirror.stop();
+      redis.disconnect();
       await prisma.$disconnect();
     },
   };

@@ -16,8 +16,9 @@ const namespace = config.PIXELMILL_NAMESPACE;
 const fileUrlSigner = config.STORAGE_URL.startsWith("file:") ? new UrlSigner({ baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, "")}/v1/files`, secret: signingSecret() }) : undefined;
 const store = createObjectStore(config, { fileUrlSigner });
 const api = assembleApi({
-  kc, namespace, databaseUrl: config.DATABASE_URL, store, log, publicUrl: config.PUBLIC_URL, maxUploadBytes: config.MAX_UPLOAD_BYTES,
-  outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
+  kc, namespace, databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, store, log, publicUrl: config.PUBLIC_URL,
+  maxUploadBytes: config.MAX_UPLOAD_BYTES, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
+  healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
 });
 api.start();
 const server = api.app.listen(config.PORT, () => {

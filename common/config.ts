@@ -1,6 +1,10 @@
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
 
+/** S3 client deadlines when none are configured (also for stores built without config). */
+export const DEFAULT_S3_CONNECT_TIMEOUT_MS = 3000;
+export const DEFAULT_S3_REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * Every setting the processes read, from the environment, parsed once at boot. Defaults are the
  * embedded ones `npm run dev` uses; a bad value stops the process with a message naming it.
@@ -21,6 +25,14 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: z.string().optional(),
   S3_SECRET_ACCESS_KEY: z.string().optional(),
   S3_FORCE_PATH_STYLE: z.stringbool().default(false),
+  /**
+   * Where clients reach S3 (an origin, e.g. https://s3.example.com): presigned output URLs are
+   * signed for this host. Unset: S3_ENDPOINT (or AWS), as the processes themselves reach it.
+   */
+  S3_PUBLIC_ENDPOINT: z.url().optional(),
+  /** Deadlines of each S3 request: to connect, and to be answered (or for a transfer to stall); the SDK retries. */
+  S3_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_S3_CONNECT_TIMEOUT_MS),
+  S3_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_S3_REQUEST_TIMEOUT_MS),
   /** BullMQ key prefix: one per deployment sharing a Redis (and one per test). */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("pixelmill"),
   // API
@@ -30,6 +42,12 @@ const schema = z.object({
   OUTPUT_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** Key for signed output URLs when STORAGE_URL is file:// (S3 presigns with its own keys). */
   URL_SIGNING_SECRET: z.string().min(32).optional(),
+  /**
+   * How often the API checks storage and Redis in the background (a submit is refused while
+   * either was last found unavailable), and how long each check (and each /readyz check of them) may take.
+   */
+  HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+  HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
   // worker
   /** Models whose queues this worker consumes, comma-separated. */
   WORKER_MODELS: z.string().default("").transform((v) => v.split(",").map((m) => m.trim()).filter(Boolean)),

@@ -53,3 +53,13 @@ export function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return (message.split("\n", 1)[0] ?? "").trim();
 }
+
+/**
+ * A service a new job needs (storage, the queue's Redis) was found unavailable: the job is refused
+ * before anything is created, since it could not be kept.
+ */
+export class DependencyUnavailableError extends PixelmillError {
+  constructor(readonly dependency: string) {
+    super("DependencyUnavailable", `${dependency} is unavailable`);
+  }
+}

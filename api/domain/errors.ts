@@ -76,3 +76,4 @@ export class IdempotencyKeyInProgressError extends PixelmillError {
     super("IdempotencyKeyInProgress", "a request with this Idempotency-Key is still being handled; retry shortly");
   }
 }
+

@@ -28,10 +28,14 @@ export interface JobRepository {
    */
   markCanceled(uid: string, at: Date, error: { reason: string; message: string }): Promise<JobRecord | undefined>;
   /**
-   * After a full list: marks deleted the namespace's jobs that the list (taken at
-   * `listResourceVersion`) no longer has. Records newer than the list are left alone.
+   * After a full list: settles the namespace's jobs that the list no longer has, deleted while
+   * nobody watched. Each is marked deleted, and one not yet finished becomes Canceled with
+   * `unseenEnd` as its error (its ImageJob is gone, so its end cannot be known). A record newer
+   * than the list (a job created as it was taken) is left alone: newer means a resourceVersion
+   * past the list's and created after `list.takenAt` less CLOCK_MARGIN; a record from an earlier
+   * cluster (`npm run dev`'s database outlives its etcd) may have any resourceVersion, but it is old.
    */
-  markMissingDeleted(namespace: string, present: readonly string[], listResourceVersion: bigint, at: Date): Promise<JobRecord[]>;
+  settleMissing(namespace: string, present: readonly string[], list: { resourceVersion: bigint; takenAt: Date }, unseenEnd: { reason: string; message: string }): Promise<JobRecord[]>;
   get(namespace: string, uid: string): Promise<JobRecord | undefined>;
   /** Newest first, by created_at then uid. */
   list(query: JobListQuery): Promise<JobRecord[]>;
@@ -71,4 +75,15 @@ export interface Cluster {
   deleteJob(name: string, uid: string): Promise<ImageJob | undefined>;
   getModel(name: string): Promise<ImageModel | undefined>;
   listModels(): Promise<ImageModel[]>;
+}
+
+/** What the API last found of the services a new job needs (storage, the queue's Redis). */
+export interface DependencyHealth {
+  /**
+   * Resolves when each of `names` can take work: at once when each was last found available,
+   * else after checking again. DependencyUnavailableError naming the first that cannot.
+   */
+  require(...names: string[]): Promise<void>;
+  /** Aborts (with DependencyUnavailableError) when `name` is next found unavailable, at once if it is now. */
+  signal(name: string): AbortSignal;
 }

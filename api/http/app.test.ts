@@ -45,7 +45,7 @@ describe("the API", () => {
     expect(await (await fetch(`${api.url}/healthz`)).json()).toEqual({ status: "ok" });
     const ready = await fetch(`${api.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready", checks: { postgres: "ok", apiserver: "ok", mirror: "ok" } });
+    expect(await ready.json()).toEqual({ status: "ready", checks: { postgres: "ok", apiserver: "ok", mirror: "ok", storage: "ok", redis: "ok" } });
   });
 
   it("is not ready while a dependency fails, and says which", async () => {

@@ -1,11 +1,11 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
-import { ObjectNotFoundError } from "../../common/errors.js";
+import { DependencyUnavailableError, ObjectNotFoundError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import {
   IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
   JobRejectedError, UnknownModelError, UnsupportedImageTypeError, UploadTooLargeError,
 } from "../domain/errors.js";
-import { ForbiddenError, UnsupportedMediaTypeError } from "./http-errors.js";
+import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
 
 const TYPE_BASE = "https://pixelmill.io/problems/";
 
@@ -41,6 +41,9 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof UploadTooLargeError) {
     return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit });
   }
+  if (err instanceof FormTooLargeError) {
+    return problem(413, "payload-too-large", "Payload too large", err.message, { limit: err.limit, unit: err.unit });
+  }
   if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });
   if (err instanceof InvalidJobError) return problem(422, "invalid-job", "Invalid job", err.message);
   if (err instanceof JobRejectedError) return problem(422, "job-rejected", "ImageJob refused by the Kubernetes API", err.message);
@@ -50,6 +53,9 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof IdempotencyKeyReusedError) return problem(422, "idempotency-key-reused", "Idempotency-Key reused", err.message);
   if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
   if (err instanceof ForbiddenError) return problem(403, "forbidden", "Forbidden", err.message);
+  if (err instanceof DependencyUnavailableError) {
+    return problem(503, "unavailable", "Service unavailable", `${err.dependency} cannot take new jobs now; nothing was accepted, retry later`, { dependency: err.dependency });
+  }
   if (unreachable(err)) {
     return problem(503, "unavailable", "Service unavailable", "a service the API depends on (the Kubernetes API, Postgres or storage) cannot be reached; nothing was accepted, retry later");
   }
@@ -58,10 +64,13 @@ function problemOf(err: unknown): Problem | undefined {
 
 const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"]);
 
-/** A dependency down (connection refused, reset, timed out), found on the error or its causes. */
+/**
+ * A dependency down (connection refused, reset, timed out), found on the error or its causes; the
+ * S3 client's deadlines (no connection, no answer, a stalled transfer) raise a TimeoutError.
+ */
 function unreachable(err: unknown): boolean {
   for (let e = err, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (UNREACHABLE.has(String((e as { code?: unknown }).code))) return true;
+    if (UNREACHABLE.has(String((e as { code?: unknown }).code)) || (e as { name?: unknown }).name === "TimeoutError") return true;
   }
   return false;
 }

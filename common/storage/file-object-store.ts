@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
@@ -29,11 +29,12 @@ export class FileObjectStore implements ObjectStore {
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.${randomBytes(6).toString("hex")}.partial`;
     try {
-      await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, createWriteStream(tmp));
+      await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, createWriteStream(tmp), { signal: opts.signal });
+      opts.signal?.throwIfAborted(); // the rename is what makes the object exist
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw opts.signal?.aborted ? (opts.signal.reason as Error) : err;
     }
     return { key, bytes: (await stat(path)).size, contentType: opts.contentType ?? typeOf(key) };
   }
@@ -76,6 +77,16 @@ export class FileObjectStore implements ObjectStore {
     const rel = relative(this.root, path);
     if (!rel || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
     return validKey(rel.split(sep).join("/"));
+  }
+
+  async check(signal?: AbortSignal): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const probe = join(this.root, `.check-${randomBytes(6).toString("hex")}`);
+    try {
+      await writeFile(probe, "ok", { signal });
+    } finally {
+      await rm(probe, { force: true });
+    }
   }
 
   close(): void {}

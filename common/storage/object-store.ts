@@ -3,6 +3,12 @@ import { InvalidObjectKeyError } from "../errors.js";
 
 export interface PutOptions {
   contentType?: string;
+  /**
+   * Aborts the write: the put rejects with the signal's reason and leaves no object behind, as
+   * far as the store can tell (an S3 PUT the server had already taken may still land: callers
+   * that must leave nothing delete the key after the put settles).
+   */
+  signal?: AbortSignal;
 }
 
 export interface StoredObject {
@@ -29,6 +35,11 @@ export interface ObjectStore {
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
   /** The key of one of this store's URIs (the inverse of `uri`); undefined for any other URI. */
   keyOf(uri: string): string | undefined;
+  /**
+   * Resolves when the store can be used now (S3: HeadBucket answered; a folder: a probe file
+   * written and removed), for readiness; rejects otherwise, or when `signal` aborts first.
+   */
+  check(signal?: AbortSignal): Promise<void>;
   close(): void;
 }
 

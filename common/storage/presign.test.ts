@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { testEnv, uniqueName } from "../../test/support/env.js";
 import { createObjectStore, FileObjectStore, S3ObjectStore, UrlSigner } from "./index.js";
 
@@ -34,6 +35,30 @@ describe("S3ObjectStore", () => {
     store.close();
   });
 
+  it("signs for S3_PUBLIC_ENDPOINT when set: the URL names the public host, and S3 takes it when asked by that Host", async () => {
+    const { s3 } = testEnv();
+    const prefix = `${uniqueName("presign-public")}/`;
+    const store = s3Store(prefix);
+    const body = randomBytes(512);
+    await store.put("outputs/p/1.png", body, { contentType: "image/png" });
+    const pub = new S3ObjectStore({
+      bucket: s3.bucket, prefix, endpoint: s3.endpoint, publicEndpoint: "https://s3.pixelmill.example", region: s3.region, forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    const url = new URL(await pub.presignGet("outputs/p/1.png", 60));
+    expect(url.origin).toBe("https://s3.pixelmill.example");
+    expect(url.href).not.toContain(new URL(s3.endpoint).host);
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    // What a proxy in front of S3 does: the request reaches the server with the Host the URL names.
+    const viaProxy = await getWithHost(s3.endpoint, url, url.host);
+    expect(viaProxy.status).toBe(200);
+    expect(viaProxy.body.equals(body)).toBe(true);
+    // The signature covers that host: the same URL with the internal Host is refused.
+    expect((await getWithHost(s3.endpoint, url, new URL(s3.endpoint).host)).status).toBe(403);
+    pub.close();
+    store.close();
+  });
+
   it("maps its own URIs back to keys, and no others", () => {
     const { s3 } = testEnv();
     const store = s3Store("tenant/");
@@ -45,6 +70,21 @@ describe("S3ObjectStore", () => {
     store.close();
   });
 });
+
+/** GET `url`'s path and query from the server at `endpoint`, sending `host` as the Host header. */
+function getWithHost(endpoint: string, url: URL, host: string): Promise<{ status: number; body: Buffer }> {
+  const server = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: server.hostname, port: server.port, path: url.pathname + url.search, headers: { host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("FileObjectStore", () => {
   it("maps its own file:// URIs back to keys, and no others", async () => {

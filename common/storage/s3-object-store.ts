@@ -1,7 +1,8 @@
 import type { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { DEFAULT_S3_CONNECT_TIMEOUT_MS, DEFAULT_S3_REQUEST_TIMEOUT_MS } from "../config.js";
 import { ObjectNotFoundError } from "../errors.js";
 import { checkKey, validKey, type ObjectStore, type PutOptions, type StoredObject } from "./object-store.js";
 
@@ -13,14 +14,36 @@ export interface S3StoreOptions {
   region: string;
   forcePathStyle?: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Where clients reach S3 (S3_PUBLIC_ENDPOINT): presigned URLs are signed for this host, which
+   * must lead to the same server. Default: `endpoint`.
+   */
+  publicEndpoint?: string;
+  /** S3_CONNECT_TIMEOUT_MS: a connection not made in this long fails (and is retried by the SDK). */
+  connectTimeoutMs?: number;
+  /**
+   * S3_REQUEST_TIMEOUT_MS: a request not answered this long after it began, or a transfer with
+   * no byte either way for this long, fails (and is retried by the SDK).
+   */
+  requestTimeoutMs?: number;
 }
 
 export class S3ObjectStore implements ObjectStore {
   private readonly client: S3Client;
+  /** Signs only (presigning sends nothing), for the public endpoint when there is one. */
+  private readonly presigner: S3Client;
   private readonly prefix: string;
 
   constructor(private readonly opts: S3StoreOptions) {
-    this.client = new S3Client({ endpoint: opts.endpoint, region: opts.region, forcePathStyle: opts.forcePathStyle, credentials: opts.credentials });
+    const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_MS;
+    // Without deadlines a frozen S3 (it takes the connection, never answers) holds every call forever.
+    const requestHandler = {
+      connectionTimeout: opts.connectTimeoutMs ?? DEFAULT_S3_CONNECT_TIMEOUT_MS,
+      requestTimeout, throwOnRequestTimeout: true, socketTimeout: requestTimeout,
+    };
+    const common = { region: opts.region, forcePathStyle: opts.forcePathStyle, credentials: opts.credentials };
+    this.client = new S3Client({ ...common, endpoint: opts.endpoint, requestHandler });
+    this.presigner = opts.publicEndpoint ? new S3Client({ ...common, endpoint: opts.publicEndpoint }) : this.client;
     this.prefix = opts.prefix ?? "";
   }
 
@@ -32,7 +55,19 @@ export class S3ObjectStore implements ObjectStore {
     let bytes = 0;
     const counted = Buffer.isBuffer(body) ? ((bytes = body.length), body) : body.on("data", (c: Buffer) => (bytes += c.length));
     // lib-storage sends small bodies in one PutObject and large or unsized streams as multipart.
-    await new Upload({ client: this.client, params: { Bucket: this.opts.bucket, Key: this.fullKey(key), Body: counted, ContentType: opts.contentType } }).done();
+    const upload = new Upload({ client: this.client, params: { Bucket: this.opts.bucket, Key: this.fullKey(key), Body: counted, ContentType: opts.contentType } });
+    const abort = () => void upload.abort().catch(() => {}); // done() rejects with the abort
+    opts.signal?.throwIfAborted();
+    opts.signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      throw opts.signal?.aborted ? (opts.signal.reason as Error) : err;
+    } finally {
+      opts.signal?.removeEventListener("abort", abort);
+    }
+    // Written after all, if the abort came as the last byte went: the caller deletes it.
+    opts.signal?.throwIfAborted();
     return { key, bytes, contentType: opts.contentType };
   }
 
@@ -62,7 +97,12 @@ export class S3ObjectStore implements ObjectStore {
 
   async presignGet(key: string, expiresInSeconds: number): Promise<string> {
     const command = new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.fullKey(key) });
-    return await getSignedUrl(this.client, command, { expiresIn: expiresInSeconds });
+    return await getSignedUrl(this.presigner, command, { expiresIn: expiresInSeconds });
+  }
+
+  /** HeadBucket: the endpoint answers, and these credentials may use the bucket. */
+  async check(signal?: AbortSignal): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }), { abortSignal: signal });
   }
 
   keyOf(uri: string): string | undefined {
@@ -72,6 +112,7 @@ export class S3ObjectStore implements ObjectStore {
 
   close(): void {
     this.client.destroy();
+    if (this.presigner !== this.client) this.presigner.destroy();
   }
 
   private fullKey(key: string): string {

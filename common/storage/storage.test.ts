@@ -40,6 +40,25 @@ describe.each(stores)("object store: %s", (kind, make) => {
     store.close();
   });
 
+  it("stops a put whose signal fires mid-stream: it rejects with the reason and leaves no object", async () => {
+    const store = await make();
+    const controller = new AbortController();
+    const reason = new Error("attempt canceled");
+    // A body that trickles: the abort lands while the bytes are still going up.
+    const body = Readable.from((async function* () {
+      for (let i = 0; i < 40; i++) {
+        if (i === 3) controller.abort(reason);
+        yield randomBytes(64 * 1024);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    })());
+    await expect(store.put("outputs/x/aborted.png", body, { signal: controller.signal })).rejects.toBe(reason);
+    expect(await store.head("outputs/x/aborted.png")).toBeUndefined();
+    await expect(store.put("outputs/x/late.png", randomBytes(10), { signal: controller.signal })).rejects.toBe(reason);
+    expect(await store.head("outputs/x/late.png")).toBeUndefined();
+    store.close();
+  });
+
   it("streams a body larger than one multipart part (6 MiB) intact", async () => {
     const store = await make();
     const body = randomBytes(6 * 1024 * 1024);

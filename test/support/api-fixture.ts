@@ -42,6 +42,12 @@ export interface FixtureOptions {
   /** A file store in this folder, signing URLs with this secret, instead of S3. */
   fileStore?: { root: string; secret: string };
   sseKeepaliveMs?: number;
+  /** Another S3 endpoint for the store (e.g. one that never answers), with these client deadlines. */
+  s3?: { endpoint?: string; connectTimeoutMs?: number; requestTimeoutMs?: number };
+  /** Another Redis for the API's health checks (default: the harness's). */
+  redisUrl?: string;
+  healthCheckIntervalMs?: number;
+  healthCheckTimeoutMs?: number;
 }
 
 export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
@@ -70,14 +76,18 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const db = await createTestDatabase(label);
   await migrate(db.url, { migrationsDir });
   const prefix = uniqueName(label);
-  const s3 = { S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: true };
+  const s3 = {
+    S3_ENDPOINT: opts.s3?.endpoint ?? env.s3.endpoint, S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey,
+    S3_FORCE_PATH_STYLE: true, S3_CONNECT_TIMEOUT_MS: opts.s3?.connectTimeoutMs, S3_REQUEST_TIMEOUT_MS: opts.s3?.requestTimeoutMs,
+  };
   const signer = opts.fileStore && new UrlSigner({ baseUrl: `${url}/v1/files`, secret: opts.fileStore.secret });
   const store = opts.fileStore
     ? new FileObjectStore(opts.fileStore.root, { signer })
     : createObjectStore({ ...s3, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}` });
   const api = assembleApi({
-    kc, namespace, databaseUrl: db.url, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    kc, namespace, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
+    healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs,
   });
   const { prisma, jobs, idempotencyKeys, events, mirror } = api;
   api.start();
