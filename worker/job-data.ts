@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ImageModelSpec } from "../common/crd-types.js";
 import { JobFailure } from "../common/errors.js";
+import { outputsPrefix } from "../common/job/input-access.js";
 import type { QueueJobData } from "../common/queue.js";
 
 /**
@@ -31,5 +32,5 @@ const EXTENSIONS = { png: "png", webp: "webp", jpeg: "jpg" } as const;
 
 /** Where an attempt's output goes: one key per attempt, so a retry never overwrites a finished one. */
 export function outputKey(job: Pick<QueueJobData, "namespace" | "name" | "uid" | "output">, attempt: number): string {
-  return `outputs/${job.namespace}/${job.name}/${job.uid}-${attempt}.${EXTENSIONS[job.output.format]}`;
+  return `${outputsPrefix(job.namespace)}${job.name}/${job.uid}-${attempt}.${EXTENSIONS[job.output.format]}`;
 }

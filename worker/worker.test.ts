@@ -50,11 +50,11 @@ it("starts from the configuration and drains on SIGTERM, exiting 0 after the run
   const redis = createRedis(config.REDIS_URL);
   const queue = new Queue<QueueJobData, QueueJobResult>(queueName("flip-x2"), { connection: redis, prefix: config.QUEUE_PREFIX });
   cleanups.push(async () => { await queue.close(); await redis.quit(); store.close(); });
-  await store.put("uploads/in.png", await sharp({ create: { width: 4, height: 4, channels: 3, background: "#336699" } }).png().toBuffer());
+  await store.put("uploads/team-a/in.png", await sharp({ create: { width: 4, height: 4, channels: 3, background: "#336699" } }).png().toBuffer());
   const uid = randomUUID();
   await queue.add("image", {
     uid, namespace: "team-a", name: "sigterm", model: "flip-x2", modelSpec: { source: { uri: "builtin:flip" }, task: "image-to-image" },
-    modelVersion: "1", inputUri: "upload:uploads/in.png", params: {}, output: { format: "webp" },
+    modelVersion: "1", inputUri: "upload:uploads/team-a/in.png", params: {}, output: { format: "webp" },
   }, { jobId: uid, attempts: 3, backoff: { type: "exponential", delay: 50 } });
   await expect.poll(() => runner.calls, { interval: 10 }).toBe(1); // running, not just taken
 

@@ -1,9 +1,9 @@
-import { isIP } from "node:net";
 import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type ImageModel, type OutputFormat } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import { PUBLIC_ONLY } from "../../common/address-policy.js";
+import { PUBLIC_ONLY, refuseUrlHost } from "../../common/address-policy.js";
+import { refuseInput, storeRoot } from "../../common/job/input-access.js";
 import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
 import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
@@ -38,9 +38,11 @@ export interface SubmitJobDeps {
  */
 export class SubmitJob {
   private readonly inputBuckets: ReadonlySet<string>;
+  private readonly storeRoot: string | undefined;
 
   constructor(private readonly deps: SubmitJobDeps) {
     this.inputBuckets = allowedInputBuckets(deps.inputBuckets, deps.store);
+    this.storeRoot = storeRoot(deps.store);
   }
 
   /** `uploadKey`: the object the request uploaded, removed when no ImageJob comes of it. */
@@ -67,7 +69,8 @@ export class SubmitJob {
 
   /**
    * What the worker would refuse without retrying, refused now: params checked by the worker's
-   * own validator against the model's declarations, the input's bucket, and an https:// host given
+   * own validator against the model's declarations, an input in the platform's store that is not
+   * this namespace's upload or output, the input's bucket, and an https:// host given
    * as a non-public IP address (names are resolved and checked by the worker, which connects).
    * A malformed URI is left to the apiserver, whose CRD rules say what is wrong with it.
    */
@@ -79,12 +82,15 @@ export class SubmitJob {
       throw err;
     }
     const input = parseInputUri(request.input.uri);
+    // Before the malformed URI is left to the apiserver: an IPv6 zone id (https://[fe80::1%25eth0]/) is malformed only to WHATWG URL.
+    const forbidden = refuseUrlHost(PUBLIC_ONLY, request.input.uri);
+    if (forbidden) throw new InvalidJobError(forbidden);
     if ("problem" in input) return;
+    const refused = refuseInput(input, this.deps.namespace, this.storeRoot);
+    if (refused) throw new InvalidJobError(refused);
     if (input.scheme === "s3" && !this.inputBuckets.has(input.bucket)) {
       throw new InvalidJobError(`bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
     }
-    const why = input.scheme === "https" && isIP(input.host) ? PUBLIC_ONLY.refuse(input.host) : undefined;
-    if (why && input.scheme === "https") throw new InvalidJobError(`${input.host} is a ${why} address; inputs are fetched only from public addresses`);
   }
 
   private manifest(request: JobRequest): ImageJob {

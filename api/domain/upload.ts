@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { Logger } from "../../common/logger.js";
+import { uploadsPrefix } from "../../common/job/input-access.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { UnsupportedImageTypeError, UploadTooLargeError } from "./errors.js";
 import { SNIFF_BYTES, sniffImageType, type ImageType } from "../../common/image-sniff.js";
@@ -33,7 +34,7 @@ export async function storeUpload(file: Readable, opts: UploadOptions): Promise<
   let key: string | undefined;
   try {
     const type = await guard.detected;
-    key = `uploads/${opts.namespace}/${randomUUID()}.${type.ext}`;
+    key = `${uploadsPrefix(opts.namespace)}${randomUUID()}.${type.ext}`;
     const stored = await opts.store.put(key, guard, { contentType: type.contentType });
     return { key, contentType: type.contentType, bytes: stored.bytes };
   } catch (err) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
+import { storeRoot } from "../../common/job/input-access.js";
 import { readAll } from "../../common/storage/index.js";
 import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 
@@ -120,6 +121,43 @@ describe("POST /v1/jobs (multipart)", () => {
   });
 });
 
+describe("POST /v1/jobs (multipart): form limits", () => {
+  const extras = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x${i}`, "1"]));
+  function formWith(fields: Record<string, string>, otherFiles: number): FormData {
+    const body = new FormData();
+    for (const [k, v] of Object.entries(fields)) body.append(k, v);
+    for (let i = 0; i < otherFiles; i++) body.append(`other${i}`, new Blob([png], { type: "image/png" }), "other.png");
+    body.append("image", new Blob([png], { type: "image/png" }), "cat.png");
+    return body;
+  }
+
+  it("takes 16 fields and 4 files", async () => {
+    expect((await post(formWith({ ...extras(15), model: "upscale-x2" }, 3))).status).toBe(202);
+  });
+
+  it.each([
+    ["many fields before the file", { ...extras(40), model: "upscale-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
+    ["17 fields, the model last", { ...extras(16), model: "upscale-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
+    ["a fifth file, the image last", { model: "upscale-x2" }, 4, "the form has more than 4 files", 4, "files"],
+  ] as const)("refuses %s with 413 naming the limit, and keeps nothing", async (_, fields, otherFiles, detail, limit, unit) => {
+    const [jobsBefore, keysBefore] = [await imageJobs(), await api.listKeys()];
+    const body = await expectProblem(await post(formWith(fields, otherFiles)), 413, "payload-too-large");
+    expect(body).toMatchObject({ detail, limit, unit });
+    expect((await imageJobs()).length).toBe(jobsBefore.length);
+    expect(await api.listKeys()).toEqual(keysBefore);
+  });
+
+  it("refuses the limit hit after the image was stored, and deletes the upload", async () => {
+    const keysBefore = await api.listKeys();
+    const body = new FormData();
+    body.append("model", "upscale-x2");
+    body.append("image", new Blob([png], { type: "image/png" }), "cat.png");
+    for (const [k, v] of Object.entries(extras(20))) body.append(k, v);
+    expect((await expectProblem(await post(body), 413, "payload-too-large")).detail).toBe("the form has more than 16 fields");
+    expect(await api.listKeys()).toEqual(keysBefore);
+  });
+});
+
 describe("POST /v1/jobs (JSON)", () => {
   const json = (body: unknown) => post(JSON.stringify(body), "application/json");
 
@@ -131,12 +169,70 @@ describe("POST /v1/jobs (JSON)", () => {
     expect(job.spec).toMatchObject({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 1 } });
   });
 
+  it("refuses with 422 an s3:// input naming another namespace's upload or output in the platform's store", async () => {
+    const root = storeRoot(api.store)!;
+    for (const key of ["uploads/other-team/x.png", "outputs/other-team/job-1/uid-1.png", "uploads/x.png"]) {
+      const before = (await imageJobs()).length;
+      const body = await expectProblem(await json({ model: "upscale-x2", input: { uri: `${root}${key}` } }), 422, "invalid-job");
+      expect(body.detail).toMatch(new RegExp(`outside namespace ${api.namespace}'s uploads and outputs`));
+      expect((await imageJobs()).length).toBe(before);
+    }
+    const own = await json({ model: "upscale-x2", input: { uri: `${root}outputs/${api.namespace}/job-1/uid-1.png` } });
+    expect(own.status).toBe(202);
+  });
+
   it("passes timeoutSeconds and startDeadlineSeconds on, and refuses a start deadline below 1 with 400", async () => {
     const res = await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, timeoutSeconds: 60, startDeadlineSeconds: 10 });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     expect((await imageJobs()).find((j) => j.metadata.uid === id)!.spec).toMatchObject({ timeoutSeconds: 60, startDeadlineSeconds: 10 });
     await expectProblem(await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, startDeadlineSeconds: 0 }), 400, "invalid-request");
+  });
+
+  it("refuses a start deadline over 7 days with 400, in JSON and in a form", async () => {
+    const uri = "s3://pixelmill/inputs/cat.png";
+    const over = await expectProblem(await json({ model: "upscale-x2", input: { uri }, startDeadlineSeconds: 3_000_000 }), 400, "invalid-request");
+    expect(over.errors).toEqual([expect.objectContaining({ path: ["startDeadlineSeconds"], message: "at most 604800 (7 days)" })]);
+    const form1 = await expectProblem(await post(form({ model: "upscale-x2", start_deadline_seconds: "3000000" }, { bytes: png })), 400, "invalid-request");
+    expect((form1.errors as { path: string[] }[]).map((e) => e.path[0])).toEqual(["start_deadline_seconds"]);
+    expect((await json({ model: "upscale-x2", input: { uri }, startDeadlineSeconds: 604_800 })).status).toBe(202);
+  });
+
+  it("refuses params nested 100,000 deep with 400, with or without an Idempotency-Key, in JSON and in a form", async () => {
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    const text = `{"model":"upscale-x2","input":{"uri":"s3://pixelmill/inputs/cat.png"},"params":{"strength":${deep}}}`;
+    for (const key of [undefined, "deep-params-1"]) {
+      const res = await fetch(`${api.url}/v1/jobs`, { method: "POST", body: text, headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) } });
+      const body = await expectProblem(res, 400, "invalid-request");
+      const errors = body.errors as { path: string[]; message: string }[];
+      expect(errors.map((e) => e.path)).toEqual([["params", "strength"]]);
+      expect(errors[0]!.message).toMatch(/must be a number, a boolean or a string/);
+    }
+    // A form field holds 64 KiB: 30,000 deep.
+    const formDeep = `{"strength":${"[".repeat(30_000)}${"]".repeat(30_000)}}`;
+    for (const key of [undefined, "deep-params-2"]) {
+      const res = await fetch(`${api.url}/v1/jobs`, { method: "POST", body: form({ model: "upscale-x2", params: formDeep }, { bytes: png }), headers: key ? { "idempotency-key": key } : {} });
+      const body = await expectProblem(res, 400, "invalid-request");
+      expect(body.errors).toEqual([expect.objectContaining({ path: ["params", "strength"] })]);
+    }
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+  });
+
+  it("refuses params that are not scalars, too long or too many bytes with 400", async () => {
+    const input = { uri: "s3://pixelmill/inputs/cat.png" };
+    const cases: [unknown, string][] = [
+      [{ strength: { x: 1 } }, "must be a number, a boolean or a string"],
+      [{ strength: [0.5] }, "must be a number, a boolean or a string"],
+      [{ strength: null }, "must be a number, a boolean or a string"],
+      [{ note: "x".repeat(4097) }, "must be at most 4096 characters"],
+      [{ note: "nul \u0000 inside" }, "must not contain NUL characters"],
+      [Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`p${i}`, "x".repeat(4000)])), "at most 16384 bytes of params as JSON"],
+      [{ ["n".repeat(64)]: 1 }, "a param name is at most 63 characters"],
+    ];
+    for (const [params, message] of cases) {
+      const body = await expectProblem(await json({ model: "upscale-x2", input, params }), 400, "invalid-request");
+      expect(JSON.stringify(body.errors), JSON.stringify(params).slice(0, 80)).toContain(message);
+    }
   });
 
   it("refuses malformed JSON with 400", async () => {
@@ -157,6 +253,22 @@ describe("POST /v1/jobs (JSON)", () => {
 
   it("refuses an unknown model with 422", async () => {
     await expectProblem(await json({ model: "nope", input: { uri: "https://example.com/cat.png" } }), 422, "unknown-model");
+  });
+
+  it.each([
+    ["https://127.0.0.1/cat.png", "127.0.0.1 is a loopback address"],
+    ["https://[::ffff:127.0.0.1]/cat.png", "::ffff:7f00:1 is a loopback address"],
+    ["https://[::ffff:0:127.0.0.1]/cat.png", "::ffff:0:7f00:1 is a loopback address"], // IPv4-translated
+    ["https://[::169.254.169.254]/latest/meta-data/", "::a9fe:a9fe is a link-local address"], // IPv4-compatible
+    ["https://[64:ff9b::10.0.0.1]/cat.png", "64:ff9b::a00:1 is a private address"], // NAT64
+    ["https://[2002:7f00:1::1]/cat.png", "2002:7f00:1::1 is a loopback address"], // 6to4
+    ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/cat.png", "2001:0:4136:e378:8000:63bf:3fff:fdd2 is a reserved address"], // Teredo
+    ["https://[fe80::1%25eth0]/cat.png", "fe80::1%eth0 is an IPv6 address with a zone id, which names a local network interface"],
+  ])("refuses an https input at %s with 422 and creates no ImageJob", async (uri, detail) => {
+    const jobsBefore = await imageJobs();
+    const body = await expectProblem(await json({ model: "upscale-x2", input: { uri } }), 422, "invalid-job");
+    expect(body.detail).toBe(`${detail}; inputs are fetched only from public addresses`);
+    expect((await imageJobs()).length).toBe(jobsBefore.length);
   });
 
   it("refuses other content types with 415", async () => {

@@ -65,8 +65,8 @@ afterAll(async () => {
 });
 
 async function upload(name: string, bytes: Buffer): Promise<string> {
-  await store.put(`uploads/${name}`, bytes);
-  return `upload:uploads/${name}`;
+  await store.put(`uploads/team-a/${name}`, bytes);
+  return `upload:uploads/team-a/${name}`;
 }
 
 async function submit(inputUri: string, params: Record<string, unknown> = {}): Promise<string> {
@@ -98,7 +98,8 @@ it("fails each hostile input with its reason after one attempt, and still runs a
     ["the metadata address", "https://169.254.169.254/latest/meta-data/", "InputForbidden"],
     ["loopback", "https://127.0.0.1/x.png", "InputForbidden"],
     ["a bucket not in INPUT_BUCKETS", "s3://someone-elses-bucket/x.png", "InputForbidden"],
-    ["a missing upload", "upload:uploads/missing.png", "InputNotFound"],
+    ["a missing upload", "upload:uploads/team-a/missing.png", "InputNotFound"],
+    ["another namespace's upload", store.put("uploads/team-b/theirs.png", good).then(() => "upload:uploads/team-b/theirs.png"), "InputForbidden"],
   ];
   const submitted = await Promise.all(cases.map(async ([label, uri, reason, params]) => ({ label, reason, uid: await submit(await uri, params) })));
   const gif = await submit(await upload("anim.gif", animated));

@@ -91,11 +91,17 @@ interface FetcherOpts {
   inputBuckets?: string[];
 }
 
-function fetcher(opts: FetcherOpts = {}): InputFetcher {
-  return new InputFetcher({
+/** Jobs here run in namespace NS, as the queue job's data says. */
+const NS = "team-a";
+
+type Fetch = { fetch(uri: string, signal?: AbortSignal, namespace?: string): Promise<Buffer> };
+
+function fetcher(opts: FetcherOpts = {}): Fetch {
+  const inputs = new InputFetcher({
     store, bucketStore: buckets.for, maxBytes: MAX, timeoutMs: opts.timeoutMs ?? 5000, httpsAgent: opts.httpsAgent === null ? undefined : agent,
     addressPolicy: opts.addressPolicy === null ? undefined : (opts.addressPolicy ?? ANY_ADDRESS), resolve: opts.resolve, inputBuckets: opts.inputBuckets,
   });
+  return { fetch: (uri, signal, namespace = NS) => inputs.fetch({ uri, namespace }, signal) };
 }
 
 async function failure(p: Promise<unknown>): Promise<JobFailure> {
@@ -107,15 +113,15 @@ async function failure(p: Promise<unknown>): Promise<JobFailure> {
 describe("object store inputs", () => {
   it("reads upload:<key> from the configured store and s3://bucket/key from that bucket", async () => {
     const body = randomBytes(5000);
-    await store.put("uploads/a.png", body);
-    expect((await fetcher().fetch("upload:uploads/a.png")).equals(body)).toBe(true);
+    await store.put("uploads/team-a/a.png", body);
+    expect((await fetcher().fetch("upload:uploads/team-a/a.png")).equals(body)).toBe(true);
     const { s3 } = testEnv();
-    expect((await fetcher().fetch(`s3://${s3.bucket}/${prefix}/uploads/a.png`)).equals(body)).toBe(true);
+    expect((await fetcher().fetch(`s3://${s3.bucket}/${prefix}/uploads/team-a/a.png`)).equals(body)).toBe(true);
   });
 
   it("names missing objects, bad keys and refused schemes InputNotFound", async () => {
     const { s3 } = testEnv();
-    for (const uri of ["upload:uploads/missing.png", `s3://${s3.bucket}/${prefix}/missing.png`, "upload:../etc/passwd", "s3://Bad_Bucket/x", "file:///etc/passwd", "http://127.0.0.1/x.png", "nothing"]) {
+    for (const uri of ["upload:uploads/team-a/missing.png", `s3://${s3.bucket}/${prefix}/uploads/team-a/missing.png`, "upload:../etc/passwd", "s3://Bad_Bucket/x", "file:///etc/passwd", "http://127.0.0.1/x.png", "nothing"]) {
       const f = await failure(fetcher().fetch(uri));
       expect(f.reason, uri).toBe("InputNotFound");
     }
@@ -124,14 +130,27 @@ describe("object store inputs", () => {
 
   it("reads s3:// inputs only from INPUT_BUCKETS, by default the configured store's bucket", async () => {
     const { s3 } = testEnv();
-    await store.put("uploads/b.png", randomBytes(10));
+    await store.put("uploads/team-a/b.png", randomBytes(10));
     const other = await failure(fetcher().fetch("s3://other-bucket/uploads/b.png"));
     expect([other.reason, other.message]).toEqual(["InputForbidden", "bucket other-bucket is not one inputs may be read from (INPUT_BUCKETS)"]);
     const listed = fetcher({ inputBuckets: ["other-bucket"] });
-    expect((await failure(listed.fetch(`s3://${s3.bucket}/${prefix}/uploads/b.png`))).reason).toBe("InputForbidden");
+    expect((await failure(listed.fetch(`s3://${s3.bucket}/${prefix}/uploads/team-a/b.png`))).reason).toBe("InputForbidden");
     // Listed, the bucket is read (it does not exist on the S3 server: not found, not forbidden).
     expect((await failure(listed.fetch("s3://other-bucket/uploads/b.png"))).reason).not.toBe("InputForbidden");
-    expect((await fetcher({ inputBuckets: [s3.bucket] }).fetch(`s3://${s3.bucket}/${prefix}/uploads/b.png`)).length).toBe(10);
+    expect((await fetcher({ inputBuckets: [s3.bucket] }).fetch(`s3://${s3.bucket}/${prefix}/uploads/team-a/b.png`)).length).toBe(10);
+  });
+
+  it("reads of the platform's store only the job namespace's uploads and outputs: others are InputForbidden", async () => {
+    const { s3 } = testEnv();
+    await store.put("uploads/team-b/secret.png", randomBytes(10));
+    await store.put("outputs/team-b/job-1/uid-1.png", randomBytes(10));
+    await store.put("outputs/team-a/job-2/uid-1.png", randomBytes(12));
+    for (const uri of ["upload:uploads/team-b/secret.png", `s3://${s3.bucket}/${prefix}/uploads/team-b/secret.png`, `s3://${s3.bucket}/${prefix}/outputs/team-b/job-1/uid-1.png`]) {
+      const f = await failure(fetcher().fetch(uri));
+      expect([f.reason, f.message], uri).toEqual(["InputForbidden", expect.stringMatching(/namespace team-a/) as string]);
+    }
+    expect((await fetcher().fetch(`s3://${s3.bucket}/${prefix}/outputs/team-a/job-2/uid-1.png`)).length).toBe(12);
+    expect((await fetcher().fetch("upload:uploads/team-b/secret.png", undefined, "team-b")).length).toBe(10);
   });
 
   it("takes INPUT_BUCKETS from the configuration, else STORAGE_URL's bucket when it is s3://", () => {
@@ -141,8 +160,8 @@ describe("object store inputs", () => {
   });
 
   it("refuses an object over FETCH_MAX_BYTES with InputTooLarge", async () => {
-    await store.put("uploads/big.bin", randomBytes(MAX + 1));
-    expect((await failure(fetcher().fetch("upload:uploads/big.bin"))).reason).toBe("InputTooLarge");
+    await store.put("uploads/team-a/big.bin", randomBytes(MAX + 1));
+    expect((await failure(fetcher().fetch("upload:uploads/team-a/big.bin"))).reason).toBe("InputTooLarge");
   });
 });
 
@@ -203,7 +222,7 @@ describe("https inputs and the address policy (SSRF)", () => {
   // The serving certificate names localhost: pretend DNS says it is the "public" 127.0.0.2.
   const dns: Record<string, string[]> = { localhost: ["127.0.0.2"], "internal.test": ["10.0.0.7"], "mixed.test": ["127.0.0.2", "10.1.2.3"], "meta.test": ["169.254.169.254"] };
   const resolve: Resolve = (host) => Promise.resolve((dns[host] ?? []).map((address) => ({ address, family: 4 })));
-  const strict = (): InputFetcher => fetcher({ addressPolicy: null, resolve });
+  const strict = (): Fetch => fetcher({ addressPolicy: null, resolve });
   const publicUrl = (path: string): string => `https://localhost:${publicPort}${path}`;
 
   it("refuses by default hosts given as loopback, private, link-local or mapped literals, naming host and kind", async () => {
@@ -251,5 +270,41 @@ describe("https inputs and the address policy (SSRF)", () => {
     }
     // The same redirect to a "public" host is followed.
     expect((await fetcher({ addressPolicy: lenient, resolve }).fetch(publicUrl(`/redirect-to?to=${encodeURIComponent(publicUrl("/image"))}`))).length).toBe(1000);
+  });
+
+  const ending = "; inputs are fetched only from public addresses";
+  const zoned = `fe80::1%eth0 is an IPv6 address with a zone id, which names a local network interface${ending}`;
+
+  it("judges every IPv6 form that carries an IPv4 address by it: IPv4-translated loopback, literal or resolved", async () => {
+    for (const [uri, host, why] of [
+      ["https://[::ffff:0:127.0.0.1]/x.png", "[::ffff:0:7f00:1]", "loopback"], ["https://[::ffff:0:a9fe:a9fe]/x.png", "[::ffff:0:a9fe:a9fe]", "link-local"],
+      ["https://[::127.0.0.1]/x.png", "[::7f00:1]", "loopback"], ["https://[64:ff9b::169.254.169.254]/x.png", "[64:ff9b::a9fe:a9fe]", "link-local"],
+      ["https://[2002:a00:1::]/x.png", "[2002:a00:1::]", "private"], ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x.png", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]", "reserved"],
+    ] as const) {
+      const f = await failure(strict().fetch(uri));
+      expect([f.reason, f.message], uri).toEqual(["InputForbidden", `${host} is a ${why} address${ending}`]);
+    }
+    const translated: Resolve = () => Promise.resolve([{ address: "::ffff:0:127.0.0.1", family: 6 }]);
+    const f = await failure(fetcher({ addressPolicy: null, resolve: translated, timeoutMs: 1000 }).fetch("https://sneaky.test/x.png"));
+    expect([f.reason, f.message]).toEqual(["InputForbidden", `sneaky.test resolves to a loopback address${ending}`]);
+  });
+
+  it("refuses a host with a zone id at once (InputForbidden), by any policy", async () => {
+    for (const policy of [null, ANY_ADDRESS]) {
+      const f = await failure(fetcher({ addressPolicy: policy, timeoutMs: 1000 }).fetch("https://[fe80::1%25eth0]/x.png"));
+      expect([f.reason, f.message]).toEqual(["InputForbidden", zoned]);
+    }
+  });
+
+  it("refuses a redirect to a host with a zone id, or to an IPv4-translated loopback, at once", async () => {
+    const f = (to: string) => failure(fetcher({ addressPolicy: lenient, resolve, timeoutMs: 1000 }).fetch(publicUrl(`/redirect-to?to=${encodeURIComponent(to)}`)));
+    for (const to of ["https://[fe80::1%25eth0]/x.png", "//[fe80::1%25eth0]/x.png"]) {
+      expect(await f(to).then((e) => [e.reason, e.message]), to).toEqual(["InputForbidden", zoned]);
+    }
+    const port = new URL(base).port;
+    expect(await f(`https://[::ffff:0:127.0.0.1]:${port}/image`).then((e) => [e.reason, e.message]))
+      .toEqual(["InputForbidden", `[::ffff:0:7f00:1]:${port} is a loopback address${ending}`]);
+    // A Location that is no URL at all is not found there, not retried.
+    expect(await f("https://[::1/x").then((e) => e.reason)).toBe("InputNotFound");
   });
 });

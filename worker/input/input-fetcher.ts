@@ -3,8 +3,9 @@ import type { Agent } from "node:https";
 import { InvalidObjectKeyError, JobFailure, ObjectNotFoundError } from "../../common/errors.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { PUBLIC_ONLY, type AddressPolicy } from "../../common/address-policy.js";
+import { refuseInput, storeRoot } from "../../common/job/input-access.js";
 import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
-import { httpsGet, type Resolve } from "./https-get.js";
+import { forbiddenUrlText, httpsGet, type Resolve } from "./https-get.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
 
 export interface InputFetcherOptions {
@@ -34,20 +35,24 @@ const MAX_REDIRECTS = 5;
 /** Fetches a job's input bytes by URI: `upload:<key>`, `s3://bucket/key` or `https://...`. */
 export class InputFetcher {
   private readonly inputBuckets: ReadonlySet<string>;
+  private readonly storeRoot: string | undefined;
 
   constructor(private readonly opts: InputFetcherOptions) {
     this.inputBuckets = allowedInputBuckets(opts.inputBuckets, opts.store);
+    this.storeRoot = storeRoot(opts.store);
   }
 
   /**
    * The input's bytes, or a JobFailure naming why not. When `signal` (the job's own limit)
    * fires first, its reason is thrown, so the caller can tell its timeout from the fetch's.
+   * `namespace`: the job's; of the platform's own store it may read only that namespace's
+   * uploads and outputs (common/job/input-access.ts).
    */
-  async fetch(uri: string, signal?: AbortSignal): Promise<Buffer> {
+  async fetch(input: { uri: string; namespace: string }, signal?: AbortSignal): Promise<Buffer> {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs);
     const both = signal ? AbortSignal.any([signal, deadline]) : deadline;
     try {
-      return await this.fetchFrom(uri, both);
+      return await this.fetchFrom(input.uri, input.namespace, both);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (err instanceof JobFailure) throw err;
@@ -56,9 +61,11 @@ export class InputFetcher {
     }
   }
 
-  private fetchFrom(uri: string, signal: AbortSignal): Promise<Buffer> {
+  private fetchFrom(uri: string, namespace: string, signal: AbortSignal): Promise<Buffer> {
     const input = parseInputUri(uri);
-    if ("problem" in input) throw new JobFailure("InputNotFound", input.problem);
+    if ("problem" in input) throw forbiddenUrlText(uri, this.opts.addressPolicy ?? PUBLIC_ONLY) ?? new JobFailure("InputNotFound", input.problem);
+    const refused = refuseInput(input, namespace, this.storeRoot);
+    if (refused) throw new JobFailure("InputForbidden", refused);
     switch (input.scheme) {
       case "upload":
         return this.fromStore(this.opts.store, input.key, uri, signal);

@@ -72,10 +72,10 @@ it("gives the job of a worker killed mid-job to another worker once its lock exp
   expect((await once(child, "message"))[0]).toBe("ready");
 
   const png = await sharp({ create: { width: 8, height: 6, channels: 3, background: "#808080" } }).png().toBuffer();
-  await store.put("uploads/in.png", png);
+  await store.put("uploads/team-a/in.png", png);
   const data: QueueJobData = {
     uid: randomUUID(), namespace: "team-a", name: "killed", model: MODEL, modelSpec: { source: { uri: "builtin:flip" }, task: "image-to-image" },
-    modelVersion: "1", inputUri: "upload:uploads/in.png", params: {}, output: { format: "png" },
+    modelVersion: "1", inputUri: "upload:uploads/team-a/in.png", params: {}, output: { format: "png" },
   };
   await queue.add("image", data, { jobId: data.uid, attempts: 3, backoff: { type: "exponential", delay: 50 } });
   await expect.poll(() => queue.getJobState(data.uid), { interval: 20 }).toBe("active");

@@ -55,8 +55,8 @@ beforeAll(async () => {
     apiVersion: API_VERSION, kind: "ImageModel", metadata: { name: IDLE },
     spec: { source: { uri: "builtin:grayscale" }, task: "image-to-image", input: { range: { min: 0, max: 1 } }, output: { kind: "image", scale: 1 } },
   } });
-  await api.store.put("uploads/in.png", await sharp({ create: { width: 4, height: 3, channels: 3, background: "#336699" } }).png().toBuffer(), { contentType: "image/png" });
-  inputUri = "upload:uploads/in.png";
+  await api.store.put(`uploads/${api.namespace}/in.png`, await sharp({ create: { width: 4, height: 3, channels: 3, background: "#336699" } }).png().toBuffer(), { contentType: "image/png" });
+  inputUri = `upload:uploads/${api.namespace}/in.png`;
   const env = testEnv();
   buckets = new BucketStores({ S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: true });
   const input = new InputFetcher({ store: api.store, bucketStore: buckets.for, maxBytes: 10 * 1024 * 1024, timeoutMs: 5000 });

@@ -1,0 +1,33 @@
+import type { InputUri } from "./input-uri.js";
+
+/**
+ * Which inputs a job may read from the platform's own store. The store holds every namespace's
+ * uploads and every job's outputs side by side, so without this rule a job could name another
+ * job's upload (`upload:` keys, or the same object by `s3://`) or its output, and get it back as
+ * its own result. A job reads only its namespace's uploads and outputs there; the rest of the
+ * store's bucket (inputs a team keeps beside, say) stays readable under INPUT_BUCKETS as before.
+ */
+export const uploadsPrefix = (namespace: string): string => `uploads/${namespace}/`;
+export const outputsPrefix = (namespace: string): string => `outputs/${namespace}/`;
+
+/** The areas of the store the platform writes, for every namespace. */
+const PLATFORM_AREAS = /^(uploads|outputs)\//;
+
+/** `s3://bucket/prefix/` of an S3 store (from its uri()), or undefined for a file store. */
+export function storeRoot(store: { uri(key: string): string }): string | undefined {
+  const root = store.uri("k").slice(0, -1);
+  return root.startsWith("s3://") ? root : undefined;
+}
+
+/** Why a job in `namespace` may not read `input`, or undefined when it may. `root`: storeRoot of the platform's store. */
+export function refuseInput(input: InputUri, namespace: string, root: string | undefined): string | undefined {
+  if (input.scheme === "upload") {
+    return input.key.startsWith(uploadsPrefix(namespace)) ? undefined : `upload:${input.key} is not an upload of namespace ${namespace} (uploads/${namespace}/...)`;
+  }
+  if (input.scheme !== "s3" || root === undefined) return undefined;
+  const uri = `s3://${input.bucket}/${input.key}`;
+  if (!uri.startsWith(root)) return undefined;
+  const key = uri.slice(root.length);
+  if (!PLATFORM_AREAS.test(key) || key.startsWith(uploadsPrefix(namespace)) || key.startsWith(outputsPrefix(namespace))) return undefined;
+  return `${uri} is in the platform's storage, outside namespace ${namespace}'s uploads and outputs`;
+}
