@@ -9,7 +9,7 @@ import { asJobFailure, toQueueError } from "./failure.js";
 import type { InputFetcher } from "./input/input-fetcher.js";
 import { outputKey, parseJobData } from "./job-data.js";
 import { raceAbort } from "./input/limits.js";
-import type { Runner } from "./runner.js";
+import type { RunResult, Runner } from "./runner.js";
 
 export interface JobDeps {
   runner: Runner;
@@ -81,11 +81,28 @@ async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: 
   }
 }
 
+/**
+ * Writes the attempt's output, aborted with the attempt: a canceled attempt, or one out of time,
+ * leaves no object (the fault suite counts a second output as a duplicate). A cancel that lands
+ * while the bytes go up, or just after, deletes what was written before the attempt ends.
+ */
+async function writeOutput(deps: JobDeps, uid: string, key: string, out: RunResult, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await deps.store.put(key, out.body, { contentType: out.contentType, signal });
+    if (await deps.canceled?.(uid)) throw new JobFailure("Canceled", "the job was canceled while its output was written");
+    signal?.throwIfAborted();
+  } catch (err) {
+    await deps.store.delete(key).catch((cleanup: unknown) => deps.log.warn({ uid, key, err: String(cleanup) }, "Could not delete the output of a lost attempt"));
+    if (err instanceof JobFailure || signal?.aborted) throw err;
+    throw new JobFailure("StorageError", `writing the output failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 async function steps(
   deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void,
 ): Promise<QueueJobResult> {
   enter("fetch");
-  const input = await deps.input.fetch(data.inputUri, signal);
+  const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace }, signal);
   enter("inference");
   const out = await deps.runner.run({
     modelName: data.model,
@@ -102,10 +119,6 @@ async function steps(
   signal?.throwIfAborted();
   const key = outputKey(data, attempt);
   enter("upload");
-  try {
-    await deps.store.put(key, out.body, { contentType: out.contentType });
-  } catch (err) {
-    throw new JobFailure("StorageError", `writing the output failed: ${(err as Error).message}`, { cause: err });
-  }
+  await writeOutput(deps, data.uid, key, out, signal);
   return { uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
 }

@@ -29,7 +29,8 @@ export interface Rig {
   logs: Record<string, unknown>[];
 }
 
-async function rig(runner: FlipRunner, extra: Partial<ConsumerOptions> = {}): Promise<Rig> {
+/** `wrapStore`: what the consumer writes through, around the rig's real store (a slow S3, say). */
+async function rig(runner: FlipRunner, extra: Partial<ConsumerOptions> = {}, wrapStore?: (store: ObjectStore) => ObjectStore): Promise<Rig> {
   const { s3, redisUrl } = testEnv();
   const prefix = uniqueName("worker");
   const s3Settings = { S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: true };
@@ -38,7 +39,7 @@ async function rig(runner: FlipRunner, extra: Partial<ConsumerOptions> = {}): Pr
   const logs: Record<string, unknown>[] = [];
   const log: Logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const input = new InputFetcher({ store, bucketStore: buckets.for, maxBytes: 10 * 1024 * 1024, timeoutMs: 5000 });
-  const consumer = new Consumer({ redisUrl, prefix, models: [MODEL], concurrency: 1, runner, input, store, log, ...extra });
+  const consumer = new Consumer({ redisUrl, prefix, models: [MODEL], concurrency: 1, runner, input, store: wrapStore?.(store) ?? store, log, ...extra });
   await consumer.start();
   const redis = createRedis(redisUrl);
   const queue = new Queue<QueueJobData, QueueJobResult>(queueName(MODEL), { connection: redis, prefix });
@@ -87,7 +88,7 @@ describe("queue consumer", () => {
   it("runs a job: output in S3 at the attempt's key, contract result, notifications, progress and logs", async () => {
     const progress: JobProgress[] = [];
     const r = await rig(new FlipRunner(), { progress: (p) => progress.push(p) });
-    const data = jobData(await uploadPng(r.store, "uploads/in.png"));
+    const data = jobData(await uploadPng(r.store, "uploads/team-a/in.png"));
     await enqueue(r, data);
     const job = await settled(r, data.uid);
     expect(job.failedReason).toBeFalsy();
@@ -110,12 +111,12 @@ describe("queue consumer", () => {
   it("fails a job with a missing input after one attempt, as InputNotFound", async () => {
     const runner = new FlipRunner();
     const r = await rig(runner);
-    const data = jobData("upload:uploads/nothing-here.png");
+    const data = jobData("upload:uploads/team-a/nothing-here.png");
     await enqueue(r, data);
     const job = await settled(r, data.uid);
     expect(await job.getState()).toBe("failed");
     expect(job.attemptsMade).toBe(1);
-    expect(job.failedReason).toMatch(/^InputNotFound: no input object at upload:uploads\/nothing-here\.png$/);
+    expect(job.failedReason).toMatch(/^InputNotFound: no input object at upload:uploads\/team-a\/nothing-here\.png$/);
     expect(runner.calls).toBe(0);
     await expect.poll(() => notifications(r, data.uid)).toBe(2); // active, failed
     expect(r.logs.find((l) => l.uid === data.uid && l.msg === "Job failed")).toMatchObject({ reason: "InputNotFound", retry: false, attempt: 1 });
@@ -124,9 +125,9 @@ describe("queue consumer", () => {
   it("does not retry the runner's unrecoverable JobFailure or malformed job data", async () => {
     const runner = new FlipRunner();
     const r = await rig(runner);
-    await r.store.put("uploads/noise.png", Buffer.from("not an image at all"));
-    const noise = jobData("upload:uploads/noise.png");
-    const malformed = jobData("upload:uploads/noise.png", { namespace: "../escape" });
+    await r.store.put("uploads/team-a/noise.png", Buffer.from("not an image at all"));
+    const noise = jobData("upload:uploads/team-a/noise.png");
+    const malformed = jobData("upload:uploads/team-a/noise.png", { namespace: "../escape" });
     await enqueue(r, noise);
     await enqueue(r, malformed);
     const [a, b] = [await settled(r, noise.uid), await settled(r, malformed.uid)];
@@ -137,7 +138,7 @@ describe("queue consumer", () => {
 
   it("retries an unnamed error and writes the second attempt's own key", async () => {
     const r = await rig(new FlipRunner({ failFirst: 1 }));
-    const data = jobData(await uploadPng(r.store, "uploads/in.png"));
+    const data = jobData(await uploadPng(r.store, "uploads/team-a/in.png"));
     await enqueue(r, data);
     const job = await settled(r, data.uid);
     expect(await job.getState()).toBe("completed");
@@ -151,7 +152,7 @@ describe("queue consumer", () => {
   it("ends an attempt at timeoutSeconds as Timeout, even when the runner ignores the signal", async () => {
     const runner = new FlipRunner({ delayMs: 4000, ignoreSignal: true });
     const r = await rig(runner);
-    const data = jobData(await uploadPng(r.store, "uploads/in.png"), { timeoutSeconds: 1 });
+    const data = jobData(await uploadPng(r.store, "uploads/team-a/in.png"), { timeoutSeconds: 1 });
     const started = Date.now();
     await enqueue(r, data, 1);
     const job = await settled(r, data.uid);
@@ -160,10 +161,29 @@ describe("queue consumer", () => {
     expect(runner.signals[0]?.aborted).toBe(true); // the runner was told
   });
 
+  it("leaves no output when the attempt runs out of time while its output is written, and the retry writes its own", async () => {
+    // S3 as slow as the one that showed this: the first put takes 2.5 s to start, past the 1 s limit.
+    let slowPuts = 1;
+    const slow = (store: ObjectStore): ObjectStore => Object.assign(Object.create(store) as ObjectStore, {
+      put: async (...args: Parameters<ObjectStore["put"]>) => {
+        if (slowPuts-- > 0) await new Promise((res) => setTimeout(res, 2500));
+        return store.put(...args);
+      },
+    });
+    const r = await rig(new FlipRunner(), {}, slow);
+    const data = jobData(await uploadPng(r.store, "uploads/team-a/in.png"), { timeoutSeconds: 1 });
+    await enqueue(r, data, 2);
+    const job = await settled(r, data.uid);
+    expect([await job.getState(), job.attemptsMade]).toEqual(["completed", 2]);
+    await new Promise((res) => setTimeout(res, 2500)); // the first attempt's put has started and settled by now
+    const outputs = (await Promise.all([1, 2].map((n) => r.store.head(`outputs/team-a/${data.name}/${data.uid}-${n}.png`)))).map(Boolean);
+    expect(outputs).toEqual([false, true]);
+  });
+
   it("drains on stop(): the running job finishes, a job enqueued meanwhile stays waiting", async () => {
     const runner = new FlipRunner({ delayMs: 1000 });
     const r = await rig(runner, { concurrency: 2 });
-    const first = jobData(await uploadPng(r.store, "uploads/in.png"));
+    const first = jobData(await uploadPng(r.store, "uploads/team-a/in.png"));
     await enqueue(r, first);
     await expect.poll(() => runner.calls, { interval: 10 }).toBe(1); // running, not just taken
     const stopped = r.consumer.stop();
