@@ -90,13 +90,29 @@ describe("PrismaJobRepository", () => {
     expect(await repo.markDeleted(randomUUID(), at)).toBeUndefined();
   });
 
-  it("after a relist, marks deleted what the list lacks, but not rows newer than the list", async () => {
+  it("after a relist, settles what the list lacks (unfinished ones Canceled), but not rows newer than the list", async () => {
     const ns = `relist-${randomUUID().slice(0, 8)}`;
-    const [kept, gone, newer] = [record({ namespace: ns }), record({ namespace: ns }), record({ namespace: ns, resourceVersion: 500n })];
-    for (const r of [kept, gone, newer]) await repo.upsert(r);
-    const marked = await repo.markMissingDeleted(ns, [kept.uid], 300n, new Date());
-    expect(marked.map((r) => r.uid)).toEqual([gone.uid]);
-    expect((await repo.get(ns, newer.uid))?.deletedAt).toBeNull();
+    const takenAt = new Date("2026-05-01T12:00:00Z");
+    const end = { reason: "Canceled", message: "gone unseen" };
+    const finishedAt = new Date("2026-05-01T10:05:00Z");
+    const [kept, queued, succeeded, newer, earlierCluster] = [
+      record({ namespace: ns }),
+      record({ namespace: ns, phase: "Queued", attempts: 1 }),
+      record({ namespace: ns, phase: "Succeeded", finishedAt, output: { uri: "s3://b/o.png" } }),
+      // Created as the list was taken: newer than it, and young.
+      record({ namespace: ns, resourceVersion: 500n, createdAt: new Date(takenAt.getTime() - 5_000) }),
+      // A row of the cluster npm run dev had before: any resourceVersion, but old.
+      record({ namespace: ns, phase: "Running", resourceVersion: 900_000n, createdAt: new Date("2026-04-30T09:00:00Z") }),
+    ];
+    for (const r of [kept, queued, succeeded, newer, earlierCluster]) await repo.upsert(r);
+    const settled = await repo.settleMissing(ns, [kept.uid], { resourceVersion: 300n, takenAt }, end);
+    expect(settled.map((r) => r.uid).sort()).toEqual([queued.uid, succeeded.uid, earlierCluster.uid].sort());
+    expect(await repo.get(ns, queued.uid)).toMatchObject({ phase: "Canceled", error: end, finishedAt: takenAt, deletedAt: takenAt, attempts: 1 });
+    expect(await repo.get(ns, earlierCluster.uid)).toMatchObject({ phase: "Canceled", error: end, deletedAt: takenAt });
+    expect(await repo.get(ns, succeeded.uid)).toMatchObject({ phase: "Succeeded", error: null, finishedAt, deletedAt: takenAt });
+    expect(await repo.get(ns, newer.uid)).toMatchObject({ phase: "Pending", deletedAt: null });
+    expect(await repo.get(ns, kept.uid)).toMatchObject({ phase: "Pending", deletedAt: null });
+    expect(await repo.settleMissing(ns, [kept.uid], { resourceVersion: 300n, takenAt }, end)).toEqual([]);
   });
 
   it("pages newest first by created_at then uid, with filters", async () => {

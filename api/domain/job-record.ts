@@ -56,6 +56,15 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
 /** Why a job deleted before it finished shows as Canceled. */
 export const CANCELED_ERROR = { reason: "Canceled", message: "deleted before it finished" } as const;
 
+/**
+ * Why a job whose ImageJob vanished while no API watched shows as Canceled: deleted (kubectl
+ * delete, or its TTL after an end nobody saw) before the mirror saw it finish.
+ */
+export const UNSEEN_END = {
+  reason: "Canceled",
+  message: "its ImageJob was deleted while the API was not watching, before the API saw it finish; if it finished meanwhile, its result is not known here",
+} as const;
+
 /** The record of a job deleted before it finished: history shows it Canceled. */
 export function canceledRecord(r: JobRecord, at: Date): JobRecord {
   return { ...r, phase: "Canceled", error: { ...CANCELED_ERROR }, finishedAt: r.finishedAt ?? at, deletedAt: r.deletedAt ?? at };

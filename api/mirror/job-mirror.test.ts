@@ -10,7 +10,7 @@ import { kubeConfig, uniqueName } from "../../test/support/env.js";
 import { PrismaJobRepository } from "../data/job-repository.js";
 import { createPrisma, type PrismaClient } from "../data/prisma.js";
 import { JobEvents } from "../domain/job-events.js";
-import type { JobRecord } from "../domain/job-record.js";
+import { UNSEEN_END, type JobRecord } from "../domain/job-record.js";
 import { eventually } from "../../test/support/api-fixture.js";
 import { JobMirror } from "./job-mirror.js";
 import { KubeJobSource } from "../../common/kube/kube-list-source.js";
@@ -58,7 +58,8 @@ it("on start, records the ImageJobs that exist and marks deleted those gone whil
     await eventually(() => mirror.synced, "the first list");
     expect((await jobs.get(ns, a.metadata.uid!))?.name).toBe("before-a");
     expect((await jobs.get(ns, b.metadata.uid!))?.resourceVersion).toBe(BigInt(b.metadata.resourceVersion!));
-    expect((await jobs.get(ns, vanished.uid))?.deletedAt).toBeInstanceOf(Date);
+    // Its end unseen, it is settled: Canceled, saying why, so followers and history see an end.
+    expect(await jobs.get(ns, vanished.uid)).toMatchObject({ phase: "Canceled", error: UNSEEN_END, deletedAt: expect.any(Date) as Date });
     expect(heard.sort()).toEqual(["before-a:Pending", "before-b:Pending", "vanished:deleted"]);
 
     // And what comes after, from the watch; a job Postgres cannot hold is skipped, not retried forever.

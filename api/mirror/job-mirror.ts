@@ -3,7 +3,7 @@ import type { Logger } from "../../common/logger.js";
 import { UnstorableJobError } from "../domain/errors.js";
 import type { JobEvents } from "../domain/job-events.js";
 import { isFinished } from "../../common/job/phases.js";
-import { canceledRecord, toJobRecord, type JobRecord } from "../domain/job-record.js";
+import { canceledRecord, toJobRecord, UNSEEN_END, type JobRecord } from "../domain/job-record.js";
 import type { JobRepository } from "../domain/ports.js";
 import type { Clock } from "../../common/clock.js";
 import { ListWatch, type ListWatchSource, type ObjectEventType } from "../../common/kube/list-watch.js";
@@ -33,7 +33,7 @@ export class JobMirror {
 
   constructor(private readonly opts: JobMirrorOptions) {
     this.log = opts.log.child({ component: "mirror" });
-    this.loop = new ListWatch(opts.source, { synced: (items, rv) => this.applyList(items, rv), changed: (t, o) => this.applyEvent(t, o) }, {
+    this.loop = new ListWatch(opts.source, { synced: (items, rv, takenAt) => this.applyList(items, rv, takenAt), changed: (t, o) => this.applyEvent(t, o) }, {
       log: this.log, clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs,
     });
   }
@@ -52,15 +52,17 @@ export class JobMirror {
     this.log.info("Mirror stopped");
   }
 
-  private async applyList(items: ImageJob[], resourceVersion: string): Promise<void> {
+  private async applyList(items: ImageJob[], resourceVersion: string, takenAt: Date): Promise<void> {
     const records = items.map((item) => toJobRecord(item));
     for (let i = 0; i < records.length; i += SYNC_CONCURRENCY) {
       await Promise.all(records.slice(i, i + SYNC_CONCURRENCY).map((r) => this.write(r)));
     }
     if (resourceVersion) {
-      // Deleted while nobody watched: the list no longer has them.
-      const gone = await this.opts.jobs.markMissingDeleted(this.opts.namespace, records.map((r) => r.uid), BigInt(resourceVersion), new Date());
+      // Deleted while nobody watched (or rows of an earlier cluster): the list no longer has them.
+      const list = { resourceVersion: BigInt(resourceVersion), takenAt };
+      const gone = await this.opts.jobs.settleMissing(this.opts.namespace, records.map((r) => r.uid), list, UNSEEN_END);
       gone.forEach((r) => this.opts.events.emit(r));
+      if (gone.length) this.log.info({ jobs: gone.length }, "Settled jobs deleted while the mirror was away");
     }
     this.log.info({ jobs: records.length, resourceVersion }, "Mirror synced");
   }

@@ -20,8 +20,8 @@ export interface ListWatchSource<T> {
 }
 
 export interface ListWatchHandlers<T> {
-  /** After every full list (at start and after 410 Gone): the whole current set. */
-  synced(items: T[], resourceVersion: string): Promise<void>;
+  /** After every full list (at start and after 410 Gone): the whole current set, and when the list was asked for. */
+  synced(items: T[], resourceVersion: string, takenAt: Date): Promise<void>;
   changed(type: ObjectEventType, object: T): Promise<void>;
 }
 
@@ -101,8 +101,9 @@ export class ListWatch<T extends Versioned> {
   }
 
   private async relist(): Promise<void> {
+    const takenAt = new Date(this.clock.now());
     const list = await this.source.list();
-    await this.handlers.synced(list.items, list.resourceVersion);
+    await this.handlers.synced(list.items, list.resourceVersion, takenAt);
     this.resourceVersion = list.resourceVersion;
     this.hasSynced = true;
     this.opts.log.debug({ items: list.items.length, resourceVersion: list.resourceVersion }, "Listed");
