@@ -10,6 +10,11 @@ export interface S3Service {
   accessKeyId: string;
   secretAccessKey: string;
   bucket: string;
+  /**
+   * Freezes the server (SIGSTOP: connections are accepted by the kernel and never answered, as
+   * with a hung S3), runs `whileFrozen`, then thaws it (SIGCONT). The chaos suite's S3 outage.
+   */
+  freeze(whileFrozen?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,5 +48,13 @@ export async function startS3(binDir: string, dir: string, bucket: string): Prom
   } finally {
     client.destroy();
   }
-  return { endpoint, region, accessKeyId, secretAccessKey, bucket, stop: () => proc.stop() };
+  const freeze = async (whileFrozen?: () => Promise<void>) => {
+    process.kill(-proc.pid, "SIGSTOP");
+    try {
+      await whileFrozen?.();
+    } finally {
+      process.kill(-proc.pid, "SIGCONT");
+    }
+  };
+  return { endpoint, region, accessKeyId, secretAccessKey, bucket, freeze, stop: () => proc.stop() };
 }

@@ -12,6 +12,8 @@ import type { ChaosRow } from "./table.js";
 export interface Submitted {
   id: string;
   model: string;
+  /** The case deleted its ImageJob before it finished: it must end canceled, with no output. */
+  deleted?: boolean;
 }
 
 /** What the API's GET /v1/jobs/:id shows (api/http/job-presenter.ts), the fields the suite reads. */
@@ -22,7 +24,7 @@ export interface ApiJob {
   error: { reason: string; message: string } | null;
 }
 
-export type Verdict = "succeeded" | "failed" | "lost" | "stuck" | "unexplained";
+export type Verdict = "succeeded" | "failed" | "canceled" | "lost" | "stuck" | "unexplained";
 
 export interface Outcome extends Submitted {
   verdict: Verdict;
@@ -52,7 +54,7 @@ export async function quiesce(p: Platform, submitted: readonly Submitted[], time
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const jobs = await imageJobs(p).catch(() => undefined);
-    if (jobs && submitted.every((s) => terminal(jobs.get(s.id)))) return true;
+    if (jobs && submitted.every((s) => terminal(jobs.get(s.id)) || (s.deleted && !jobs.has(s.id)))) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -70,8 +72,8 @@ export async function account(p: Platform, fault: string, submitted: readonly Su
   for (const s of submitted) {
     const job = jobs.get(s.id);
     const mine = outputs.get(s.id) ?? [];
-    const verdict = job ? verdictOf(job, mine) : apiVerdict(await apiJob(p, s.id));
-    const duplicated = (verdict === "succeeded" && mine.length > 1) || (job?.status?.phase === "Failed" && mine.length > 0);
+    const verdict = job ? verdictOf(job, mine) : apiVerdict(await apiEnding(p, s.id, opts.mirrorTimeoutMs ?? 60_000), s.deleted);
+    const duplicated = (verdict === "succeeded" && mine.length > 1) || ((job?.status?.phase === "Failed" || verdict === "canceled") && mine.length > 0);
     outcomes.push({ ...s, verdict, job, outputs: mine, duplicated });
   }
   anomalies.push(...(await queueDisagreements(p, outcomes)));
@@ -79,10 +81,10 @@ export async function account(p: Platform, fault: string, submitted: readonly Su
   anomalies.push(...p.takeCrashes());
   const count = (v: Verdict) => outcomes.filter((o) => o.verdict === v).length;
   const row: ChaosRow = {
-    fault, jobs: submitted.length, succeeded: count("succeeded"), failed: count("failed"), lost: count("lost"),
+    fault, jobs: submitted.length, succeeded: count("succeeded"), failed: count("failed"), canceled: count("canceled"), lost: count("lost"),
     duplicated: outcomes.filter((o) => o.duplicated).length, stuck: count("stuck"), unexplained: count("unexplained"), notes: [], anomalies,
   };
-  for (const o of outcomes.filter((x) => x.verdict !== "succeeded" && x.verdict !== "failed")) {
+  for (const o of outcomes.filter((x) => !["succeeded", "failed", "canceled"].includes(x.verdict))) {
     anomalies.push(`${o.verdict}: ${o.id} (${o.model}) phase ${o.job?.status?.phase ?? "none"}, reason ${o.job?.status?.reason ?? "none"}, outputs ${o.outputs.length}`);
   }
   return { row, outcomes, byId: new Map(outcomes.map((o) => [o.id, o])) };
@@ -99,12 +101,26 @@ function verdictOf(job: ImageJob, outputs: string[]): Verdict {
   return status.phase === "Failed" && status.reason ? "failed" : "unexplained";
 }
 
-/** For a job the apiserver no longer has (deleted after its TTL): the API's record of it, or lost. */
-function apiVerdict(job: ApiJob | undefined): Verdict {
+/**
+ * For a job the apiserver no longer has (deleted after its TTL, or by the case): the API's record
+ * of it, or lost. Canceled is an ending only for a job the case deleted.
+ */
+function apiVerdict(job: ApiJob | undefined, deleted = false): Verdict {
   if (!job) return "lost";
   if (job.status === "succeeded") return "succeeded";
   if (job.status === "failed") return job.error?.reason ? "failed" : "unexplained";
-  return job.status === "canceled" ? "unexplained" : "stuck";
+  if (job.status === "canceled") return deleted && job.error?.reason === "Canceled" ? "canceled" : "unexplained";
+  return "stuck";
+}
+
+/** The API's record of a job the apiserver no longer has, once it shows an end (an API that just started may still be relisting). */
+async function apiEnding(p: Platform, id: string, timeoutMs: number): Promise<ApiJob | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await apiJob(p, id).catch(() => undefined);
+    if ((job && ["succeeded", "failed", "canceled"].includes(job.status)) || Date.now() > deadline) return job;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function apiJob(p: Platform, id: string): Promise<ApiJob | undefined> {
@@ -163,7 +179,12 @@ async function mirrorDisagreements(p: Platform, outcomes: Outcome[], timeoutMs: 
   for (;;) {
     const behind: string[] = [];
     for (const o of outcomes) {
-      if (!o.job) continue;
+      if (!o.job) {
+        // Deleted by the case: the mirror must say canceled (after an API restart, from its relist).
+        const seen = o.deleted ? await apiJob(p, o.id).catch(() => undefined) : undefined;
+        if (o.deleted && seen?.status !== "canceled") behind.push(`${o.id}: deleted, but the API shows ${seen?.status ?? "nothing"}`);
+        continue;
+      }
       const seen = await apiJob(p, o.id).catch(() => undefined);
       const want = { status: o.job.status?.phase?.toLowerCase(), attempts: o.job.status?.attempts ?? 0 };
       if (!seen || seen.status !== want.status || seen.attempts !== want.attempts) {

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export const PARTS = ["postgres", "redis", "apiserver"] as const;
+/** s3: frozen (SIGSTOP) rather than stopped, so clients hang as they would on a hung S3. */
+export const PARTS = ["postgres", "redis", "apiserver", "s3"] as const;
 export type Part = (typeof PARTS)[number];
 
 /** A harness restart (devstack/stack.ts): stop, run `whileDown`, start again. */

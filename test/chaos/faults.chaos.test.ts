@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CaseRun, chaosCase, expectAccounted, noisePng, poll, post, sleep, starts, undecodablePng } from "./cases.js";
+import { CaseRun, chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, post, sleep, SMALL_MODELS, starts, submitSmall, undecodablePng } from "./cases.js";
 import { outage } from "./faults.js";
 import { FAILING_MODEL, Platform } from "./platform.js";
 
@@ -21,20 +21,8 @@ afterAll(async () => {
   await platform.stop();
 });
 
-const SMALL_MODELS = ["grayscale", "upscale-x2"] as const;
-let seed = 0;
-/** Submits `n` small jobs, alternating the two cheap built-in models. */
-async function submitSmall(run: CaseRun, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await run.submit(SMALL_MODELS[i % 2]!, await noisePng(24, 16, ++seed));
-}
-
 /** Submits a job that runs for a second or more and `n` small ones; resolves once a worker runs the long one. */
-async function inFlight(run: CaseRun, n: number): Promise<{ id: string }> {
-  const slow = await run.submit("upscale-x2", medium);
-  await submitSmall(run, n);
-  await poll("the long job to start", async () => starts(await platform.workerLines(), slow.id)[0], 60_000);
-  return slow;
-}
+const inFlight = (run: CaseRun, n: number) => longAndSmall(platform, run, medium, n);
 
 /** True once a worker logged the end of the job's attempt. */
 async function ended(id: string): Promise<boolean> {
@@ -71,7 +59,7 @@ describe("faults", () => {
     await chaosCase(platform, task.meta, "model throws / bad image", async (run) => {
       const failing = [];
       const bad = [];
-      for (let i = 0; i < 3; i++) failing.push(await run.submit(FAILING_MODEL, await noisePng(16, 16, ++seed)));
+      for (let i = 0; i < 3; i++) failing.push(await run.submit(FAILING_MODEL, await noisePng(16, 16, nextSeed())));
       for (let i = 0; i < 3; i++) bad.push(await run.submit("grayscale", undecodablePng(i)));
       await submitSmall(run, 14);
       const report = await run.settle();
@@ -134,17 +122,27 @@ describe("faults", () => {
     await chaosCase(platform, task.meta, "Redis restart", async (run) => {
       await inFlight(run, 15);
       const down = Date.now();
-      await outage("redis", async () => {
-        await submitSmall(run, 5); // the API needs no Redis: accepted, enqueued once Redis is back
+      // A submit the API cannot keep (Redis found down by its checks) is refused with 503; one
+      // accepted before it noticed is enqueued once Redis is back.
+      const answers = await outage("redis", async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const answer = await post(platform, SMALL_MODELS[i % 2]!, await noisePng(24, 16, nextSeed()));
+          if (answer.job) run.submitted.push(answer.job);
+          statuses.push(answer.status);
+        }
         await sleep(1500);
+        return statuses;
       });
       const downMs = Date.now() - down;
+      expect(answers.every((s) => s === 202 || s === 503)).toBe(true);
       await submitSmall(run, 10);
       const report = await run.settle();
       // The append-only file kept every queue job: nothing had to be enqueued again.
       const enqueued = (await platform.logLines("operator")).filter((l) => l.msg === "Enqueued job");
       for (const s of run.submitted) expect(enqueued.filter((l) => l.uid === s.id).length).toBeLessThanOrEqual(1);
-      run.report!.row.notes.push(`Redis down for ${downMs} ms while a long job ran; 5 jobs submitted meanwhile; each enqueued once`);
+      const accepted = answers.filter((s) => s === 202).length;
+      run.report!.row.notes.push(`Redis down for ${downMs} ms while a long job ran; of 5 submits meanwhile ${accepted} accepted, ${5 - accepted} refused with 503; each enqueued once`);
       expectAccounted(report);
       expect(report.row.succeeded).toBe(report.row.jobs);
     });
@@ -156,7 +154,7 @@ describe("faults", () => {
       const down = Date.now();
       const answer = await outage("apiserver", async () => {
         // No ImageJob can be created: the API must say so rather than accept a job it cannot keep.
-        const refused = await post(platform, "grayscale", await noisePng(8, 8, ++seed));
+        const refused = await post(platform, "grayscale", await noisePng(8, 8, nextSeed()));
         if (refused.job) run.submitted.push(refused.job);
         await sleep(2000);
         return refused;
@@ -182,7 +180,7 @@ describe("faults", () => {
           return res.status === 503 ? ((await res.json()) as { checks: Record<string, string> }) : undefined;
         }, 15_000);
         for (let i = 0; i < 5; i++) {
-          const answer = await post(platform, SMALL_MODELS[i % 2]!, await noisePng(24, 16, ++seed));
+          const answer = await post(platform, SMALL_MODELS[i % 2]!, await noisePng(24, 16, nextSeed()));
           if (answer.job) {
             run.submitted.push(answer.job);
             accepted++;

@@ -15,8 +15,8 @@ async function post(part: Part, action: "stop" | "start"): Promise<void> {
 
 /**
  * Takes a service of the stack down (Redis: SIGTERM, so its append-only file is complete;
- * Postgres: fast shutdown; kube-apiserver: SIGTERM, etcd stays), runs `whileDown`, and brings it
- * back on the same port with the same data.
+ * Postgres: fast shutdown; kube-apiserver: SIGTERM, etcd stays; S3: frozen with SIGSTOP), runs
+ * `whileDown`, and brings it back on the same port with the same data.
  */
 export async function outage<T>(part: Part, whileDown: () => Promise<T>): Promise<T> {
   await post(part, "stop");

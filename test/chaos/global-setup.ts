@@ -10,7 +10,7 @@ import { startFaultServer } from "./fault-server.js";
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
   const stack = await startStack({ s3: true, ownServices: true, log: (m) => console.log(`[chaos] ${m}`) });
-  const faults = await startFaultServer({ postgres: stack.postgres.restart, redis: stack.redis.restart, apiserver: stack.restartApiserver }).catch(async (err: unknown) => {
+  const faults = await startFaultServer({ postgres: stack.postgres.restart, redis: stack.redis.restart, apiserver: stack.restartApiserver, s3: stack.s3 && ((whileDown) => stack.s3!.freeze(whileDown)) }).catch(async (err: unknown) => {
     await stack.stop();
     throw err;
   });

@@ -5,13 +5,15 @@ export interface ChaosRow {
   succeeded: number;
   /** Failed, with a reason in status.reason. */
   failed: number;
+  /** Deleted on purpose by the case before they finished, and shown canceled by the API, with no output. */
+  canceled: number;
   /** Accepted (202) but unknown to the apiserver and the API, or Succeeded without its output object. */
   lost: number;
   /** Jobs with more than one output object, or a failed job with any. */
   duplicated: number;
   /** Not finished when the case stopped waiting. */
   stuck: number;
-  /** Finished otherwise: Failed without a reason, Canceled. */
+  /** Finished otherwise: Failed without a reason, Canceled without the case deleting it. */
   unexplained: number;
   /** What the case saw besides the counts (attempts, gaps, readiness). */
   notes: string[];
@@ -25,7 +27,7 @@ declare module "vitest" {
   }
 }
 
-const COLUMNS = ["fault", "jobs", "succeeded", "failed with reason", "lost", "duplicated", "stuck", "result"] as const;
+const COLUMNS = ["fault", "jobs", "succeeded", "failed with reason", "canceled", "lost", "duplicated", "stuck", "result"] as const;
 
 /** A case's label: its row's, or for a case that never counted its jobs the test name up to its colon. */
 const label = (row: ChaosRow | undefined, name: string) => row?.fault ?? name.split(":")[0]!;
@@ -34,7 +36,7 @@ const label = (row: ChaosRow | undefined, name: string) => row?.fault ?? name.sp
 export function formatTable(rows: Array<{ row?: ChaosRow; name: string; result: string }>): string {
   const cells = rows.map(({ row, name, result }) => {
     const n = (v: number | undefined) => (v === undefined ? "-" : String(v));
-    return [label(row, name), n(row?.jobs), n(row?.succeeded), n(row?.failed), n(row?.lost), n(row?.duplicated), n(row?.stuck), result];
+    return [label(row, name), n(row?.jobs), n(row?.succeeded), n(row?.failed), n(row?.canceled), n(row?.lost), n(row?.duplicated), n(row?.stuck), result];
   });
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
   const line = (r: readonly string[]) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();

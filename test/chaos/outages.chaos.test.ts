@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, post, sleep, SMALL_MODELS } from "./cases.js";
+import { Platform } from "./platform.js";
+
+/**
+ * Outages of what the API stands on or is: the API process itself, killed mid-burst. Same rules
+ * as faults.chaos.test.ts: every job accepted is accounted for, and the API's history agrees with
+ * the ImageJobs afterwards.
+ */
+const platform = new Platform();
+let medium: Buffer;
+
+beforeAll(async () => {
+  [medium] = await Promise.all([noisePng(1600, 1600, 9), platform.start()]);
+});
+
+afterAll(async () => {
+  await platform.stop();
+});
+
+describe("outages", () => {
+  it("the API SIGKILLed mid-burst, and jobs deleted with kubectl while it is down: its history settles them all", async ({ task }) => {
+    await chaosCase(platform, task.meta, "API SIGKILL mid-burst", async (run) => {
+      await longAndSmall(platform, run, medium, 5);
+      // Long jobs in every worker slot, so the burst behind them waits in the queue.
+      for (let i = 0; i < 6; i++) await run.submit("upscale-x2", medium);
+      // A burst from 4 clients at once; the API dies while it is still coming in.
+      let answered = 0;
+      const refused: number[] = [];
+      const client = async (c: number) => {
+        for (let i = 0; i < 8; i++) {
+          const answer = await post(platform, SMALL_MODELS[(c + i) % 2]!, await noisePng(24, 16, nextSeed()));
+          if (answer.job) run.submitted.push(answer.job);
+          else refused.push(answer.status);
+          if (++answered === 16) await platform.kill("api", "SIGKILL");
+        }
+      };
+      await Promise.all([0, 1, 2, 3].map(client));
+      const deleted = await run.deleteWaiting(3);
+      await sleep(3000); // jobs finish meanwhile: changes no API watches
+      await platform.launch("api");
+      const report = await run.settle();
+
+      // The deleted jobs read canceled, saying why; a stream of one ends at once with that end.
+      for (const d of deleted) {
+        const res = await fetch(`${platform.apiUrl}/v1/jobs/${d.id}/events`, { signal: AbortSignal.timeout(10_000) });
+        const text = await res.text();
+        expect(text).toMatch(/"status":"canceled"/);
+        expect(report.byId.get(d.id)?.verdict).toBe("canceled");
+      }
+      run.report!.row.notes.push(
+        `API killed after ${answered >= 16 ? 16 : answered} answers of a 32-job burst; ${refused.length} submits got no answer (${[...new Set(refused)].join(", ")}); ` +
+        `${deleted.length} waiting jobs deleted with kubectl while it was down; history equal to the ImageJobs after it came back`,
+      );
+      expect(deleted.length).toBeGreaterThan(0);
+      expectAccounted(report);
+      expect(report.row.canceled).toBe(deleted.length);
+      expect(report.row.succeeded).toBe(report.row.jobs - deleted.length);
+      // And the API answers again.
+      expect(await poll("/readyz to answer 200", async () => ((await fetch(`${platform.apiUrl}/readyz`)).status === 200 ? true : undefined), 30_000)).toBe(true);
+    });
+  });
+});
