@@ -44,7 +44,8 @@ const schema = z.object({
   URL_SIGNING_SECRET: z.string().min(32).optional(),
   /**
    * How often the API checks storage and Redis in the background (a submit is refused while
-   * either was last found unavailable), and how long each check (and each /readyz check of them) may take.
+   * either was last found unavailable) and the worker checks storage (it takes no jobs while it is
+   * unavailable), and how long each check (and each /readyz check of them) may take.
    */
   HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
   HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),

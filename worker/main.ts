@@ -11,7 +11,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ level: config.LOG_LEVEL, name: "worker" });
   let phase: WorkerPhase = "starting";
-  const health: Server | undefined = config.HEALTH_PORT ? await startHealthServer(config.HEALTH_PORT, () => phase, log) : undefined;
+  const current = (): WorkerPhase => (phase === "ready" && !worker.storageAvailable() ? "paused" : phase);
+  const health: Server | undefined = config.HEALTH_PORT ? await startHealthServer(config.HEALTH_PORT, current, log) : undefined;
   const worker = await startWorker({
     config,
     log,

@@ -17,8 +17,11 @@ export interface JobDeps {
   /** Where outputs go (the configured store). */
   store: ObjectStore;
   log: Logger;
-  /** True once the worker is stopping: a job not yet started is handed back, not run. */
-  stopping?: () => boolean;
+  /**
+   * Why the worker takes no jobs now (`stopping`, or `paused` while storage is away), if it does
+   * not: a job it took anyway (a fetch already under way) is handed back, not run.
+   */
+  notTaking?: () => string | undefined;
   /** True when the job's cancel marker is set (worker/cancel-listener.ts): checked at start and before the output is written. */
   canceled?: (uid: string) => Promise<boolean>;
   /** Told as an attempt enters each stage; logged at debug level when absent. */
@@ -35,8 +38,9 @@ export function jobProcessor(deps: JobDeps): JobProcessor {
   return async (job, token, signal) => {
     const attempt = job.attemptsMade + 1;
     const fields = { uid: job.id, model: (job.data as Partial<QueueJobData> | undefined)?.model, attempt };
-    if (deps.stopping?.() && token && (await handBack(job, token))) {
-      deps.log.info(fields, "Job handed back: worker is stopping");
+    const why = deps.notTaking?.();
+    if (why && token && (await handBack(job, token))) {
+      deps.log.info({ ...fields, why }, "Job handed back");
       throw new WaitingError(); // BullMQ: the job was moved by hand, leave it where it is
     }
     const started = Date.now();

@@ -5,6 +5,7 @@ import { ConfigError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createObjectStore, type ObjectStore } from "../common/storage/index.js";
 import { BucketStores } from "./input/bucket-stores.js";
+import { DependencyMonitor } from "../common/health/dependency-monitor.js";
 import { Consumer } from "./queue/consumer.js";
 import { InputFetcher } from "./input/input-fetcher.js";
 import type { Runner } from "./runner.js";
@@ -12,7 +13,8 @@ import type { Runner } from "./runner.js";
 type WorkerConfig = Pick<Config,
   | "REDIS_URL" | "QUEUE_PREFIX" | "WORKER_MODELS" | "WORKER_CONCURRENCY" | "PIXELMILL_EXECUTION_PROVIDERS"
   | "FETCH_MAX_BYTES" | "FETCH_TIMEOUT_MS" | "INPUT_BUCKETS"
-  | "STORAGE_URL" | "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE">
+  | "STORAGE_URL" | "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE"
+  | "HEALTH_CHECK_INTERVAL_MS" | "HEALTH_CHECK_TIMEOUT_MS">
   & Partial<Pick<Config, "PIXELMILL_POOL" | "POD_NAME" | "POD_NAMESPACE" | "WORKER_LOCK_DURATION_MS" | "WORKER_STALLED_INTERVAL_MS">>;
 
 export interface StartWorkerOptions {
@@ -27,6 +29,8 @@ export interface StartWorkerOptions {
 export interface RunningWorker {
   /** Drains (running jobs finish, no new ones start) and releases everything; idempotent. */
   readonly stop: () => Promise<void>;
+  /** False while the store cannot be reached: the worker takes no jobs then (and is not ready). */
+  readonly storageAvailable: () => boolean;
 }
 
 /** The worker process without its signals: storage, inference and the queue consumer, wired. */
@@ -52,19 +56,35 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     log,
     presence: poolMembership(config),
   });
+  // While the store does not answer, take no jobs: each would fail and spend an attempt.
+  let storageUp = true;
+  const storage = new DependencyMonitor({
+    checks: { storage: (signal) => store.check(signal) }, intervalMs: config.HEALTH_CHECK_INTERVAL_MS, timeoutMs: config.HEALTH_CHECK_TIMEOUT_MS, log,
+    onChange: (_, available) => {
+      storageUp = available;
+      (available ? consumer.resume() : consumer.pause()).catch((err: Error) => log.warn({ err: err.message }, "Could not pause or resume taking jobs"));
+    },
+  });
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= consumer.stop().finally(() => {
-    store.close();
-    buckets.close();
-  }));
+  const release = async (): Promise<void> => {
+    storage.stop();
+    try {
+      await consumer.stop();
+    } finally {
+      store.close();
+      buckets.close();
+    }
+  };
+  const stop = (): Promise<void> => (stopping ??= release());
   try {
     await consumer.start();
+    storage.start();
   } catch (err) {
     await stop();
     throw err;
   }
   log.info({ models: config.WORKER_MODELS, concurrency: config.WORKER_CONCURRENCY, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS }, "Worker started");
-  return { stop };
+  return { stop, storageAvailable: () => storageUp };
 }
 
 /** The pool entry this worker reports in, when it runs as a WorkerPool's pod (all three set). */

@@ -180,6 +180,23 @@ describe("queue consumer", () => {
     expect(outputs).toEqual([false, true]);
   });
 
+  it("takes no jobs while paused (storage away), the jobs in hand go on, and takes them again on resume", async () => {
+    const runner = new FlipRunner({ delayMs: 600 });
+    const r = await rig(runner, { concurrency: 2 });
+    const running = jobData(await uploadPng(r.store, "uploads/team-a/in.png"));
+    await enqueue(r, running);
+    await expect.poll(() => runner.calls, { interval: 10 }).toBe(1);
+    await r.consumer.pause();
+    const waiting = jobData(running.inputUri);
+    await enqueue(r, waiting);
+    expect((await settled(r, running.uid)).returnvalue.width).toBe(40);
+    await new Promise((res) => setTimeout(res, 500));
+    expect([await r.queue.getJobState(waiting.uid), runner.calls]).toEqual(["waiting", 1]);
+    await r.consumer.resume();
+    expect(await (await settled(r, waiting.uid)).getState()).toBe("completed");
+    expect(r.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(["Taking no jobs until storage answers again", "Taking jobs again"]));
+  });
+
   it("drains on stop(): the running job finishes, a job enqueued meanwhile stays waiting", async () => {
     const runner = new FlipRunner({ delayMs: 1000 });
     const r = await rig(runner, { concurrency: 2 });

@@ -40,6 +40,7 @@ export class Consumer {
   private readonly workers: Worker<QueueJobData, QueueJobResult>[];
   private stopping?: Promise<void>;
   private stopRequested = false;
+  private paused = false;
 
   constructor(private readonly opts: ConsumerOptions) {
     if (opts.models.length === 0) throw new ConfigError("no models to serve: set WORKER_MODELS");
@@ -48,7 +49,8 @@ export class Consumer {
     // A job runs in one of the Workers at most; the others answer false.
     this.cancels = new CancelListener(this.redis, opts.prefix, (uid) => this.workers.forEach((w) => w.cancelJob(uid, "Canceled")), opts.log);
     this.presence = opts.presence && new PresenceReporter(this.redis, { ...opts.presence, prefix: opts.prefix }, opts.log);
-    const processor = this.tracked(jobProcessor({ ...opts, stopping: () => this.stopRequested, canceled: (uid) => this.cancels.canceled(uid) }));
+    const notTaking = () => (this.stopRequested ? "stopping" : this.paused ? "paused" : undefined);
+    const processor = this.tracked(jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid) }));
     this.workers = opts.models.map((model) => {
       const worker = new Worker<QueueJobData, QueueJobResult>(queueName(model), processor, {
         connection: this.redis,
@@ -65,6 +67,24 @@ export class Consumer {
       worker.on("error", (err) => opts.log.error({ model, err: err.message }, "Queue worker error"));
       return worker;
     });
+  }
+
+  /**
+   * Takes no new jobs until `resume` (the jobs in hand go on): while the store cannot be reached,
+   * a job taken would only burn an attempt. A retry waits in its queue meanwhile.
+   */
+  async pause(): Promise<void> {
+    if (this.stopRequested || this.paused) return;
+    this.paused = true;
+    await Promise.all(this.workers.map((w) => w.pause(true)));
+    this.opts.log.warn({ models: this.opts.models }, "Taking no jobs until storage answers again");
+  }
+
+  async resume(): Promise<void> {
+    if (this.stopRequested || !this.paused) return;
+    this.paused = false;
+    await Promise.all(this.workers.map((w) => w.resume()));
+    this.opts.log.info({ models: this.opts.models }, "Taking jobs again");
   }
 
   /** Starts taking jobs; resolves once every queue's connection is ready. */

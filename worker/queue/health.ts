@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { Logger } from "../../common/logger.js";
 
-export type WorkerPhase = "starting" | "ready" | "draining";
+/** `paused`: the worker takes no jobs while its storage does not answer. */
+export type WorkerPhase = "starting" | "ready" | "paused" | "draining";
 
 /**
  * The worker's probes on HEALTH_PORT: `/healthz` answers 200 while the process lives; `/readyz`

@@ -98,10 +98,8 @@ describe("cancel", () => {
     expect(await first.json()).toMatchObject({ id: running.metadata.uid, status: "canceled", error: { reason: "Canceled" }, output: null });
     expect(await getJob("holder")).toBeUndefined();
 
-    const q = await eventually(async () => {
-      const job = await queue(SERVED).getJob(running.metadata.uid!);
-      return (await job?.getState()) === "failed" && job;
-    }, "the attempt to be aborted");
+    const uid = running.metadata.uid!;
+    const q = await eventually(async () => (await queue(SERVED).getJobState(uid)) === "failed" && (await queue(SERVED).getJob(uid)), "the attempt to be aborted");
     expect(q.failedReason).toMatch(/^Canceled: /);
     expect(q.attemptsStarted).toBe(1); // not retried, though maxAttempts is 3
 
@@ -141,10 +139,8 @@ describe("cancel", () => {
       uid, namespace: api.namespace, name: "marked", model: SERVED, modelSpec: { source: { uri: "builtin:flip" }, task: "image-to-image" },
       modelVersion: "1", inputUri, params: { tag: "marked" }, output: { format: "png" },
     }, { jobId: uid, attempts: 3 });
-    const job = await eventually(async () => {
-      const j = await queue(SERVED).getJob(uid);
-      return (await j?.getState()) === "failed" && j;
-    }, "the marked job to fail");
+    // Read the job again once it failed: the copy read before its state may predate the failure.
+    const job = await eventually(async () => (await queue(SERVED).getJobState(uid)) === "failed" && (await queue(SERVED).getJob(uid)), "the marked job to fail");
     expect(job.failedReason).toBe("Canceled: the job was canceled before it started");
     expect(job.attemptsStarted).toBe(1);
     expect(runner.runs).not.toContain("marked");
