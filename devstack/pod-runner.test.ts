@@ -6,6 +6,7 @@ import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deploymen
 import { kubeConfig, testEnv, uniqueName } from "../test/support/env.js";
 import { A100, GPU_TAINT } from "./gpu-nodes.js";
 import { createPodRunner, type PodRunner } from "./pod-runner.js";
+import { isAlive } from "./processes.js";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -66,14 +67,6 @@ function workerDeployment(replicas: number): V1Deployment {
 
 const readyReplicas = async () => (await apps.readNamespacedDeployment({ namespace, name: "workers" })).status?.readyReplicas ?? 0;
 const workerPods = async () => (await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=pixelmill-worker" })).items;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 it("runs a real worker process for each scheduled worker pod, and the Deployment becomes ready", async () => {
   await apps.createNamespacedDeployment({ namespace, body: workerDeployment(2) });
@@ -87,7 +80,7 @@ it("runs a real worker process for each scheduled worker pod, and the Deployment
     expect(more).toEqual([]);
     expect(proc?.uid).toBe(pod.metadata!.uid);
     expect(proc?.exitCode).toBeUndefined();
-    expect(alive(proc!.pid)).toBe(true);
+    expect(isAlive(proc!.pid)).toBe(true);
     expect(pod.status).toMatchObject({ phase: "Running", containerStatuses: [{ name: "worker", ready: true, started: true, restartCount: 0 }] });
     expect(pod.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
     // The worker read its settings from the pod: the literal env and the ConfigMap.
@@ -109,10 +102,10 @@ it("on scale-down SIGTERMs one worker and the pod goes away only after the proce
   const [stoppedProc] = runner.processes(`${namespace}/${removed[0]}`);
   expect(stoppedProc?.exitCode).toBe(0); // drained on SIGTERM, not killed
   expect(stoppedProc!.exitedAt!.getTime()).toBeLessThanOrEqual(goneAt.getTime());
-  expect(alive(stoppedProc!.pid)).toBe(false);
+  expect(isAlive(stoppedProc!.pid)).toBe(false);
   const [keptProc] = runner.processes(`${namespace}/${kept}`);
   expect(keptProc?.exitCode).toBeUndefined();
-  expect(alive(keptProc!.pid)).toBe(true);
+  expect(isAlive(keptProc!.pid)).toBe(true);
   await expect.poll(readyReplicas, { timeout: 30_000, interval: 250 }).toBe(1);
 }, 90_000);
 
@@ -125,7 +118,7 @@ it("restarts a worker that dies on its own and counts the restart in the pod's s
   const [dead, second] = runner.processes(key);
   expect(dead?.exitCode).toBeNull(); // ended by a signal
   expect(second!.pid).not.toBe(first!.pid);
-  expect(alive(second!.pid)).toBe(true);
+  expect(isAlive(second!.pid)).toBe(true);
   await expect.poll(async () => (await core.readNamespacedPod({ namespace, name: pod!.metadata!.name! })).status?.containerStatuses?.[0], { timeout: 30_000, interval: 250 })
     .toMatchObject({ ready: true, restartCount: 1, state: { running: {} }, lastState: { terminated: { exitCode: 137 } } });
 }, 90_000);
@@ -137,7 +130,7 @@ it("stops the worker of a pod that is force-deleted", async () => {
   const key = `${namespace}/bare`;
   await expect.poll(async () => (await core.readNamespacedPod({ namespace, name: "bare" })).status?.containerStatuses?.[0]?.ready, { timeout: 60_000, interval: 250 }).toBe(true);
   const [proc] = runner.processes(key);
-  expect(alive(proc!.pid)).toBe(true);
+  expect(isAlive(proc!.pid)).toBe(true);
   await core.deleteNamespacedPod({ namespace, name: "bare", gracePeriodSeconds: 0 });
   await expect.poll(() => runner.processes(key)[0]?.exitCode, { timeout: 30_000, interval: 250 }).toBe(0); // SIGTERM: drained and exited
   expect(runner.processes(key)).toHaveLength(1); // not restarted

@@ -134,3 +134,13 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, opt
     await new Promise((r) => setTimeout(r, delay));
   }
 }
+
+/** True while a process with this pid exists (signal 0 only asks). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

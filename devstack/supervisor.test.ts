@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startProcess } from "./processes.js";
+import { isAlive, startProcess } from "./processes.js";
 import { RestartPolicy, supervise, type Supervised } from "./supervisor.js";
 
 describe("RestartPolicy", () => {
@@ -45,14 +45,6 @@ describe("supervise (real child processes)", () => {
 
   const node = (name: string, script: string) => () =>
     startProcess({ name, command: process.execPath, args: ["-e", script], logPath: join(dir, `${name}.log`) });
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   it("restarts a process that exits with backoff, says so, and gives up after too many exits", async () => {
     const lines: string[] = [];
@@ -98,15 +90,15 @@ describe("supervise (real child processes)", () => {
     });
     running.push(sup);
     const first = sup.current!.pid;
-    expect(alive(first)).toBe(true);
+    expect(isAlive(first)).toBe(true);
     process.kill(first, "SIGKILL");
     await vi.waitFor(() => expect(sup.current?.pid ?? first).not.toBe(first), { timeout: 10_000, interval: 20 });
     expect(lines[0]).toMatch(new RegExp(`^server exited with signal SIGKILL \\(pid ${first}, up .*\\); restarting in 50 ms \\(1 exit within 5 min; gives up at 5\\)$`));
     const second = sup.current!.pid;
-    expect(alive(second)).toBe(true);
+    expect(isAlive(second)).toBe(true);
 
     await sup.stop(5000);
-    expect(alive(second)).toBe(false);
+    expect(isAlive(second)).toBe(false);
     expect(sup.current).toBeUndefined();
     await new Promise((r) => setTimeout(r, 300));
     expect(sup.starts).toBe(2);

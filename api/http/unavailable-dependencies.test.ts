@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -11,6 +10,7 @@ import { createLogger } from "../../common/logger.js";
 import { canPing } from "../../devstack/redis.js";
 import { freePort, startProcess, waitUntil, type Managed } from "../../devstack/processes.js";
 import { eventually, startApi, type ApiFixture } from "../../test/support/api-fixture.js";
+import { startFrozenServer, type FrozenServer } from "../../test/support/frozen-server.js";
 import { errorHandler } from "./problem.js";
 
 /**
@@ -107,25 +107,17 @@ describe("Redis refusing writes (maxmemory reached, noeviction)", () => {
 });
 
 describe("S3 that takes connections and never answers (frozen)", () => {
-  let frozen: Server;
-  const sockets = new Set<Socket>();
+  let frozen: FrozenServer;
   let api: ApiFixture;
 
   beforeAll(async () => {
-    frozen = createServer((socket) => {
-      sockets.add(socket);
-      socket.on("error", () => {});
-      socket.on("close", () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => frozen.listen(0, "127.0.0.1", resolve));
-    const { port } = frozen.address() as { port: number };
+    frozen = await startFrozenServer();
     // The S3 client's own deadline is far away: what answers in seconds is the health check.
-    api = await startApi("deps-s3", { s3: { endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 60_000 }, healthCheckTimeoutMs: 1000 });
+    api = await startApi("deps-s3", { s3: { endpoint: frozen.url, requestTimeoutMs: 60_000 }, healthCheckTimeoutMs: 1000 });
   });
   afterAll(async () => {
     await api?.stop();
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => frozen?.close(resolve));
+    await frozen?.close();
   });
 
   it("refuses a submit whose upload meets it with 503 within seconds, says storage on /readyz, and creates no ImageJob", async () => {

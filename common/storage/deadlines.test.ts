@@ -1,29 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testEnv, uniqueName } from "../../test/support/env.js";
+import { startFrozenServer, type FrozenServer } from "../../test/support/frozen-server.js";
 import { createObjectStore, FileObjectStore } from "./index.js";
 
-/** A TCP server that takes connections and never answers: S3 frozen (SIGSTOPped) as a client sees it. */
-let frozen: Server;
+let frozen: FrozenServer;
 let frozenUrl: string;
-const sockets = new Set<Socket>();
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  frozen = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => frozen.listen(0, "127.0.0.1", resolve));
-  frozenUrl = `http://127.0.0.1:${(frozen.address() as { port: number }).port}`;
+  frozen = await startFrozenServer();
+  frozenUrl = frozen.url;
 });
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise((resolve) => frozen.close(resolve));
+  await frozen.close();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
