@@ -5,7 +5,11 @@ import type { JobEvents } from "./domain/job-events.js";
 import { JobQueries } from "./domain/job-queries.js";
 import { CancelJob } from "./domain/cancel-job.js";
 import { IdempotentSubmit } from "./domain/idempotent-submit.js";
-import type { Cluster, DependencyHealth, IdempotencyRepository, JobRepository } from "./domain/ports.js";
+import type { ApiKeyRepository, Cluster, DependencyHealth, IdempotencyRepository, JobRepository, TenantRepository } from "./domain/ports.js";
+import { Authenticate } from "./domain/authenticate.js";
+import { ManageKeys } from "./domain/manage-keys.js";
+import { ManageTenants } from "./domain/manage-tenants.js";
+import { tenantRoutes } from "./http/routes/tenants.js";
 import { SubmitJob } from "./domain/submit-job.js";
 import { GuardedStore } from "./health/guarded-store.js";
 import { JobPresenter } from "./http/job-presenter.js";
@@ -20,8 +24,6 @@ import { SseStreams } from "./http/sse-streams.js";
 
 export interface AppDeps {
   log: Logger;
-  /** PIXELMILL_NAMESPACE: where ImageJobs are created and ImageModels looked up. */
-  namespace: string;
   /** PUBLIC_URL: the base of the absolute links in responses. */
   publicUrl: string;
   /** MAX_UPLOAD_BYTES */
@@ -31,6 +33,9 @@ export interface AppDeps {
   jobs: JobRepository;
   /** Idempotency-Key claims of POST /v1/jobs. */
   idempotencyKeys: IdempotencyRepository;
+  /** API keys, read on every request but the key-less ones (health, signed file URLs). */
+  apiKeys: ApiKeyRepository;
+  tenants: TenantRepository;
   cluster: Cluster;
   store: ObjectStore;
   /** Changes from the mirror, for the SSE streams. */
@@ -59,12 +64,13 @@ export const SUBMIT_NEEDS = ["storage", "redis"] as const;
 export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
   const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
-  const queries = new JobQueries({ jobs: deps.jobs, namespace: deps.namespace });
+  const queries = new JobQueries({ jobs: deps.jobs });
+  const auth = new Authenticate({ keys: deps.apiKeys, log });
   const { health } = deps;
   // The submit path's store: its uploads and their removal stop as soon as storage is found down.
   const uploads = health ? new GuardedStore(deps.store, health) : deps.store;
-  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, namespace: deps.namespace, inputBuckets: deps.inputBuckets, log });
-  const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: uploads, namespace: deps.namespace, log });
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log });
+  const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: uploads, log });
   const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });
 
   const app = express();
@@ -72,18 +78,17 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
   app.use(requestLog(log));
   app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
-  if (health) {
-    // Before the body is read: a job that could not be kept is refused without storing its upload.
-    app.post("/v1/jobs", async (_req, _res, next) => {
-      await health.require(...SUBMIT_NEEDS);
-      next();
-    });
-  }
-  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, namespace: deps.namespace, maxUploadBytes: deps.maxUploadBytes, log }));
+  // After the key, before the body is read: a job that could not be kept is refused without storing its upload.
+  const beforeSubmit = health && (async (_req: unknown, _res: unknown, next: () => void) => {
+    await health.require(...SUBMIT_NEEDS);
+    next();
+  });
+  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log }));
   app.use(jobEventRoutes({
-    queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, log,
+    queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, auth, log,
   }));
-  app.use(modelRoutes({ cluster: deps.cluster }));
+  app.use(modelRoutes({ cluster: deps.cluster, auth }));
+  app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
   app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));
   app.use(notFound());
   app.use(errorHandler(log));

@@ -13,11 +13,17 @@ import { SseStreams } from "./http/sse-streams.js";
 import { KubeCluster } from "./kube/kube-cluster.js";
 import { JobMirror } from "./mirror/job-mirror.js";
 import { KubeJobSource } from "../common/kube/kube-list-source.js";
+import { apiKeyPrefix, hashApiKey } from "../common/auth/api-key.js";
+import { PrismaApiKeyRepository } from "./data/api-key-repository.js";
+import { PrismaTenantRepository } from "./data/tenant-repository.js";
+import { PLATFORM_TENANT } from "./domain/principal.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
-  /** PIXELMILL_NAMESPACE */
-  namespace: string;
+  /** PIXELMILL_NAMESPACE: the platform tenant's namespace, where the shared ImageModels live. */
+  platformNamespace: string;
+  /** PIXELMILL_ADMIN_KEY(_FILE): stored (as its hash) as an `admin` key of the platform tenant by prepare(). */
+  adminKey?: string;
   databaseUrl: string;
   /** REDIS_URL: the queues' Redis, which new jobs need (the operator enqueues into it). */
   redisUrl: string;
@@ -43,10 +49,14 @@ export interface Api {
   prisma: PrismaClient;
   jobs: PrismaJobRepository;
   idempotencyKeys: PrismaIdempotencyRepository;
+  apiKeys: PrismaApiKeyRepository;
+  tenants: PrismaTenantRepository;
   events: JobEvents;
   mirror: JobMirror;
   /** Storage and Redis, as last checked. */
   health: DependencyMonitor;
+  /** Before serving: the platform tenant and the bootstrap admin key, in Postgres. */
+  prepare(): Promise<void>;
   /** Starts the mirror, the dependency checks and the hourly pruning of Idempotency-Keys. */
   start(): void;
   /** Closes the SSE streams (call before closing the HTTP server), then the mirror and the clients. */
@@ -56,14 +66,17 @@ export interface Api {
 
 /** The API's parts, wired once for its process (api/main.ts) and for tests (test/support/api-fixture.ts). */
 export function assembleApi(opts: ApiOptions): Api {
-  const { kc, namespace, log } = opts;
+  const { kc, platformNamespace, log } = opts;
   const prisma = createPrisma(opts.databaseUrl);
   const jobs = new PrismaJobRepository(prisma);
   const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
-  const cluster = new KubeCluster(kc, { namespace });
+  const apiKeys = new PrismaApiKeyRepository(prisma);
+  const tenants = new PrismaTenantRepository(prisma);
+  const cluster = new KubeCluster(kc, { platformNamespace });
   const events = new JobEvents();
   const streams = new SseStreams();
-  const mirror = new JobMirror({ source: new KubeJobSource(kc, namespace, opts.watchTimeoutSeconds), jobs, events, namespace, log });
+  // Every namespace: each tenant's jobs are in its own.
+  const mirror = new JobMirror({ source: new KubeJobSource(kc, undefined, opts.watchTimeoutSeconds), jobs, events, log });
   const timeoutMs = opts.healthCheckTimeoutMs ?? 2000;
   // Its own connection, not queueing behind anything, and back soon after Redis is.
   const redis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-api", commandTimeoutMs: timeoutMs, maxRetryDelayMs: 500 });
@@ -77,8 +90,8 @@ export function assembleApi(opts: ApiOptions): Api {
     intervalMs: opts.healthCheckIntervalMs ?? 2000, timeoutMs, log,
   });
   const app = createApp({
-    log, namespace, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
-    jobs, idempotencyKeys, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
+    log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
+    jobs, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
     sseKeepaliveMs: opts.sseKeepaliveMs, health,
     readiness: {
       postgres: () => pingDatabase(prisma),
@@ -90,7 +103,13 @@ export function assembleApi(opts: ApiOptions): Api {
   });
   let prune: NodeJS.Timeout | undefined;
   return {
-    app, prisma, jobs, idempotencyKeys, events, mirror, health,
+    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, health,
+    async prepare() {
+      const platform = await tenants.ensure({ name: PLATFORM_TENANT, namespace: platformNamespace });
+      if (opts.adminKey === undefined) return;
+      await apiKeys.ensure({ tenantId: platform.id, name: "bootstrap admin (PIXELMILL_ADMIN_KEY)", prefix: apiKeyPrefix(opts.adminKey), hash: hashApiKey(opts.adminKey), scopes: ["admin"] });
+      log.info({ tenant: platform.name, namespace: platform.namespace, key: apiKeyPrefix(opts.adminKey) }, "Bootstrap admin key stored");
+    },
     start() {
       mirror.start();
       health.start();

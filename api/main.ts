@@ -1,28 +1,31 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import { loadConfig } from "../common/config.js";
+import { adminKey, loadConfig } from "../common/config.js";
 import { inputBuckets } from "../common/job/input-uri.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore, UrlSigner } from "../common/storage/index.js";
 import { assembleApi } from "./assemble.js";
 
 const config = loadConfig();
+const bootstrapKey = adminKey(config); // fails fast on a malformed key, before anything starts
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-api" });
 const kc = new KubeConfig();
 kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster service account
 
-const namespace = config.PIXELMILL_NAMESPACE;
+const platformNamespace = config.PIXELMILL_NAMESPACE;
 const fileUrlSigner = config.STORAGE_URL.startsWith("file:") ? new UrlSigner({ baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, "")}/v1/files`, secret: signingSecret() }) : undefined;
 const store = createObjectStore(config, { fileUrlSigner });
 const api = assembleApi({
-  kc, namespace, databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, store, log, publicUrl: config.PUBLIC_URL,
+  kc, platformNamespace, adminKey: bootstrapKey, databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, store, log, publicUrl: config.PUBLIC_URL,
   maxUploadBytes: config.MAX_UPLOAD_BYTES, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
   healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
 });
+// The platform tenant and the bootstrap key are in Postgres before the first request.
+await api.prepare();
 api.start();
 const server = api.app.listen(config.PORT, () => {
-  log.info({ port: (server.address() as AddressInfo).port, namespace, publicUrl: config.PUBLIC_URL }, "API listening");
+  log.info({ port: (server.address() as AddressInfo).port, platformNamespace, publicUrl: config.PUBLIC_URL }, "API listening");
 });
 
 let stopping = false;

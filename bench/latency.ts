@@ -4,7 +4,10 @@
  * stream, so each stage includes the watch hop that makes it visible to the API.
  *
  *   npx tsx bench/latency.ts [--url http://localhost:8080] [--model upscale-x2] [--runs 20]
+ *
+ * The key is PIXELMILL_API_KEY (what `npm run dev` prints), else the one it keeps in .pixelmill/dev-key.
  */
+import { readFileSync } from "node:fs";
 import sharp from "sharp";
 
 const arg = (name: string, fallback: string) => {
@@ -14,6 +17,8 @@ const arg = (name: string, fallback: string) => {
 const url = arg("url", "http://localhost:8080");
 const model = arg("model", "upscale-x2");
 const runs = Number(arg("runs", "20"));
+const key = process.env.PIXELMILL_API_KEY ?? readFileSync(".pixelmill/dev-key", "utf8").trim();
+const headers = { authorization: `Bearer ${key}` };
 const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 120, g: 80, b: 200 } } }).png().toBuffer();
 
 type Stages = { accepted: number; queued: number; running: number; succeeded: number };
@@ -23,12 +28,12 @@ for (let i = 0; i < runs; i++) {
   const form = new FormData();
   form.set("model", model);
   form.set("image", new Blob([image]), "bench.png");
-  const res = await fetch(`${url}/v1/jobs`, { method: "POST", body: form });
+  const res = await fetch(`${url}/v1/jobs`, { method: "POST", body: form, headers });
   if (res.status !== 202) throw new Error(`POST /v1/jobs: ${res.status} ${await res.text()}`);
   const accepted = performance.now() - t0;
   const { urls } = (await res.json()) as { urls: { events: string } };
   const seen: Partial<Record<string, number>> = {};
-  const stream = await fetch(urls.events);
+  const stream = await fetch(urls.events, { headers });
   const decoder = new TextDecoder();
   let buffer = "";
   for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {

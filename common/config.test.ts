@@ -1,5 +1,9 @@
 import { expect, it } from "vitest";
-import { loadConfig } from "./config.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateApiKey } from "./auth/api-key.js";
+import { adminKey, loadConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 
 it("gives the embedded defaults for an empty environment", () => {
@@ -29,4 +33,18 @@ it("fails fast naming every bad setting", () => {
 
 it("wants S3 keys in pairs", () => {
   expect(() => loadConfig({ S3_ACCESS_KEY_ID: "a" })).toThrow(/go together/);
+});
+
+it("reads the bootstrap admin key from PIXELMILL_ADMIN_KEY or its file, and refuses a malformed one without echoing it", () => {
+  const key = generateApiKey();
+  expect(adminKey(loadConfig({}))).toBeUndefined();
+  expect(adminKey(loadConfig({ PIXELMILL_ADMIN_KEY: key }))).toBe(key);
+  const file = join(mkdtempSync(join(tmpdir(), "pm-key-")), "key");
+  writeFileSync(file, `${key}\n`);
+  expect(adminKey(loadConfig({ PIXELMILL_ADMIN_KEY_FILE: file }))).toBe(key);
+  const typo = `${key.slice(0, -1)}${key.endsWith("0") ? "1" : "0"}`;
+  expect(() => adminKey(loadConfig({ PIXELMILL_ADMIN_KEY: typo }))).toThrow(ConfigError);
+  expect(() => adminKey(loadConfig({ PIXELMILL_ADMIN_KEY: typo }))).not.toThrow(typo);
+  expect(() => adminKey(loadConfig({ PIXELMILL_ADMIN_KEY_FILE: join(file, "missing") }))).toThrow(/PIXELMILL_ADMIN_KEY_FILE/);
+  expect(() => adminKey(loadConfig({ PIXELMILL_ADMIN_KEY: key, PIXELMILL_ADMIN_KEY_FILE: file }))).toThrow(/not both/);
 });

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { readFileSync } from "node:fs";
+import { isWellFormedApiKey } from "./auth/api-key.js";
 import { ConfigError } from "./errors.js";
 
 /** S3 client deadlines when none are configured (also for stores built without config). */
@@ -13,7 +15,14 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   KUBECONFIG: z.string().optional(),
+  /** The platform namespace: shared ImageModels, and the platform tenant that owns the bootstrap admin key. */
   PIXELMILL_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).default("default"),
+  /**
+   * The bootstrap admin key (an `admin` key of the platform tenant, stored as its hash at API
+   * start), or a file holding it (a mounted Kubernetes Secret). One of the two, or neither.
+   */
+  PIXELMILL_ADMIN_KEY: z.string().optional(),
+  PIXELMILL_ADMIN_KEY_FILE: z.string().min(1).optional(),
   /** The operator watches this namespace only; all namespaces when unset. */
   PIXELMILL_WATCH_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgresql://postgres@127.0.0.1:5432/pixelmill"),
@@ -83,6 +92,25 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** The bootstrap admin key from PIXELMILL_ADMIN_KEY or PIXELMILL_ADMIN_KEY_FILE; ConfigError when it is not a well-formed key. */
+export function adminKey(config: Pick<Config, "PIXELMILL_ADMIN_KEY" | "PIXELMILL_ADMIN_KEY_FILE">): string | undefined {
+  const { PIXELMILL_ADMIN_KEY: inline, PIXELMILL_ADMIN_KEY_FILE: file } = config;
+  if (inline !== undefined && file !== undefined) throw new ConfigError("invalid configuration:\n  set PIXELMILL_ADMIN_KEY or PIXELMILL_ADMIN_KEY_FILE, not both");
+  let key = inline;
+  if (file !== undefined) {
+    try {
+      key = readFileSync(file, "utf8").trim();
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  PIXELMILL_ADMIN_KEY_FILE: cannot read ${file} (${(err as Error).message})`);
+    }
+  }
+  // Said without the value: it is a secret.
+  if (key !== undefined && !isWellFormedApiKey(key)) {
+    throw new ConfigError(`invalid configuration:\n  ${file === undefined ? "PIXELMILL_ADMIN_KEY" : "PIXELMILL_ADMIN_KEY_FILE"}: not a Pixelmill API key (pm_live_<43 base62>_<6 checksum>, or pm_test_); make one with: npm run --silent key:new`);
+  }
+  return key;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);

@@ -59,7 +59,7 @@ export function firstLine(err: unknown): string {
  * before anything is created, since it could not be kept.
  */
 export class DependencyUnavailableError extends PixelmillError {
-  constructor(readonly dependency: string) {
-    super("DependencyUnavailable", `${dependency} is unavailable`);
+  constructor(readonly dependency: string, options?: { cause?: unknown }) {
+    super("DependencyUnavailable", `${dependency} is unavailable`, options);
   }
 }

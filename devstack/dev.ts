@@ -10,6 +10,7 @@ import { startComponent } from "./components.js";
 import { supervise, type Supervised } from "./supervisor.js";
 import { createPodRunner, type PodRunner } from "./pod-runner.js";
 import { migrate } from "../prisma/migrate.js";
+import { ensureDevKey } from "./dev-key.js";
 import { loadConfig } from "../common/config.js";
 import { createObjectStore } from "../common/storage/index.js";
 import sharp from "sharp";
@@ -67,6 +68,8 @@ async function main(): Promise<void> {
   const databaseUrl = await ensureDatabase(started.postgres.url, "pixelmill");
   const { applied } = await migrate(databaseUrl, { migrationsDir: join(projectRoot, "prisma/migrations") });
   log(`database pixelmill: ${applied.length ? `applied ${applied.join(", ")}` : "migrations up to date"}`);
+  const devKey = await ensureDevKey(databaseUrl, "default", join(stateDir, "dev-key"));
+  log(`development API key ${devKey.created ? "created" : "reused"} (${join(stateDir, "dev-key")})`);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const models = await readManifests(join(projectRoot, "models/manifests"));
@@ -105,9 +108,10 @@ async function main(): Promise<void> {
   console.log(`
 Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${started.apiserverVersion}).
 
-  curl -F model=upscale-x2 -F image=@your.png http://localhost:${port}/v1/jobs
-  curl http://localhost:${port}/v1/jobs/<id>          # status, and the output URL once done
-  curl -N http://localhost:${port}/v1/jobs/<id>/events # live updates (SSE)
+  export PIXELMILL_API_KEY=${devKey.key}
+  curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -F model=upscale-x2 -F image=@your.png http://localhost:${port}/v1/jobs
+  curl -H "Authorization: Bearer $PIXELMILL_API_KEY" http://localhost:${port}/v1/jobs/<id>          # status, and the output URL once done
+  curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -N http://localhost:${port}/v1/jobs/<id>/events # live updates (SSE)
 
   export KUBECONFIG=${kubeconfigPath}
   kubectl apply -f examples/imagejob-dev.yaml   # input: upload:uploads/default/samples/pixelmill.png

@@ -12,6 +12,7 @@ const operator = await startOperator({
   redisUrl: config.REDIS_URL,
   queuePrefix: config.QUEUE_PREFIX,
   namespace: config.PIXELMILL_WATCH_NAMESPACE,
+  platformNamespace: config.PIXELMILL_NAMESPACE,
   log,
 });
 

@@ -19,6 +19,8 @@ export interface OperatorOptions {
   queuePrefix: string;
   /** Watch one namespace; all namespaces when undefined. */
   namespace?: string;
+  /** PIXELMILL_NAMESPACE: the shared ImageModels, used by jobs of namespaces without their own model of that name. */
+  platformNamespace?: string;
   log: Logger;
   workers?: number;
   resyncMs?: number;
@@ -53,10 +55,10 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   };
   const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: enqueue, onDelete: cancel }, { log });
   const models = startableInformer<ImageModel>(opts.kc, api.modelsPath(), api.listModels, {
-    // A job whose model appears (or changes) is looked at again.
-    onChange: (m) => jobs.list(m.metadata.namespace).filter((j) => j.spec.model === m.metadata.name).forEach(enqueue),
+    // A job whose model appears (or changes) is looked at again; a platform model serves every namespace.
+    onChange: (m) => jobs.list(m.metadata.namespace === opts.platformNamespace ? undefined : m.metadata.namespace).filter((j) => j.spec.model === m.metadata.name).forEach(enqueue),
   }, { log });
-  const reconciler = new ImageJobReconciler({ jobs, models, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m) });
+  const reconciler = new ImageJobReconciler({ jobs, models, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m) });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 4,
     resyncMs: opts.resyncMs ?? 30_000,

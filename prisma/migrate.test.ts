@@ -12,7 +12,8 @@ import { migrate, MigrationError } from "./migrate.js";
 const MIGRATIONS = join(import.meta.dirname, "migrations");
 const INIT = "20261124000000_init";
 const IDEMPOTENCY = "20261124190000_idempotency_keys";
-const ALL = [INIT, IDEMPOTENCY];
+const TENANTS = "20261201090000_tenant_namespaces_key_expiry";
+const ALL = [INIT, IDEMPOTENCY, TENANTS];
 
 interface MigrationRow {
   migration_name: string;
@@ -95,10 +96,10 @@ describe("migrate on an empty database", () => {
   it("creates tables the generated Prisma client reads and writes field for field", async () => {
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
     try {
-      const tenant = await prisma.tenant.create({ data: { id: randomUUID(), name: "acme" } });
+      const tenant = await prisma.tenant.create({ data: { id: randomUUID(), name: "acme", namespace: "team-a" } });
       const apiKey = await prisma.apiKey.create({ data: {
         id: randomUUID(), tenantId: tenant.id, name: "ci", prefix: "pm_ab12", hash: "f".repeat(64),
-        scopes: ["jobs:read", "jobs:write"], lastUsedAt: new Date("2026-11-24T10:00:00.123Z"), revokedAt: new Date("2026-11-25T00:00:00.001Z"),
+        scopes: ["jobs:read", "jobs:write"], lastUsedAt: new Date("2026-11-24T10:00:00.123Z"), revokedAt: new Date("2026-11-25T00:00:00.001Z"), expiresAt: new Date("2026-12-25T00:00:00.002Z"),
       } });
       const job = await prisma.job.create({ data: {
         uid: randomUUID(), namespace: "team-a", name: "upscale-1", tenantId: tenant.id, model: "esrgan-x4",
@@ -135,7 +136,7 @@ describe("migrate on an empty database", () => {
 });
 
 describe("migrate with a broken migration", () => {
-  const BROKEN = "20261125000000_broken";
+  const BROKEN = "20991231000000_broken"; // after every real migration
   let db: TestDatabase;
   let dir: string;
   beforeAll(async () => {

@@ -105,14 +105,17 @@ describe("PrismaJobRepository", () => {
       record({ namespace: ns, phase: "Running", resourceVersion: 900_000n, createdAt: new Date("2026-04-30T09:00:00Z") }),
     ];
     for (const r of [kept, queued, succeeded, newer, earlierCluster]) await repo.upsert(r);
-    const settled = await repo.settleMissing(ns, [kept.uid], { resourceVersion: 300n, takenAt }, end);
+    // The list covers every namespace: the other tests' rows are in it.
+    const others = (await prisma.job.findMany({ where: { namespace: { not: ns } }, select: { uid: true } })).map((r) => r.uid);
+    const present = [kept.uid, ...others];
+    const settled = await repo.settleMissing(present, { resourceVersion: 300n, takenAt }, end);
     expect(settled.map((r) => r.uid).sort()).toEqual([queued.uid, succeeded.uid, earlierCluster.uid].sort());
     expect(await repo.get(ns, queued.uid)).toMatchObject({ phase: "Canceled", error: end, finishedAt: takenAt, deletedAt: takenAt, attempts: 1 });
     expect(await repo.get(ns, earlierCluster.uid)).toMatchObject({ phase: "Canceled", error: end, deletedAt: takenAt });
     expect(await repo.get(ns, succeeded.uid)).toMatchObject({ phase: "Succeeded", error: null, finishedAt, deletedAt: takenAt });
     expect(await repo.get(ns, newer.uid)).toMatchObject({ phase: "Pending", deletedAt: null });
     expect(await repo.get(ns, kept.uid)).toMatchObject({ phase: "Pending", deletedAt: null });
-    expect(await repo.settleMissing(ns, [kept.uid], { resourceVersion: 300n, takenAt }, end)).toEqual([]);
+    expect(await repo.settleMissing(present, { resourceVersion: 300n, takenAt }, end)).toEqual([]);
   });
 
   it("pages newest first by created_at then uid, with filters", async () => {

@@ -62,18 +62,18 @@ export class PrismaJobRepository implements JobRepository {
     return row ? toRecord(row) : undefined;
   }
 
-  async settleMissing(namespace: string, present: readonly string[], list: { resourceVersion: bigint; takenAt: Date }, unseenEnd: { reason: string; message: string }): Promise<JobRecord[]> {
+  async settleMissing(present: readonly string[], list: { resourceVersion: bigint; takenAt: Date }, unseenEnd: { reason: string; message: string }): Promise<JobRecord[]> {
     const at = list.takenAt;
     const old = new Date(at.getTime() - CLOCK_MARGIN_MS);
     const finished = [...FINISHED_PHASES];
-    // One array parameter rather than one per UID: a namespace may hold more jobs than Postgres takes parameters.
+    // One array parameter rather than one per UID: the cluster may hold more jobs than Postgres takes parameters.
     // SET reads the row as it was, so each CASE sees the old phase.
     const marked = await this.prisma.$queryRaw<{ uid: string }[]>`
       UPDATE jobs SET deleted_at = ${at}::timestamptz, updated_at = now(),
         phase = CASE WHEN phase = ANY(${finished}::text[]) THEN phase ELSE 'Canceled' END,
         error = CASE WHEN phase = ANY(${finished}::text[]) THEN error ELSE ${json(unseenEnd)}::jsonb END,
         finished_at = CASE WHEN phase = ANY(${finished}::text[]) THEN finished_at ELSE COALESCE(finished_at, ${at}::timestamptz) END
-      WHERE namespace = ${namespace} AND deleted_at IS NULL
+      WHERE deleted_at IS NULL
         AND (resource_version <= ${list.resourceVersion}::bigint OR created_at < ${old}::timestamptz)
         AND NOT (uid = ANY(${[...present]}::uuid[]))
       RETURNING uid`;

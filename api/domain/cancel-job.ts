@@ -5,6 +5,7 @@ import type { JobQueries } from "./job-queries.js";
 import { isFinished } from "../../common/job/phases.js";
 import { CANCELED_ERROR, toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
+import type { Principal } from "./principal.js";
 
 export interface CancelJobDeps {
   cluster: Cluster;
@@ -34,11 +35,11 @@ export class CancelJob {
   }
 
   /** JobNotFoundError for an unknown id; JobFinishedError for a job that succeeded or failed. */
-  async cancel(id: string): Promise<CancelOutcome> {
-    const found = await this.deps.queries.record(id);
+  async cancel(principal: Principal, id: string): Promise<CancelOutcome> {
+    const found = await this.deps.queries.record(principal, id);
     if (found.phase === "Canceled") return { record: found, canceledNow: false };
     if (isFinished(found.phase)) throw new JobFinishedError(found.uid, found.phase);
-    const gone = await this.deps.cluster.deleteJob(found.name, found.uid);
+    const gone = await this.deps.cluster.deleteJob(found.namespace, found.name, found.uid);
     const last = gone?.metadata.resourceVersion ? toJobRecord(gone, this.now()) : undefined;
     if (last && isFinished(last.phase)) {
       // It finished between our read and the delete: its history keeps the ending.

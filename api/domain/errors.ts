@@ -77,3 +77,31 @@ export class IdempotencyKeyInProgressError extends PixelmillError {
   }
 }
 
+
+/** No usable API key: none, malformed, unknown, revoked or expired. The detail never says which of the last three. */
+export class UnauthenticatedError extends PixelmillError {
+  constructor(message: string) {
+    super("Unauthenticated", message);
+  }
+}
+
+/** A valid key without the scope the route needs. */
+export class MissingScopeError extends PixelmillError {
+  constructor(readonly scope: string) {
+    super("MissingScope", `the API key lacks the scope ${scope}`);
+  }
+}
+
+/** A tenant name or namespace that another tenant has. */
+export class TenantExistsError extends PixelmillError {
+  constructor(message: string) {
+    super("TenantExists", message);
+  }
+}
+
+/** A tenant (by name) or key (by id) that does not exist or is not the caller's to see. */
+export class NotFoundError extends PixelmillError {
+  constructor(message: string) {
+    super("NotFound", message);
+  }
+}

@@ -4,6 +4,7 @@ import type { ObjectStore } from "../../common/storage/index.js";
 import { IdempotencyKeyInProgressError, IdempotencyKeyReusedError, JobNotFoundError } from "./errors.js";
 import type { JobRecord } from "./job-record.js";
 import type { IdempotencyRepository, JobRepository } from "./ports.js";
+import type { Principal } from "./principal.js";
 import type { JobRequest, SubmitJob } from "./submit-job.js";
 
 export interface IdempotentSubmitDeps {
@@ -12,7 +13,6 @@ export interface IdempotentSubmitDeps {
   jobs: JobRepository;
   /** Where the request's upload is, deleted when the job of an earlier request answers. */
   store: ObjectStore;
-  namespace: string;
   log: Logger;
   /** How long a key answers with its job: 24 h. */
   ttlMs?: number;
@@ -38,10 +38,11 @@ export class IdempotentSubmit {
   constructor(private readonly deps: IdempotentSubmitDeps) {}
 
   /** `uploadKey`: the object this request uploaded; SubmitJob owns it once called, else it is deleted here. */
-  async submit(key: string, request: JobRequest, hash: string, uploadKey?: string): Promise<SubmitOutcome> {
+  /** Keys are the tenant's: the same key from two tenants names two claims. */
+  async submit(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey?: string): Promise<SubmitOutcome> {
     let handedOver = false;
     try {
-      const outcome = await this.claimOrReplay(key, request, hash, uploadKey, () => (handedOver = true));
+      const outcome = await this.claimOrReplay(principal, key, request, hash, uploadKey, () => (handedOver = true));
       if (outcome.replayed && uploadKey !== undefined) await this.discard(uploadKey);
       return outcome;
     } catch (err) {
@@ -50,33 +51,34 @@ export class IdempotentSubmit {
     }
   }
 
-  private async claimOrReplay(key: string, request: JobRequest, hash: string, uploadKey: string | undefined, handOver: () => void): Promise<SubmitOutcome> {
-    const { keys, namespace } = this.deps;
+  private async claimOrReplay(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey: string | undefined, handOver: () => void): Promise<SubmitOutcome> {
+    const { keys } = this.deps;
+    const { namespace } = principal;
     const deadline = Date.now() + (this.deps.waitMs ?? 10_000);
     for (;;) {
       const claim = await keys.claim(namespace, key, hash, this.deps.ttlMs ?? 24 * 3600_000, this.deps.pendingMs ?? 60_000);
       if (claim.claimed) {
         handOver();
-        return { record: await this.create(key, request, hash, uploadKey), replayed: false };
+        return { record: await this.create(principal, key, request, hash, uploadKey), replayed: false };
       }
       const entry = claim.entry;
       if (entry && entry.requestHash !== hash) throw new IdempotencyKeyReusedError();
-      if (entry?.jobUid) return { record: await this.recorded(entry.jobUid), replayed: true };
+      if (entry?.jobUid) return { record: await this.recorded(namespace, entry.jobUid), replayed: true };
       if (Date.now() > deadline) throw new IdempotencyKeyInProgressError();
       await sleep(this.deps.pollMs ?? 50);
     }
   }
 
-  private async create(key: string, request: JobRequest, hash: string, uploadKey?: string): Promise<JobRecord> {
+  private async create(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey?: string): Promise<JobRecord> {
     let record: JobRecord;
     try {
-      record = await this.deps.submit.submit(request, uploadKey);
+      record = await this.deps.submit.submit(principal, request, uploadKey);
     } catch (err) {
-      await this.deps.keys.release(this.deps.namespace, key, hash).catch((e: unknown) =>
+      await this.deps.keys.release(principal.namespace, key, hash).catch((e: unknown) =>
         this.deps.log.warn({ err: e }, "Could not release an Idempotency-Key after a failed submit"));
       throw err;
     }
-    await this.deps.keys.complete(this.deps.namespace, key, record.uid);
+    await this.deps.keys.complete(principal.namespace, key, record.uid);
     return record;
   }
 
@@ -84,8 +86,8 @@ export class IdempotentSubmit {
     await this.deps.store.delete(uploadKey).catch((err: unknown) => this.deps.log.error({ key: uploadKey, err }, "Could not delete an unused upload"));
   }
 
-  private async recorded(uid: string): Promise<JobRecord> {
-    const record = await this.deps.jobs.get(this.deps.namespace, uid);
+  private async recorded(namespace: string, uid: string): Promise<JobRecord> {
+    const record = await this.deps.jobs.get(namespace, uid);
     if (!record) throw new JobNotFoundError(uid);
     return record;
   }

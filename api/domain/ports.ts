@@ -1,6 +1,7 @@
 import type { ImageJob, ImageModel } from "../../common/crd-types.js";
 import type { ImageJobPhase } from "../../common/job/phases.js";
 import type { JobRecord } from "./job-record.js";
+import type { Scope } from "./principal.js";
 
 /** Position after which a page starts: the (created_at, uid) of the last item of the page before. */
 export interface JobCursor {
@@ -28,14 +29,14 @@ export interface JobRepository {
    */
   markCanceled(uid: string, at: Date, error: { reason: string; message: string }): Promise<JobRecord | undefined>;
   /**
-   * After a full list: settles the namespace's jobs that the list no longer has, deleted while
+   * After a full list of every namespace: settles the jobs that the list no longer has, deleted while
    * nobody watched. Each is marked deleted, and one not yet finished becomes Canceled with
    * `unseenEnd` as its error (its ImageJob is gone, so its end cannot be known). A record newer
    * than the list (a job created as it was taken) is left alone: newer means a resourceVersion
    * past the list's and created after `list.takenAt` less CLOCK_MARGIN; a record from an earlier
    * cluster (`npm run dev`'s database outlives its etcd) may have any resourceVersion, but it is old.
    */
-  settleMissing(namespace: string, present: readonly string[], list: { resourceVersion: bigint; takenAt: Date }, unseenEnd: { reason: string; message: string }): Promise<JobRecord[]>;
+  settleMissing(present: readonly string[], list: { resourceVersion: bigint; takenAt: Date }, unseenEnd: { reason: string; message: string }): Promise<JobRecord[]>;
   get(namespace: string, uid: string): Promise<JobRecord | undefined>;
   /** Newest first, by created_at then uid. */
   list(query: JobListQuery): Promise<JobRecord[]>;
@@ -66,15 +67,64 @@ export interface IdempotencyRepository {
 
 /** The apiserver, as the API's use cases need it. */
 export interface Cluster {
-  /** Creates the ImageJob; JobRejectedError when the apiserver refuses it as invalid. */
+  /** Creates the ImageJob in its metadata.namespace; JobRejectedError when the apiserver refuses it as invalid. */
   createJob(job: ImageJob): Promise<ImageJob>;
   /**
    * Deletes this very ImageJob (UID precondition); the object as it was when deleted, or
    * undefined when it was gone already (or the name now holds another job).
    */
-  deleteJob(name: string, uid: string): Promise<ImageJob | undefined>;
-  getModel(name: string): Promise<ImageModel | undefined>;
-  listModels(): Promise<ImageModel[]>;
+  deleteJob(namespace: string, name: string, uid: string): Promise<ImageJob | undefined>;
+  /** The model a job in `namespace` gets by this name: the namespace's own, else the platform's (ADR 0007). */
+  getModel(namespace: string, name: string): Promise<ImageModel | undefined>;
+  /** The models jobs in `namespace` may name: the platform's, and the namespace's own winning by name. */
+  listModels(namespace: string): Promise<ImageModel[]>;
+  /** Creates the namespace labelled for the tenant, or labels it when it exists (an adopted one). */
+  ensureNamespace(namespace: string, tenant: string): Promise<void>;
+}
+
+/** A tenant: one namespace of jobs, uploads and models. */
+export interface TenantRecord {
+  id: string;
+  name: string;
+  namespace: string;
+  createdAt: Date;
+}
+
+export interface TenantRepository {
+  /** TenantExistsError when the name or namespace is taken. */
+  create(tenant: { name: string; namespace: string }): Promise<TenantRecord>;
+  /** The tenant of this name, created with this namespace when there is none (the platform tenant at boot). */
+  ensure(tenant: { name: string; namespace: string }): Promise<TenantRecord>;
+  byName(name: string): Promise<TenantRecord | undefined>;
+  byNamespace(namespace: string): Promise<TenantRecord | undefined>;
+  list(): Promise<TenantRecord[]>;
+}
+
+/** An API key as stored: never the key itself, only its hash and its first characters. */
+export interface KeyRecord {
+  id: string;
+  tenant: TenantRecord;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ApiKeyRepository {
+  /** The key with this SHA-256, with its tenant; one unique-index read, on every request (ADR 0007). */
+  findByHash(hash: string): Promise<KeyRecord | undefined>;
+  create(key: { tenantId: string; name: string; prefix: string; hash: string; scopes: Scope[]; expiresAt?: Date }): Promise<KeyRecord>;
+  /** Inserts the key unless its hash is stored already; undoes a revoke of it (the bootstrap key, set again). */
+  ensure(key: { tenantId: string; name: string; prefix: string; hash: string; scopes: Scope[] }): Promise<void>;
+  /** Newest first; every tenant's when `tenantId` is undefined. */
+  list(tenantId?: string): Promise<KeyRecord[]>;
+  /** Revokes key `id` (of `tenantId` when given); the key, or undefined when there is none. */
+  revoke(id: string, tenantId: string | undefined, at: Date): Promise<KeyRecord | undefined>;
+  /** Sets last_used_at to `at` unless it was set less than a minute before: one conditional UPDATE. */
+  touch(id: string, at: Date): Promise<void>;
 }
 
 /** What the API last found of the services a new job needs (storage, the queue's Redis). */

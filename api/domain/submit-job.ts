@@ -9,6 +9,7 @@ import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
+import type { Principal } from "./principal.js";
 
 export interface JobRequest {
   model: string;
@@ -25,8 +26,6 @@ export interface SubmitJobDeps {
   cluster: Cluster;
   jobs: JobRepository;
   store: ObjectStore;
-  /** PIXELMILL_NAMESPACE */
-  namespace: string;
   log: Logger;
   /** INPUT_BUCKETS: buckets `s3://` inputs may name; when absent, only the store's bucket. */
   inputBuckets?: readonly string[];
@@ -46,19 +45,20 @@ export class SubmitJob {
   }
 
   /** `uploadKey`: the object the request uploaded, removed when no ImageJob comes of it. */
-  async submit(request: JobRequest, uploadKey?: string): Promise<JobRecord> {
+  async submit(principal: Principal, request: JobRequest, uploadKey?: string): Promise<JobRecord> {
+    const { namespace } = principal;
     let created: ImageJob;
     try {
-      const model = await this.deps.cluster.getModel(request.model);
+      const model = await this.deps.cluster.getModel(namespace, request.model);
       if (!model) throw new UnknownModelError(request.model);
-      this.check(request, model);
-      created = await this.deps.cluster.createJob(this.manifest(request));
+      this.check(namespace, request, model);
+      created = await this.deps.cluster.createJob(this.manifest(namespace, request));
     } catch (err) {
       if (uploadKey !== undefined) await this.discard(uploadKey);
       throw err;
     }
     const record = toJobRecord(created);
-    this.deps.log.info({ job: record.uid, name: record.name, model: record.model }, "Job submitted");
+    this.deps.log.info({ job: record.uid, name: record.name, model: record.model, tenant: principal.tenantName }, "Job submitted");
     // The ImageJob exists now: failing the request would invite a retry and a second job. The
     // mirror writes the row when it sees the ImageJob, so a failure here costs only a moment.
     await this.deps.jobs.upsert(record).catch((err: unknown) => {
@@ -74,7 +74,7 @@ export class SubmitJob {
    * as a non-public IP address (names are resolved and checked by the worker, which connects).
    * A malformed URI is left to the apiserver, whose CRD rules say what is wrong with it.
    */
-  private check(request: JobRequest, model: ImageModel): void {
+  private check(namespace: string, request: JobRequest, model: ImageModel): void {
     try {
       resolveParams(model.spec.params, request.params);
     } catch (err) {
@@ -86,20 +86,20 @@ export class SubmitJob {
     const forbidden = refuseUrlHost(PUBLIC_ONLY, request.input.uri);
     if (forbidden) throw new InvalidJobError(forbidden);
     if ("problem" in input) return;
-    const refused = refuseInput(input, this.deps.namespace, this.storeRoot);
+    const refused = refuseInput(input, namespace, this.storeRoot);
     if (refused) throw new InvalidJobError(refused);
     if (input.scheme === "s3" && !this.inputBuckets.has(input.bucket)) {
       throw new InvalidJobError(`bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
     }
   }
 
-  private manifest(request: JobRequest): ImageJob {
+  private manifest(namespace: string, request: JobRequest): ImageJob {
     return {
       apiVersion: API_VERSION,
       kind: IMAGEJOB_KIND,
       metadata: {
         generateName: "job-",
-        namespace: this.deps.namespace,
+        namespace,
         labels: { "pixelmill.io/model": request.model, "app.kubernetes.io/managed-by": "pixelmill-api" },
       },
       spec: {

@@ -16,9 +16,12 @@ afterAll(async () => api?.stop());
 /** The app with some parts replaced, to reach the failure paths the real parts do not take on their own. */
 async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<void>): Promise<void> {
   const app = createApp({
-    log: createLogger({ level: "silent" }), namespace: api.namespace, publicUrl: "http://api.test", maxUploadBytes: 1024, outputUrlTtlSeconds: 60,
-    jobs: api.jobs, idempotencyKeys: api.idempotencyKeys,
-    cluster: { listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined) },
+    log: createLogger({ level: "silent" }), publicUrl: "http://api.test", maxUploadBytes: 1024, outputUrlTtlSeconds: 60,
+    jobs: api.jobs, idempotencyKeys: api.idempotencyKeys, apiKeys: api.apiKeys, tenants: api.tenants,
+    cluster: {
+      listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
+      ensureNamespace: () => Promise.resolve(),
+    },
     store: api.store, events: new JobEvents(), ...over,
   });
   const server = await new Promise<Server>((resolve) => {
@@ -34,7 +37,7 @@ async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<voi
 
 describe("the API", () => {
   it("lists the namespace's models with their task and params", async () => {
-    const res = await fetch(`${api.url}/v1/models`);
+    const res = await api.fetch(`${api.url}/v1/models`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       items: [{ name: "upscale-x2", task: "image-to-image", params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }] }],
@@ -42,8 +45,8 @@ describe("the API", () => {
   });
 
   it("answers health and readiness", async () => {
-    expect(await (await fetch(`${api.url}/healthz`)).json()).toEqual({ status: "ok" });
-    const ready = await fetch(`${api.url}/readyz`);
+    expect(await (await api.fetch(`${api.url}/healthz`)).json()).toEqual({ status: "ok" });
+    const ready = await api.fetch(`${api.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ready", checks: { postgres: "ok", apiserver: "ok", mirror: "ok", storage: "ok", redis: "ok" } });
   });
@@ -61,7 +64,7 @@ describe("the API", () => {
   });
 
   it("answers unknown routes with a 404 problem", async () => {
-    const res = await fetch(`${api.url}/v2/nothing?x=1`);
+    const res = await api.fetch(`${api.url}/v2/nothing?x=1`);
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(await res.json()).toEqual({
@@ -73,9 +76,10 @@ describe("the API", () => {
     const cluster: Cluster = {
       listModels: () => Promise.reject(new Error("secret internals at /etc/kubernetes")),
       getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
+      ensureNamespace: () => Promise.resolve(),
     };
     await withApp({ cluster }, async (url) => {
-      const res = await fetch(`${url}/v1/models`);
+      const res = await api.fetch(`${url}/v1/models`);
       expect(res.status).toBe(500);
       const text = await res.text();
       expect(JSON.parse(text)).toMatchObject({ type: "https://pixelmill.io/problems/internal", status: 500, instance: "/v1/models" });
@@ -84,7 +88,7 @@ describe("the API", () => {
   });
 
   it("serves no files when the store is S3", async () => {
-    const res = await fetch(`${api.url}/v1/files/outputs/a.png?expires=9999999999&sig=${"0".repeat(64)}`);
+    const res = await api.fetch(`${api.url}/v1/files/outputs/a.png?expires=9999999999&sig=${"0".repeat(64)}`);
     expect(res.status).toBe(404);
   });
 });

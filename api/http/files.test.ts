@@ -24,10 +24,10 @@ afterAll(async () => {
 async function succeededWithOutput(name: string, bytes: Buffer): Promise<JobView> {
   const uid = (await api.createJob(name)).metadata.uid!;
   const put = await api.store.put(`outputs/${uid}/1.png`, bytes, { contentType: "image/png" });
-  await eventually(async () => (await fetch(`${api.url}/v1/jobs/${uid}`)).ok, "the mirror");
+  await eventually(async () => (await api.fetch(`${api.url}/v1/jobs/${uid}`)).ok, "the mirror");
   await runToSuccess(api, name, { uri: api.store.uri(put.key), contentType: "image/png", width: 2, height: 2, bytes: put.bytes });
   return eventually(async () => {
-    const view = (await (await fetch(`${api.url}/v1/jobs/${uid}`)).json()) as JobView;
+    const view = (await (await api.fetch(`${api.url}/v1/jobs/${uid}`)).json()) as JobView;
     return view.status === "succeeded" && view;
   }, "succeeded");
 }
@@ -70,7 +70,7 @@ it("stores multipart uploads in the file store too", async () => {
   const body = new FormData();
   body.append("model", "upscale-x2");
   body.append("image", new Blob([png]), "x.png");
-  const res = await fetch(`${api.url}/v1/jobs`, { method: "POST", body });
+  const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body });
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
   const record = await api.jobs.get(api.namespace, id);

@@ -22,13 +22,13 @@ async function imageJobs(): Promise<ImageJob[]> {
 
 const body = (extra: Record<string, unknown> = {}) => ({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 0.5 }, ...extra });
 const postJson = (key: string | undefined, json: unknown) =>
-  fetch(`${api.url}/v1/jobs`, { method: "POST", body: JSON.stringify(json), headers: { "content-type": "application/json", ...(key === undefined ? {} : { "idempotency-key": key }) } });
+  api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: JSON.stringify(json), headers: { "content-type": "application/json", ...(key === undefined ? {} : { "idempotency-key": key }) } });
 
 function postForm(key: string, image: Buffer, fields: Record<string, string> = { model: "upscale-x2" }): Promise<Response> {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   form.append("image", new Blob([image], { type: "image/png" }), "cat.png");
-  return fetch(`${api.url}/v1/jobs`, { method: "POST", body: form, headers: { "idempotency-key": key } });
+  return api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form, headers: { "idempotency-key": key } });
 }
 
 async function problem(res: Response, status: number, type: string): Promise<void> {
@@ -109,7 +109,7 @@ describe("POST /v1/jobs with Idempotency-Key", () => {
     ["not ASCII", "clé"],
   ])("refuses a key that is %s with 400", async (_, key) => {
     const before = (await imageJobs()).length;
-    const res = await fetch(`${api.url}/v1/jobs`, {
+    const res = await api.fetch(`${api.url}/v1/jobs`, {
       method: "POST", body: JSON.stringify(body()), headers: { "content-type": "application/json", "idempotency-key": Buffer.from(key, "utf8").toString("latin1") },
     });
     await problem(res, 400, "invalid-request");

@@ -14,12 +14,12 @@ afterAll(async () => api?.stop());
 /** An ImageJob made through the Kubernetes API, once the mirror has it. */
 async function mirroredJob(name: string): Promise<string> {
   const uid = (await api.createJob(name)).metadata.uid!;
-  await eventually(async () => (await fetch(`${api.url}/v1/jobs/${uid}`)).ok, "the mirror to record the job");
+  await eventually(async () => (await api.fetch(`${api.url}/v1/jobs/${uid}`)).ok, "the mirror to record the job");
   return uid;
 }
 
 async function follow(uid: string, signal?: AbortSignal): Promise<AsyncGenerator<SseMessage>> {
-  const res = await fetch(`${api.url}/v1/jobs/${uid}/events`, { signal });
+  const res = await api.fetch(`${api.url}/v1/jobs/${uid}/events`, { signal });
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
   return readSse(res);
@@ -49,7 +49,7 @@ it("sends the current state, then queued, running and succeeded in order, then c
 it("sends one event and closes for a job that has already finished", async () => {
   const uid = await mirroredJob("done-before");
   await patchStatus(api, "done-before", { phase: "Failed", reason: "InputNotFound", message: "gone" });
-  await eventually(async () => ((await (await fetch(`${api.url}/v1/jobs/${uid}`)).json()) as JobView).status === "failed", "failed");
+  await eventually(async () => ((await (await api.fetch(`${api.url}/v1/jobs/${uid}`)).json()) as JobView).status === "failed", "failed");
   const views = await statusesUntilClosed(await follow(uid));
   expect(views.map((v) => [v.status, v.error?.reason])).toEqual([["failed", "InputNotFound"]]);
 });
@@ -76,7 +76,7 @@ it("keeps an idle stream alive with comments, and forgets a client that went awa
 });
 
 it("answers 404 problem for the events of an unknown job", async () => {
-  const res = await fetch(`${api.url}/v1/jobs/00000000-0000-4000-8000-000000000000/events`);
+  const res = await api.fetch(`${api.url}/v1/jobs/00000000-0000-4000-8000-000000000000/events`);
   expect(res.status).toBe(404);
   expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
   expect(api.events.followed).toBe(0);

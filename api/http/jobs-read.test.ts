@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(async () => api?.stop());
 
 const getJson = async <T>(path: string): Promise<{ status: number; body: T; type: string | null }> => {
-  const res = await fetch(`${api.url}${path}`);
+  const res = await api.fetch(`${api.url}${path}`);
   return { status: res.status, body: (await res.json()) as T, type: res.headers.get("content-type") };
 };
 
@@ -31,7 +31,7 @@ describe("GET /v1/jobs/:id", () => {
   it("follows the status the operator writes, and signs a URL that downloads the output", async () => {
     const job = await api.createJob("followed");
     const uid = job.metadata.uid!;
-    await eventually(async () => (await fetch(`${api.url}/v1/jobs/${uid}`)).ok, "the mirror to record the job");
+    await eventually(async () => (await api.fetch(`${api.url}/v1/jobs/${uid}`)).ok, "the mirror to record the job");
     const output = await sharp({ create: { width: 8, height: 6, channels: 3, background: "#00ff00" } }).png().toBuffer();
     const put = await api.store.put(`outputs/${uid}/1.png`, output, { contentType: "image/png" });
 

@@ -3,7 +3,8 @@ import { DependencyUnavailableError, ObjectNotFoundError } from "../../common/er
 import type { Logger } from "../../common/logger.js";
 import {
   IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
-  JobRejectedError, UnknownModelError, UnsupportedImageTypeError, UploadTooLargeError,
+  JobRejectedError, MissingScopeError, NotFoundError, TenantExistsError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
+  UploadTooLargeError,
 } from "../domain/errors.js";
 import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
 
@@ -26,6 +27,7 @@ export function sendProblem(req: Request, res: Response, p: Problem): void {
   // Refusing a body we did not read: closing spares reading the rest of it.
   if (p.status === 413) res.setHeader("Connection", "close");
   if (p.status === 503) res.setHeader("Retry-After", "5");
+  if (p.status === 401) res.setHeader("WWW-Authenticate", "Bearer");
   res.status(p.status).type("application/problem+json").send(JSON.stringify({ ...p, instance: req.originalUrl }));
 }
 
@@ -47,6 +49,10 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });
   if (err instanceof InvalidJobError) return problem(422, "invalid-job", "Invalid job", err.message);
   if (err instanceof JobRejectedError) return problem(422, "job-rejected", "ImageJob refused by the Kubernetes API", err.message);
+  if (err instanceof UnauthenticatedError) return problem(401, "unauthenticated", "Unauthenticated", err.message);
+  if (err instanceof MissingScopeError) return problem(403, "missing-scope", "Missing scope", err.message, { scope: err.scope });
+  if (err instanceof NotFoundError) return problem(404, "not-found", "Not found", err.message);
+  if (err instanceof TenantExistsError) return problem(409, "tenant-exists", "Tenant exists", err.message);
   if (err instanceof JobNotFoundError) return problem(404, "not-found", "Not found", err.message);
   if (err instanceof ObjectNotFoundError) return problem(404, "not-found", "Not found", "there is no such file");
   if (err instanceof JobFinishedError) return problem(409, "job-finished", "Job already finished", err.message, { job_status: err.phase.toLowerCase() });
@@ -54,7 +60,7 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
   if (err instanceof ForbiddenError) return problem(403, "forbidden", "Forbidden", err.message);
   if (err instanceof DependencyUnavailableError) {
-    return problem(503, "unavailable", "Service unavailable", `${err.dependency} cannot take new jobs now; nothing was accepted, retry later`, { dependency: err.dependency });
+    return problem(503, "unavailable", "Service unavailable", `${err.dependency} is unavailable now; nothing was accepted or changed, retry later`, { dependency: err.dependency });
   }
   if (unreachable(err)) {
     return problem(503, "unavailable", "Service unavailable", "a service the API depends on (the Kubernetes API, Postgres or storage) cannot be reached; nothing was accepted, retry later");

@@ -24,7 +24,7 @@ function form(fields: Record<string, string>, file?: { bytes: Buffer; name?: str
 }
 
 const post = (body: FormData | string, type?: string) =>
-  fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: type ? { "content-type": type } : {} });
+  api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: type ? { "content-type": type } : {} });
 
 async function imageJobs(): Promise<ImageJob[]> {
   const list = (await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL })) as ImageJobList;
@@ -65,7 +65,7 @@ describe("POST /v1/jobs (multipart)", () => {
     expect((await readAll(stored.body)).equals(png)).toBe(true);
 
     // Recorded at once: a GET right after the answer finds the job.
-    const got = await fetch(`${api.url}/v1/jobs/${body.id}`);
+    const got = await api.fetch(`${api.url}/v1/jobs/${body.id}`);
     expect(got.status).toBe(200);
     expect(await got.json()).toMatchObject({ id: body.id, status: "pending", model: "upscale-x2", attempts: 0, output: null, error: null });
   });
@@ -202,7 +202,7 @@ describe("POST /v1/jobs (JSON)", () => {
     const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
     const text = `{"model":"upscale-x2","input":{"uri":"s3://pixelmill/inputs/cat.png"},"params":{"strength":${deep}}}`;
     for (const key of [undefined, "deep-params-1"]) {
-      const res = await fetch(`${api.url}/v1/jobs`, { method: "POST", body: text, headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) } });
+      const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: text, headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) } });
       const body = await expectProblem(res, 400, "invalid-request");
       const errors = body.errors as { path: string[]; message: string }[];
       expect(errors.map((e) => e.path)).toEqual([["params", "strength"]]);
@@ -211,11 +211,11 @@ describe("POST /v1/jobs (JSON)", () => {
     // A form field holds 64 KiB: 30,000 deep.
     const formDeep = `{"strength":${"[".repeat(30_000)}${"]".repeat(30_000)}}`;
     for (const key of [undefined, "deep-params-2"]) {
-      const res = await fetch(`${api.url}/v1/jobs`, { method: "POST", body: form({ model: "upscale-x2", params: formDeep }, { bytes: png }), headers: key ? { "idempotency-key": key } : {} });
+      const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form({ model: "upscale-x2", params: formDeep }, { bytes: png }), headers: key ? { "idempotency-key": key } : {} });
       const body = await expectProblem(res, 400, "invalid-request");
       expect(body.errors).toEqual([expect.objectContaining({ path: ["params", "strength"] })]);
     }
-    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect((await api.fetch(`${api.url}/healthz`)).status).toBe(200);
   });
 
   it("refuses params that are not scalars, too long or too many bytes with 400", async () => {

@@ -36,7 +36,7 @@ async function imageJobCount(api: ApiFixture): Promise<number> {
 }
 
 async function readyz(api: ApiFixture): Promise<{ status: number; checks: Record<string, string>; detail?: string }> {
-  const res = await fetch(`${api.url}/readyz`);
+  const res = await api.fetch(`${api.url}/readyz`);
   const body = (await res.json()) as { checks: Record<string, string>; detail?: string };
   return { status: res.status, checks: body.checks, detail: body.detail };
 }
@@ -44,7 +44,7 @@ async function readyz(api: ApiFixture): Promise<{ status: number; checks: Record
 /** POSTs a multipart job; the answer, its problem body and how long it took. */
 async function submit(api: ApiFixture): Promise<{ res: Response; body: Record<string, unknown>; ms: number }> {
   const started = Date.now();
-  const res = await fetch(`${api.url}/v1/jobs`, { method: "POST", body: form(), signal: AbortSignal.timeout(30_000) });
+  const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form(), signal: AbortSignal.timeout(30_000) });
   const body = (await res.json()) as Record<string, unknown>;
   return { res, body, ms: Date.now() - started };
 }

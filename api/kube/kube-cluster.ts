@@ -1,40 +1,43 @@
-import { ApiException, CustomObjectsApi, VersionApi, type KubeConfig } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, CustomObjectsApi, VersionApi, type KubeConfig } from "@kubernetes/client-node";
 import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob, type ImageModel, type ImageModelList } from "../../common/crd-types.js";
 import { JobRejectedError } from "../domain/errors.js";
 import type { Cluster } from "../domain/ports.js";
 
 export interface KubeClusterOptions {
-  namespace: string;
+  /** PIXELMILL_NAMESPACE: the shared ImageModels live here (ADR 0007). */
+  platformNamespace: string;
   /** How long a model seen to exist is trusted without asking again; unknown names are always asked. */
   modelCacheMs?: number;
   now?: () => number;
 }
 
-/** The API's calls to the apiserver: ImageJob create and delete, and ImageModel reads, in one namespace. */
+/** The API's calls to the apiserver: ImageJob create and delete, ImageModel reads, tenants' namespaces. */
 export class KubeCluster implements Cluster {
   private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
   private readonly version: VersionApi;
   private readonly models = new Map<string, { model: ImageModel; until: number }>();
   private readonly now: () => number;
 
   constructor(kc: KubeConfig, private readonly opts: KubeClusterOptions) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
     this.version = kc.makeApiClient(VersionApi);
     this.now = opts.now ?? Date.now;
   }
 
   async createJob(job: ImageJob): Promise<ImageJob> {
     try {
-      return (await this.custom.createNamespacedCustomObject({ ...this.at(IMAGEJOB_PLURAL), body: job })) as ImageJob;
+      return (await this.custom.createNamespacedCustomObject({ ...this.at(job.metadata.namespace ?? "", IMAGEJOB_PLURAL), body: job })) as ImageJob;
     } catch (err) {
       if (err instanceof ApiException && err.code === 422) throw new JobRejectedError(statusMessage(err));
       throw err;
     }
   }
 
-  async deleteJob(name: string, uid: string): Promise<ImageJob | undefined> {
+  async deleteJob(namespace: string, name: string, uid: string): Promise<ImageJob | undefined> {
     try {
-      const gone = (await this.custom.deleteNamespacedCustomObject({ ...this.at(IMAGEJOB_PLURAL), name, body: { preconditions: { uid } } })) as Partial<ImageJob>;
+      const gone = (await this.custom.deleteNamespacedCustomObject({ ...this.at(namespace, IMAGEJOB_PLURAL), name, body: { preconditions: { uid } } })) as Partial<ImageJob>;
       // The apiserver answers with the deleted object (or, from some versions, a Status).
       return gone.kind === "ImageJob" ? (gone as ImageJob) : { metadata: { name, uid } } as ImageJob;
     } catch (err) {
@@ -43,24 +46,43 @@ export class KubeCluster implements Cluster {
     }
   }
 
-  async getModel(name: string): Promise<ImageModel | undefined> {
-    const cached = this.models.get(name);
+  async getModel(namespace: string, name: string): Promise<ImageModel | undefined> {
+    const key = `${namespace}/${name}`;
+    const cached = this.models.get(key);
     if (cached && cached.until > this.now()) return cached.model;
+    // The tenant's own model wins by name; else the platform's shared one.
+    const model = (await this.readModel(namespace, name)) ?? (namespace === this.opts.platformNamespace ? undefined : await this.readModel(this.opts.platformNamespace, name));
+    if (model) this.models.set(key, { model, until: this.now() + (this.opts.modelCacheMs ?? 10_000) });
+    else this.models.delete(key);
+    return model;
+  }
+
+  async listModels(namespace: string): Promise<ImageModel[]> {
+    const list = async (ns: string) => ((await this.custom.listNamespacedCustomObject(this.at(ns, IMAGEMODEL_PLURAL))) as ImageModelList).items;
+    const byName = new Map<string, ImageModel>();
+    if (namespace !== this.opts.platformNamespace) for (const m of await list(this.opts.platformNamespace)) byName.set(m.metadata.name ?? "", m);
+    for (const m of await list(namespace)) byName.set(m.metadata.name ?? "", m);
+    return [...byName.values()];
+  }
+
+  async ensureNamespace(namespace: string, tenant: string): Promise<void> {
+    const labels = { "pixelmill.io/tenant": tenant };
     try {
-      const model = (await this.custom.getNamespacedCustomObject({ ...this.at(IMAGEMODEL_PLURAL), name })) as ImageModel;
-      this.models.set(name, { model, until: this.now() + (this.opts.modelCacheMs ?? 10_000) });
-      return model;
+      await this.core.createNamespace({ body: { metadata: { name: namespace, labels } } });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) {
-        this.models.delete(name);
-        return undefined;
-      }
-      throw err;
+      if (!(err instanceof ApiException && err.code === 409)) throw err;
+      // Adopted: it exists already, and says whose it is now.
+      await this.core.patchNamespace({ name: namespace, body: { metadata: { labels } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     }
   }
 
-  async listModels(): Promise<ImageModel[]> {
-    return ((await this.custom.listNamespacedCustomObject(this.at(IMAGEMODEL_PLURAL))) as ImageModelList).items;
+  private async readModel(namespace: string, name: string): Promise<ImageModel | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ ...this.at(namespace, IMAGEMODEL_PLURAL), name })) as ImageModel;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw err;
+    }
   }
 
   /** For readiness: throws when the apiserver does not answer. */
@@ -68,8 +90,8 @@ export class KubeCluster implements Cluster {
     await this.version.getCode();
   }
 
-  private at(plural: string) {
-    return { group: GROUP, version: VERSION, namespace: this.opts.namespace, plural };
+  private at(namespace: string, plural: string) {
+    return { group: GROUP, version: VERSION, namespace, plural };
   }
 }
 

@@ -52,7 +52,7 @@ it("on start, records the ImageJobs that exist and marks deleted those gone whil
   const events = new JobEvents();
   const heard: string[] = [];
   for (const uid of [a.metadata.uid!, b.metadata.uid!, vanished.uid]) events.subscribe(uid, (r) => heard.push(`${r.name}:${r.deletedAt ? "deleted" : r.phase}`));
-  const mirror = new JobMirror({ source: new KubeJobSource(kc, ns), jobs, events, namespace: ns, log: createLogger({ level: "silent" }) });
+  const mirror = new JobMirror({ source: new KubeJobSource(kc, ns), jobs, events, log: createLogger({ level: "silent" }) });
   mirror.start();
   try {
     await eventually(() => mirror.synced, "the first list");

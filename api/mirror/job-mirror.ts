@@ -12,7 +12,6 @@ export interface JobMirrorOptions {
   source: ListWatchSource<ImageJob>;
   jobs: JobRepository;
   events: JobEvents;
-  namespace: string;
   log: Logger;
   clock?: Clock;
   baseDelayMs?: number;
@@ -23,7 +22,7 @@ export interface JobMirrorOptions {
 const SYNC_CONCURRENCY = 8;
 
 /**
- * Keeps the `jobs` table equal to the ImageJobs of the namespace, whoever created them (the API or
+ * Keeps the `jobs` table equal to the ImageJobs of every namespace (each tenant's), whoever created them (the API or
  * kubectl), and tells followers of a job about each new state. A job gone from the apiserver
  * keeps its row, marked deleted.
  */
@@ -44,7 +43,7 @@ export class JobMirror {
 
   start(): void {
     this.loop.start();
-    this.log.info({ namespace: this.opts.namespace }, "Mirror started");
+    this.log.info("Mirror started");
   }
 
   async stop(): Promise<void> {
@@ -60,7 +59,7 @@ export class JobMirror {
     if (resourceVersion) {
       // Deleted while nobody watched (or rows of an earlier cluster): the list no longer has them.
       const list = { resourceVersion: BigInt(resourceVersion), takenAt };
-      const gone = await this.opts.jobs.settleMissing(this.opts.namespace, records.map((r) => r.uid), list, UNSEEN_END);
+      const gone = await this.opts.jobs.settleMissing(records.map((r) => r.uid), list, UNSEEN_END);
       gone.forEach((r) => this.opts.events.emit(r));
       if (gone.length) this.log.info({ jobs: gone.length }, "Settled jobs deleted while the mirror was away");
     }

@@ -45,11 +45,14 @@ export class KubeListSource<T> implements ListWatchSource<T> {
   }
 }
 
-/** ImageJobs of one namespace: what the API's mirror follows. */
+/** ImageJobs of one namespace, or of all of them (what the API's mirror follows: every tenant's). */
 export class KubeJobSource extends KubeListSource<ImageJob> {
-  constructor(kc: KubeConfig, namespace: string, watchTimeoutSeconds = 300) {
+  constructor(kc: KubeConfig, namespace: string | undefined, watchTimeoutSeconds = 300) {
     const custom = kc.makeApiClient(CustomObjectsApi);
-    const list = async () => (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL })) as ImageJobList;
-    super(kc, `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${IMAGEJOB_PLURAL}`, list, { watchTimeoutSeconds });
+    const list = async () => (namespace === undefined
+      ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: IMAGEJOB_PLURAL })
+      : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL })) as ImageJobList;
+    const path = namespace === undefined ? `/apis/${GROUP}/${VERSION}/${IMAGEJOB_PLURAL}` : `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${IMAGEJOB_PLURAL}`;
+    super(kc, path, list, { watchTimeoutSeconds });
   }
 }

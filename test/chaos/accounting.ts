@@ -124,7 +124,7 @@ async function apiEnding(p: Platform, id: string, timeoutMs: number): Promise<Ap
 }
 
 async function apiJob(p: Platform, id: string): Promise<ApiJob | undefined> {
-  const res = await fetch(`${p.apiUrl}/v1/jobs/${id}`);
+  const res = await p.apiFetch(`/v1/jobs/${id}`);
   return res.status === 200 ? ((await res.json()) as ApiJob) : undefined;
 }
 

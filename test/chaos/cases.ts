@@ -42,7 +42,7 @@ export async function post(p: Platform, model: string, image: Buffer): Promise<{
   form.set("model", model);
   form.set("image", new Blob([image]), "in.png");
   // Bounded: an API that hangs while a dependency is down is a finding, not a reason to wait forever.
-  const res = await fetch(`${p.apiUrl}/v1/jobs`, { method: "POST", body: form, signal: AbortSignal.timeout(20_000) }).catch((err: Error) => err);
+  const res = await p.apiFetch("/v1/jobs", { method: "POST", body: form, signal: AbortSignal.timeout(20_000) }).catch((err: Error) => err);
   if (res instanceof Error) return { status: 0, body: `no answer: ${res.message}` };
   const body = await res.text();
   return { status: res.status, body, job: res.status === 202 ? { id: (JSON.parse(body) as { id: string }).id, model } : undefined };

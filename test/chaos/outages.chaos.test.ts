@@ -88,7 +88,7 @@ describe("outages", () => {
 
       // The deleted jobs read canceled, saying why; a stream of one ends at once with that end.
       for (const d of deleted) {
-        const res = await fetch(`${platform.apiUrl}/v1/jobs/${d.id}/events`, { signal: AbortSignal.timeout(10_000) });
+        const res = await platform.apiFetch(`/v1/jobs/${d.id}/events`, { signal: AbortSignal.timeout(10_000) });
         const text = await res.text();
         expect(text).toMatch(/"status":"canceled"/);
         expect(report.byId.get(d.id)?.verdict).toBe("canceled");

@@ -9,6 +9,7 @@ import { projectRoot } from "../../devstack/binaries.js";
 import { startComponent, type Component } from "../../devstack/components.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { kubeConfig, testEnv, uniqueName } from "../support/env.js";
+import { generateApiKey } from "../../common/auth/api-key.js";
 import { applyManifests, readManifests } from "../../devstack/manifests.js";
 import { freePort, waitUntil, type Managed } from "../../devstack/processes.js";
 import { writeFailingModel } from "./failing-model.js";
@@ -41,6 +42,8 @@ export class Platform {
   readonly storagePrefix = uniqueName("chaos");
   readonly kc: KubeConfig = kubeConfig();
   readonly custom = this.kc.makeApiClient(CustomObjectsApi);
+  /** The API's bootstrap admin key (PIXELMILL_ADMIN_KEY): the cases' jobs go to the platform tenant, in `namespace`. */
+  readonly apiKey = generateApiKey("test");
   apiUrl = "";
   private readonly processes = new Map<string, Managed>();
   /** Processes that ended without being told to: a crash, which the running case reports. */
@@ -49,6 +52,13 @@ export class Platform {
   private env: NodeJS.ProcessEnv = {};
   private db?: TestDatabase;
   private logDir = "";
+
+  /** fetch to the API with its key. */
+  apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${this.apiKey}`);
+    return fetch(`${this.apiUrl}${path}`, { ...init, headers });
+  }
 
   static readonly NAMES = ["operator", "api", "worker-1", "worker-2"] as const;
 
@@ -74,6 +84,7 @@ export class Platform {
       REDIS_URL: env.redisUrl,
       QUEUE_PREFIX: this.queuePrefix,
       PIXELMILL_NAMESPACE: this.namespace,
+      PIXELMILL_ADMIN_KEY: this.apiKey,
       PIXELMILL_WATCH_NAMESPACE: this.namespace,
       PORT: String(port),
       PUBLIC_URL: this.apiUrl,

@@ -58,12 +58,12 @@ async function submit(model: string, image: Buffer, filename = "in.png", params?
   form.set("model", model);
   if (params) form.set("params", JSON.stringify(params));
   form.set("image", new Blob([image]), filename);
-  return fetch(`${api.url}/v1/jobs`, { method: "POST", body: form });
+  return api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form });
 }
 
 async function finished(id: string, timeoutMs = 60_000): Promise<JobView> {
   return eventually(async () => {
-    const job = (await (await fetch(`${api.url}/v1/jobs/${id}`)).json()) as JobView;
+    const job = (await (await api.fetch(`${api.url}/v1/jobs/${id}`)).json()) as JobView;
     return ["succeeded", "failed", "canceled"].includes(job.status) ? job : undefined;
   }, `job ${id} to finish`, timeoutMs);
 }
@@ -108,9 +108,9 @@ describe("one image, end to end", () => {
       return j.status?.phase === "Succeeded" ? j : undefined;
     }, "the CR to succeed", 60_000);
     expect(cr.status?.output).toMatchObject({ width: 16, height: 16, contentType: "image/png" });
-    const list = (await (await fetch(`${api.url}/v1/jobs?model=grayscale`)).json()) as { items: JobView[] };
+    const list = (await (await api.fetch(`${api.url}/v1/jobs?model=grayscale`)).json()) as { items: JobView[] };
     await eventually(async () => {
-      const l = (await (await fetch(`${api.url}/v1/jobs?model=grayscale`)).json()) as { items: JobView[] };
+      const l = (await (await api.fetch(`${api.url}/v1/jobs?model=grayscale`)).json()) as { items: JobView[] };
       return l.items.find((i) => i.id === created.metadata.uid && i.status === "succeeded");
     }, "the mirror to show it");
     expect(list.items.length).toBeGreaterThan(0);
@@ -180,7 +180,7 @@ describe("one image, end to end", () => {
     const png = await sharp(randomRgb(640, 480), { raw: { width: 640, height: 480, channels: 3 } }).png().toBuffer();
     const res = await submit("text-detect", png);
     const { urls } = (await res.json()) as { urls: { events: string } };
-    const stream = await fetch(urls.events);
+    const stream = await api.fetch(urls.events);
     const text = await stream.text(); // the server closes the stream after a terminal state
     const statuses = [...text.matchAll(/^data: (.*)$/gm)].map((m) => (JSON.parse(m[1]!) as { status: string }).status);
     const seen = statuses.filter((s, i) => s !== statuses[i - 1]);

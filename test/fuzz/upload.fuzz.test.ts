@@ -30,7 +30,7 @@ interface Answer {
 function send(headers: Record<string, string>, body: Buffer, path = "/v1/jobs", method = "POST"): Promise<Answer> {
   const url = new URL(path, api.url);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers }, (res) => {
+    const req = request(url, { method, headers: { authorization: `Bearer ${api.key}`, ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: Buffer.concat(chunks).toString() }));
@@ -139,7 +139,7 @@ describe("POST /v1/jobs, fuzzed (fast-check)", () => {
         ["b", [{ name: "other", filename: "cat.png", type: null, body: Buffer.from("xyz") }], false, "normal", 0, {}],
       ],
     });
-    const health = await fetch(`${api.url}/healthz`);
+    const health = await api.fetch(`${api.url}/healthz`);
     expect(health.status).toBe(200);
   });
 
@@ -166,7 +166,7 @@ describe("POST /v1/jobs, fuzzed (fast-check)", () => {
       const text = JSON.stringify(body) ?? "null";
       expectWellFormed(await send({ "content-type": "application/json" }, Buffer.from(text)), text.slice(0, 200));
     }), { numRuns: RUNS, seed: 0xbeef });
-    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect((await api.fetch(`${api.url}/healthz`)).status).toBe(200);
   });
 });
 
@@ -174,7 +174,7 @@ describe("POST /v1/jobs, fuzzed (fast-check)", () => {
 function sendDeclared(headers: Record<string, string>): Promise<Answer> {
   const url = new URL("/v1/jobs", api.url);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", headers }, (res) => {
+    const req = request(url, { method: "POST", headers: { authorization: `Bearer ${api.key}`, ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
@@ -196,7 +196,7 @@ describe("POST /v1/jobs: params and input buckets checked before the job exists"
     return body;
   };
   const post = (body: FormData | string, json = false) =>
-    fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: json ? { "content-type": "application/json" } : {} });
+    api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: json ? { "content-type": "application/json" } : {} });
 
   async function expectInvalidJob(res: Response, detail: string): Promise<void> {
     expect(res.status).toBe(422);

@@ -15,13 +15,32 @@ import type { PrismaIdempotencyRepository } from "../../api/data/idempotency-rep
 import type { PrismaJobRepository } from "../../api/data/job-repository.js";
 import type { PrismaClient } from "../../api/data/prisma.js";
 import type { JobEvents } from "../../api/domain/job-events.js";
+import { PLATFORM_TENANT, type Scope } from "../../api/domain/principal.js";
+import type { PrismaApiKeyRepository } from "../../api/data/api-key-repository.js";
+import type { PrismaTenantRepository } from "../../api/data/tenant-repository.js";
+import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../common/auth/api-key.js";
 
 const migrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
 
 /** The API of one test file on the real parts: its own namespace, database and key prefix. */
 export interface ApiFixture {
   url: string;
+  /** The platform namespace (PIXELMILL_NAMESPACE), holding the model `upscale-x2`: the fixture's tenant's namespace. */
   namespace: string;
+  /** A key of the fixture's tenant (the platform tenant) with jobs:write, jobs:read and models:read. */
+  key: string;
+  /** The bootstrap admin key (PIXELMILL_ADMIN_KEY). */
+  adminKey: string;
+  /** fetch with `Authorization: Bearer <key>` unless `init` sends an Authorization header itself. */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /** A new key of the fixture's tenant, or of `tenantId`, stored directly. */
+  newKey(scopes: Scope[], opts?: { tenantId?: string; expiresAt?: Date }): Promise<{ id: string; key: string }>;
+  /** Another tenant, made through the API with the admin key (its namespace is removed by stop()), and a key of it with the job and model scopes. */
+  newTenant(label: string): Promise<{ name: string; namespace: string; key: string }>;
+  apiKeys: PrismaApiKeyRepository;
+  tenants: PrismaTenantRepository;
+  /** The fixture's database, e.g. for a second app over it. */
+  databaseUrl: string;
   kc: KubeConfig;
   custom: CustomObjectsApi;
   store: ObjectStore;
@@ -84,19 +103,45 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const store = opts.fileStore
     ? new FileObjectStore(opts.fileStore.root, { signer })
     : createObjectStore({ ...s3, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}` });
+  const adminKey = generateApiKey("test");
   const api = assembleApi({
-    kc, namespace, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    kc, platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs,
   });
-  const { prisma, jobs, idempotencyKeys, events, mirror } = api;
+  const { prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror } = api;
+  await api.prepare();
   api.start();
+  const platform = (await tenants.byName(PLATFORM_TENANT))!;
+  const newKey = async (scopes: Scope[], o: { tenantId?: string; expiresAt?: Date } = {}) => {
+    const key = generateApiKey("test");
+    const record = await apiKeys.create({ tenantId: o.tenantId ?? platform.id, name: `test ${scopes.join(" ")}`, prefix: apiKeyPrefix(key), hash: hashApiKey(key), scopes, expiresAt: o.expiresAt });
+    return { id: record.id, key };
+  };
+  const key = (await newKey(["jobs:write", "jobs:read", "models:read"])).key;
+  const withKey = (input: string | URL, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (!headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
+    return fetch(input, { ...init, headers });
+  };
+  const tenantNamespaces: string[] = [];
   shell.use(api.app);
   const s3client = new S3Client({ endpoint: env.s3.endpoint, region: env.s3.region, forcePathStyle: true, credentials: { accessKeyId: env.s3.accessKeyId, secretAccessKey: env.s3.secretAccessKey } });
   await eventually(() => mirror.synced, "the mirror to sync");
 
   return {
-    url, namespace, kc, custom, store, prefix, prisma, jobs, idempotencyKeys, events,
+    url, namespace, key, adminKey, databaseUrl: db.url, fetch: withKey, newKey, apiKeys, tenants, kc, custom, store, prefix, prisma, jobs, idempotencyKeys, events,
+    async newTenant(tenantLabel) {
+      const name = uniqueName(tenantLabel);
+      const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
+      const res = await fetch(`${url}/v1/tenants`, { method: "POST", headers: admin, body: JSON.stringify({ name }) });
+      if (res.status !== 201) throw new Error(`POST /v1/tenants answered ${res.status}: ${await res.text()}`);
+      const tenant = (await res.json()) as { namespace: string };
+      tenantNamespaces.push(tenant.namespace);
+      const made = await fetch(`${url}/v1/keys`, { method: "POST", headers: admin, body: JSON.stringify({ name: "test", tenant: name, scopes: ["jobs:write", "jobs:read", "models:read"] }) });
+      if (made.status !== 201) throw new Error(`POST /v1/keys answered ${made.status}: ${await made.text()}`);
+      return { name, namespace: tenant.namespace, key: ((await made.json()) as { key: string }).key };
+    },
     async listKeys() {
       const out = await s3client.send(new ListObjectsV2Command({ Bucket: env.s3.bucket, Prefix: `${prefix}/` }));
       return (out.Contents ?? []).map((o) => o.Key!.slice(prefix.length + 1));
@@ -116,7 +161,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
       store.close();
       s3client.destroy();
       await db.drop();
-      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace });
+      for (const ns of [namespace, ...tenantNamespaces]) await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns });
     },
   };
 }

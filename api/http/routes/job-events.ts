@@ -6,6 +6,8 @@ import type { JobQueries } from "../../domain/job-queries.js";
 import type { JobRecord } from "../../domain/job-record.js";
 import type { JobPresenter } from "../job-presenter.js";
 import type { SseStreams } from "../sse-streams.js";
+import type { Authenticate } from "../../domain/authenticate.js";
+import { principalOf, requireKey } from "../auth.js";
 
 export interface JobEventRoutesDeps {
   queries: JobQueries;
@@ -13,6 +15,7 @@ export interface JobEventRoutesDeps {
   events: JobEvents;
   streams: SseStreams;
   keepaliveMs: number;
+  auth: Authenticate;
   log: Logger;
 }
 
@@ -22,16 +25,20 @@ export interface JobEventRoutesDeps {
  */
 export function jobEventRoutes(deps: JobEventRoutesDeps): Router {
   const router = Router();
-  router.get("/v1/jobs/:id/events", async (req, res) => {
-    // Following first, then reading: a change landing in between is not lost.
+  router.get("/v1/jobs/:id/events", requireKey(deps.auth, "jobs:read"), async (req, res) => {
+    const principal = principalOf(res);
+    // Following first, then reading: a change landing in between is not lost. Only the
+    // principal's namespace is heard: a UID of another tenant's job tells nothing.
     const pending: JobRecord[] = [];
     let deliver: (r: JobRecord) => void = (r) => pending.push(r);
-    const unsubscribe = deps.events.subscribe(req.params.id.toLowerCase(), (r) => deliver(r));
+    const unsubscribe = deps.events.subscribe(String(req.params.id).toLowerCase(), (r) => {
+      if (r.namespace === principal.namespace) deliver(r);
+    });
     // The client may leave while we read.
     res.on("close", unsubscribe);
     let current: JobRecord;
     try {
-      current = await deps.queries.record(req.params.id);
+      current = await deps.queries.record(principal, String(req.params.id));
     } catch (err) {
       unsubscribe();
       throw err;

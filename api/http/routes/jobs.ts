@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
-import express, { Router, type Request, type Response } from "express";
+import express, { Router, type Request, type RequestHandler, type Response } from "express";
 import { z } from "zod";
 import { IMAGEJOB_PHASES, phaseNamed } from "../../../common/job/phases.js";
 import type { Logger } from "../../../common/logger.js";
@@ -13,6 +13,9 @@ import type { JobRecord } from "../../domain/job-record.js";
 import { requestHash } from "../../domain/request-hash.js";
 import type { JobRequest, SubmitJob } from "../../domain/submit-job.js";
 import { storeUpload } from "../../domain/upload.js";
+import type { Authenticate } from "../../domain/authenticate.js";
+import type { Principal } from "../../domain/principal.js";
+import { principalOf, requireKey } from "../auth.js";
 import { UnsupportedMediaTypeError } from "../http-errors.js";
 import { checkIdempotencyKey } from "../idempotency-key.js";
 import type { JobPresenter } from "../job-presenter.js";
@@ -26,7 +29,9 @@ export interface JobRoutesDeps {
   queries: JobQueries;
   presenter: JobPresenter;
   store: ObjectStore;
-  namespace: string;
+  auth: Authenticate;
+  /** Runs after the key is checked and before the body is read (the 503 of a dependency down). */
+  beforeSubmit?: RequestHandler;
   maxUploadBytes: number;
   log: Logger;
 }
@@ -48,20 +53,25 @@ const MULTIPART_OVERHEAD = 1024 * 1024;
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const router = Router();
 
-  router.post("/v1/jobs", express.json({ limit: "256kb" }), async (req, res) => {
+  const write = requireKey(deps.auth, "jobs:write");
+  const read = requireKey(deps.auth, "jobs:read");
+  const pass: RequestHandler = (_req, _res, next) => next();
+
+  router.post("/v1/jobs", write, deps.beforeSubmit ?? pass, express.json({ limit: "256kb" }), async (req, res) => {
+    const principal = principalOf(res);
     const header = req.get("idempotency-key");
     const key = header === undefined ? undefined : checkIdempotencyKey(header);
     let record: JobRecord;
     let replayed: boolean;
-    if (req.is("multipart/form-data")) ({ record, replayed } = await submitMultipart(req, deps, key));
-    else if (req.is("application/json")) ({ record, replayed } = await submitRequest(deps, parseJsonJob(req.body), key));
+    if (req.is("multipart/form-data")) ({ record, replayed } = await submitMultipart(req, deps, principal, key));
+    else if (req.is("application/json")) ({ record, replayed } = await submitRequest(deps, principal, parseJsonJob(req.body), key));
     else throw new UnsupportedMediaTypeError("send the job as multipart/form-data (with an image) or application/json");
     // A replay answers as the first request did (202, same Location), with the job as it is now.
     if (replayed) res.setHeader("Idempotent-Replayed", "true");
     res.status(202).location(`/v1/jobs/${record.uid}`).json(deps.presenter.summary(record));
   });
 
-  router.get("/v1/jobs", async (req, res) => {
+  router.get("/v1/jobs", read, async (req, res) => {
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
@@ -69,16 +79,16 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     }
     const { limit, cursor, status, model } = parsed.data;
     const phase = status === undefined ? undefined : phaseNamed(status);
-    res.json(await deps.presenter.page(await deps.queries.list({ limit, cursor, phase, model })));
+    res.json(await deps.presenter.page(await deps.queries.list(principalOf(res), { limit, cursor, phase, model })));
   });
 
-  router.get("/v1/jobs/:id", async (req, res) => {
-    res.json(await deps.presenter.view(await deps.queries.record(req.params.id)));
+  router.get("/v1/jobs/:id", read, async (req, res) => {
+    res.json(await deps.presenter.view(await deps.queries.record(principalOf(res), String(req.params.id))));
   });
 
   // Cancel: 202 when this request canceled the job, 200 when it was canceled already.
-  router.delete("/v1/jobs/:id", async (req, res: Response) => {
-    const { record, canceledNow } = await deps.cancel.cancel(req.params.id);
+  router.delete("/v1/jobs/:id", write, async (req, res: Response) => {
+    const { record, canceledNow } = await deps.cancel.cancel(principalOf(res), String(req.params.id));
     res.status(canceledNow ? 202 : 200).json(await deps.presenter.view(record));
   });
 
@@ -90,9 +100,9 @@ interface Submitted {
   replayed: boolean;
 }
 
-async function submitRequest(deps: JobRoutesDeps, request: JobRequest, key: string | undefined, upload?: { key: string; sha256: string }): Promise<Submitted> {
-  if (key === undefined) return { record: await deps.submit.submit(request, upload?.key), replayed: false };
-  return deps.idempotent.submit(key, request, requestHash(request, upload?.sha256), upload?.key);
+async function submitRequest(deps: JobRoutesDeps, principal: Principal, request: JobRequest, key: string | undefined, upload?: { key: string; sha256: string }): Promise<Submitted> {
+  if (key === undefined) return { record: await deps.submit.submit(principal, request, upload?.key), replayed: false };
+  return deps.idempotent.submit(principal, key, request, requestHash(request, upload?.sha256), upload?.key);
 }
 
 function discardUpload(deps: JobRoutesDeps, key: string): Promise<void> {
@@ -111,14 +121,14 @@ function hashing(file: Readable, digest: Hash): Readable {
   return file.pipe(tap);
 }
 
-async function submitMultipart(req: Request, deps: JobRoutesDeps, key: string | undefined): Promise<Submitted> {
+async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Principal, key: string | undefined): Promise<Submitted> {
   const length = Number(req.headers["content-length"]);
   if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new UploadTooLargeError(deps.maxUploadBytes); // told by Content-Length, before reading
   const discard = (uploadKey: string) => discardUpload(deps, uploadKey);
   const digest = createHash("sha256");
   const form = await receiveMultipart(req, {
     fileField: "image",
-    upload: (file) => storeUpload(hashing(file, digest), { store: deps.store, namespace: deps.namespace, maxBytes: deps.maxUploadBytes, log: deps.log }),
+    upload: (file) => storeUpload(hashing(file, digest), { store: deps.store, namespace: principal.namespace, maxBytes: deps.maxUploadBytes, log: deps.log }),
     discard,
   });
   if (!form.upload) throw new InvalidRequestError("the form has no image file field");
@@ -129,5 +139,5 @@ async function submitMultipart(req: Request, deps: JobRoutesDeps, key: string | 
     await discard(form.upload.key);
     throw err;
   }
-  return submitRequest(deps, request, key, { key: form.upload.key, sha256: digest.digest("hex") });
+  return submitRequest(deps, principal, request, key, { key: form.upload.key, sha256: digest.digest("hex") });
 }

@@ -79,7 +79,7 @@ const getJob = async (name: string) => (await api.custom.getNamespacedCustomObje
 const kubectlDelete = (name: string) => api.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL, name });
 const phaseOf = async (name: string) => (await getJob(name))?.status?.phase;
 const outputsOf = async (name: string) => (await api.listKeys()).filter((k) => k.startsWith(`outputs/${api.namespace}/${name}/`));
-const del = (uid: string) => fetch(`${api.url}/v1/jobs/${uid}`, { method: "DELETE" });
+const del = (uid: string) => api.fetch(`${api.url}/v1/jobs/${uid}`, { method: "DELETE" });
 
 describe("cancel", () => {
   it("drops a waiting job from the queue, and aborts a running one deleted through the API: no retry, no output", async () => {
@@ -106,7 +106,7 @@ describe("cancel", () => {
     const again = await del(running.metadata.uid!);
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ id: running.metadata.uid, status: "canceled" });
-    const got = await fetch(`${api.url}/v1/jobs/${running.metadata.uid}`);
+    const got = await api.fetch(`${api.url}/v1/jobs/${running.metadata.uid}`);
     expect(await got.json()).toMatchObject({ status: "canceled", error: { reason: "Canceled", message: "deleted before it finished" } });
 
     // The worker is free again, and the deleted waiter never ran: a job after it runs, alone.
@@ -177,7 +177,7 @@ describe("start deadline", () => {
     expect(failed.status!.message).toContain("startDeadlineSeconds (1 s)");
     expect(await queue(IDLE).getJob(job.metadata.uid!)).toBeUndefined();
     const view = await eventually(async () => {
-      const v = (await (await fetch(`${api.url}/v1/jobs/${job.metadata.uid}`)).json()) as { status?: string };
+      const v = (await (await api.fetch(`${api.url}/v1/jobs/${job.metadata.uid}`)).json()) as { status?: string };
       return v.status === "failed" && v;
     }, "the API to show it failed");
     expect(view).toMatchObject({ error: { reason: "DeadlineExceeded" } });

@@ -17,6 +17,8 @@ export interface ReconcileResult {
 export interface ReconcilerDeps {
   jobs: Informer<ImageJob>;
   models: Informer<ImageModel>;
+  /** PIXELMILL_NAMESPACE: where the shared ImageModels live, for jobs whose namespace has no model of that name (ADR 0007). */
+  platformNamespace?: string;
   api: ImageJobApi;
   queue: JobQueue;
   log: Logger;
@@ -53,9 +55,11 @@ export class ImageJobReconciler {
     if (!job || job.metadata.deletionTimestamp) return {};
     if (isFinished(job.status?.phase)) return this.expire(job);
 
-    const model = this.deps.models.get(namespace, job.spec.model);
+    // The namespace's own model wins by name; else the platform's shared one.
+    const { platformNamespace } = this.deps;
+    const model = this.deps.models.get(namespace, job.spec.model) ?? (platformNamespace ? this.deps.models.get(platformNamespace, job.spec.model) : undefined);
     const input = parseInputUri(job.spec.input.uri);
-    const invalid = !model ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}` : "problem" in input ? input.problem : undefined;
+    const invalid = !model ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}${platformNamespace && platformNamespace !== namespace ? ` nor in the platform namespace ${platformNamespace}` : ""}` : "problem" in input ? input.problem : undefined;
     if (invalid) {
       await this.write(job, invalidSpecStatus(job, invalid, this.now()), { reason: "InvalidSpec", message: invalid });
       return {};

@@ -1,0 +1,52 @@
+import { hashApiKey, isWellFormedApiKey } from "../../common/auth/api-key.js";
+import type { Logger } from "../../common/logger.js";
+import { MissingScopeError, UnauthenticatedError } from "./errors.js";
+import { DependencyUnavailableError } from "../../common/errors.js";
+import type { ApiKeyRepository, KeyRecord } from "./ports.js";
+import { hasScope, type Principal, type Scope } from "./principal.js";
+
+/** How stale last_used_at may be: writing it on every request would turn each read into a write. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
+ * From a bearer key to a principal. The key's hash is looked up in Postgres on every request,
+ * with no cache in between, so a revoke or an expiry holds at once on every replica (ADR 0007).
+ */
+export class Authenticate {
+  constructor(private readonly deps: { keys: ApiKeyRepository; log: Logger; now?: () => Date }) {}
+
+  /** UnauthenticatedError for a missing, malformed, unknown, revoked or expired key. */
+  async principal(key: string | undefined): Promise<Principal> {
+    if (key === undefined) throw new UnauthenticatedError("send an API key: Authorization: Bearer <key>");
+    // A typo or a non-key is refused by its checksum, without a database read.
+    if (!isWellFormedApiKey(key)) throw new UnauthenticatedError("the API key is malformed");
+    const found = await this.lookUp(key);
+    const now = this.deps.now?.() ?? new Date();
+    if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now)) {
+      throw new UnauthenticatedError("the API key is not valid (unknown, revoked or expired)");
+    }
+    if (!found.lastUsedAt || now.getTime() - found.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
+      // Bookkeeping only: a failure here must not fail the request.
+      this.deps.keys.touch(found.id, now).catch((err: unknown) => this.deps.log.warn({ err, key: found.prefix }, "Could not record the key's last use"));
+    }
+    return { tenantId: found.tenant.id, tenantName: found.tenant.name, namespace: found.tenant.namespace, keyId: found.id, scopes: found.scopes };
+  }
+
+  /**
+   * A key that cannot be checked (Postgres down or restarting) is neither refused nor a fault of
+   * ours: 503, retry. Whatever Prisma raises then (refused, terminated, timed out) ends up here.
+   */
+  private async lookUp(key: string): Promise<KeyRecord | undefined> {
+    try {
+      return await this.deps.keys.findByHash(hashApiKey(key));
+    } catch (err) {
+      this.deps.log.warn({ err }, "Could not look up an API key");
+      throw new DependencyUnavailableError("postgres", { cause: err });
+    }
+  }
+}
+
+/** MissingScopeError unless the principal holds `scope` (or `admin`). */
+export function requireScope(principal: Principal, scope: Scope): void {
+  if (!hasScope(principal, scope)) throw new MissingScopeError(scope);
+}

@@ -1,0 +1,27 @@
+/**
+ * Who is asking: the tenant an API key belongs to and what the key may do. The tenant's
+ * namespace is where its ImageJobs, uploads and Idempotency-Keys live; no use case reads a
+ * process-wide namespace.
+ */
+export interface Principal {
+  tenantId: string;
+  tenantName: string;
+  namespace: string;
+  keyId: string;
+  scopes: readonly Scope[];
+}
+
+/** Every scope a key may hold: the one list. `admin` implies all the others. */
+export const SCOPES = ["jobs:write", "jobs:read", "models:read", "keys:admin", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export function isScope(value: string): value is Scope {
+  return (SCOPES as readonly string[]).includes(value);
+}
+
+export function hasScope(principal: Pick<Principal, "scopes">, scope: Scope): boolean {
+  return principal.scopes.includes("admin") || principal.scopes.includes(scope);
+}
+
+/** The tenant of the platform namespace (PIXELMILL_NAMESPACE): it owns the bootstrap admin key. */
+export const PLATFORM_TENANT = "platform";

@@ -1,0 +1,32 @@
+import type { RequestHandler, Response } from "express";
+import { requireScope, type Authenticate } from "../domain/authenticate.js";
+import { UnauthenticatedError } from "../domain/errors.js";
+import type { Principal, Scope } from "../domain/principal.js";
+
+/**
+ * The route's guard: the request's bearer key must resolve to a principal holding `scope`
+ * (401 otherwise, 403 naming the scope when only that is missing). The principal is left in
+ * res.locals for the route. Health probes and signed file URLs take no key and have no guard.
+ */
+export function requireKey(auth: Authenticate, scope: Scope): RequestHandler {
+  return async (req, res, next) => {
+    const principal = await auth.principal(bearer(req.get("authorization")));
+    requireScope(principal, scope);
+    res.locals.principal = principal;
+    next();
+  };
+}
+
+/** The principal requireKey found; only routes behind it call this. */
+export function principalOf(res: Response): Principal {
+  const principal = res.locals.principal as Principal | undefined;
+  if (!principal) throw new Error("a route read the principal without requireKey before it");
+  return principal;
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Bearer +(\S+) *$/i.exec(header);
+  if (!m) throw new UnauthenticatedError("the Authorization header must be: Bearer <key>");
+  return m[1];
+}

@@ -1,0 +1,73 @@
+import express, { Router } from "express";
+import { z } from "zod";
+import type { Authenticate } from "../../domain/authenticate.js";
+import { InvalidRequestError } from "../../domain/errors.js";
+import type { ManageKeys } from "../../domain/manage-keys.js";
+import type { ManageTenants } from "../../domain/manage-tenants.js";
+import type { KeyRecord, TenantRecord } from "../../domain/ports.js";
+import { SCOPES } from "../../domain/principal.js";
+import { principalOf, requireKey } from "../auth.js";
+
+/** A namespace's name, and so a tenant's: a DNS label. */
+const dnsLabel = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits and '-')");
+
+const newTenant = z.strictObject({ name: dnsLabel, namespace: dnsLabel.optional() });
+const newKey = z.strictObject({
+  name: z.string().min(1).max(100),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+  tenant: dnsLabel.optional(),
+  expires_at: z.iso.datetime({ offset: true }).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new InvalidRequestError("the request body is not valid", parsed.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message })));
+}
+
+/**
+ * Tenants (`admin`) and their API keys (`admin` for any tenant's, `keys:admin` for its own
+ * tenant's). A key is shown once, in the answer that creates it.
+ */
+export function tenantRoutes(deps: { tenants: ManageTenants; keys: ManageKeys; auth: Authenticate }): Router {
+  const router = Router();
+  const admin = requireKey(deps.auth, "admin");
+  const keysAdmin = requireKey(deps.auth, "keys:admin");
+  const json = express.json({ limit: "16kb" });
+
+  router.post("/v1/tenants", admin, json, async (req, res) => {
+    const tenant = await deps.tenants.create(parse(newTenant, req.body));
+    res.status(201).json(tenantView(tenant));
+  });
+  router.get("/v1/tenants", admin, async (_req, res) => {
+    res.json({ items: (await deps.tenants.list()).map(tenantView) });
+  });
+
+  router.post("/v1/keys", keysAdmin, json, async (req, res) => {
+    const body = parse(newKey, req.body);
+    const { record, key } = await deps.keys.create(principalOf(res), {
+      name: body.name, scopes: [...new Set(body.scopes)], tenant: body.tenant, expiresAt: body.expires_at === undefined ? undefined : new Date(body.expires_at),
+    });
+    res.status(201).json({ ...keyView(record), key });
+  });
+  router.get("/v1/keys", keysAdmin, async (_req, res) => {
+    res.json({ items: (await deps.keys.list(principalOf(res))).map(keyView) });
+  });
+  router.delete("/v1/keys/:id", keysAdmin, async (req, res) => {
+    res.json(keyView(await deps.keys.revoke(principalOf(res), String(req.params.id))));
+  });
+  return router;
+}
+
+function tenantView(t: TenantRecord) {
+  return { id: t.id, name: t.name, namespace: t.namespace, created_at: t.createdAt.toISOString() };
+}
+
+/** Never the key: its first characters tell it apart. */
+function keyView(k: KeyRecord) {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    id: k.id, name: k.name, prefix: k.prefix, tenant: k.tenant.name, scopes: k.scopes,
+    created_at: iso(k.createdAt), last_used_at: iso(k.lastUsedAt), expires_at: iso(k.expiresAt), revoked_at: iso(k.revokedAt),
+  };
+}
