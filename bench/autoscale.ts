@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import sharp from "sharp";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch, type V1Deployment } from "@kubernetes/client-node";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, WORKERPOOL_PLURAL, type ImageJob } from "../common/crd-types.js";
+import { INPUT_BUCKETS_ANNOTATION } from "../common/job/input-grants.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore } from "../common/storage/index.js";
 import { loadConfig } from "../common/config.js";
@@ -48,7 +49,7 @@ const log = createLogger({ level: "warn" });
 const s3 = stack.s3!;
 const storage = { STORAGE_URL: `s3://${s3.bucket}/${prefix}`, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true" };
 
-await core.createNamespace({ body: { metadata: { name: namespace } } });
+await core.createNamespace({ body: { metadata: { name: namespace, annotations: { [INPUT_BUCKETS_ANNOTATION]: s3.bucket } } } });
 await applyManifests(kc, await readManifests(join(projectRoot, "models/manifests")), namespace);
 const store = createObjectStore(loadConfig({ ...storage }));
 // Big enough that a burst keeps the pool busy for seconds (upscale-x2 of 384×384, about 0.1 s a job here).

@@ -54,6 +54,12 @@ export interface QueueJobData {
   output: { format: OutputFormat; quality?: number };
   /** Run-time limit of one attempt. */
   timeoutSeconds?: number;
+  /**
+   * The buckets the job's namespace is granted (its `pixelmill.io/input-buckets` annotation,
+   * common/job/input-grants.ts) when the job was enqueued: workers refuse an `s3://` input in any
+   * other. Absent from older operators' jobs, which INPUT_BUCKETS alone decides.
+   */
+  inputBuckets?: string[];
 }
 
 /** What a worker returns for a job that succeeded: the ImageJob's status.output. */

@@ -1,7 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
+import { INPUT_BUCKETS_ANNOTATION } from "../common/job/input-grants.js";
 import { projectRoot } from "./binaries.js";
 import { startStack, type Stack } from "./stack.js";
 import { ensureDatabase } from "./postgres.js";
@@ -75,6 +76,13 @@ async function main(): Promise<void> {
   const models = await readManifests(join(projectRoot, "models/manifests"));
   await applyManifests(kc, models, "default");
   log(`ImageModels in namespace default: ${models.map((m) => m.metadata?.name).join(", ")}`);
+  if (withS3 && started.s3) {
+    // The s3:// examples read the sample bucket: granted to namespace default, as a platform admin would.
+    await kc.makeApiClient(CoreV1Api).patchNamespace(
+      { name: "default", body: { metadata: { annotations: { [INPUT_BUCKETS_ANNOTATION]: started.s3.bucket } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
 
   const storage = withS3 && started.s3
     ? { STORAGE_URL: `s3://${started.s3.bucket}`, S3_ENDPOINT: started.s3.endpoint, S3_REGION: started.s3.region, S3_ACCESS_KEY_ID: started.s3.accessKeyId, S3_SECRET_ACCESS_KEY: started.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true" }

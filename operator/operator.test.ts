@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api, CustomObjectsApi, Watch } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { kubeConfig, testEnv, uniqueName } from "../test/support/env.js";
 import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob } from "../common/crd-types.js";
+import { INPUT_BUCKETS_ANNOTATION } from "../common/job/input-grants.js";
 import { createLogger } from "../common/logger.js";
 import { NOTIFY_STREAM, queueName, type QueueJobData, type QueueJobResult } from "../common/queue.js";
 import { startOperator, type Operator } from "./operator.js";
@@ -92,6 +93,28 @@ describe("ImageJob controller", () => {
     expect(phases).toContain("Succeeded");
     const queued = await new Queue(queueName("echo"), { connection: redis, prefix }).getJob(created.metadata.uid!);
     expect(queued?.id).toBe(created.metadata.uid); // queue job id = ImageJob UID
+  });
+
+  it("enqueues each job with the input buckets its namespace's annotation grants, none without it", async () => {
+    const seen = new Map<string, string[] | undefined>();
+    const record = (job: Job<QueueJobData>) => (seen.set(job.data.name, job.data.inputBuckets), Promise.resolve(result));
+    behaviour.set("ungranted", record);
+    await createJob("ungranted");
+    expect(await waitFor("the ungranted job to run", () => Promise.resolve(seen.has("ungranted") ? seen.get("ungranted") : undefined))).toEqual([]);
+    await core.patchNamespace(
+      { name: namespace, body: { metadata: { annotations: { [INPUT_BUCKETS_ANNOTATION]: "bucket-a, bucket-b" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    // A grant holds for jobs enqueued once the operator has seen it.
+    let n = 0;
+    const granted = await waitFor("a job enqueued with the grant", async () => {
+      const name = `granted-${++n}`;
+      behaviour.set(name, record);
+      await createJob(name);
+      const buckets = await waitFor(`${name} to run`, () => Promise.resolve(seen.has(name) ? (seen.get(name) ?? null) : undefined));
+      return buckets !== null && buckets.length > 0 ? buckets : undefined;
+    });
+    expect(granted).toEqual(["bucket-a", "bucket-b"]);
   });
 
   it("fails a job whose model does not exist with InvalidSpec and a Warning event", async () => {

@@ -1,4 +1,4 @@
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig, V1Namespace } from "@kubernetes/client-node";
 import type { ImageJob, ImageModel } from "../common/crd-types.js";
 import type { Logger } from "../common/logger.js";
 import { createRedis } from "../common/redis.js";
@@ -58,15 +58,17 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     // A job whose model appears (or changes) is looked at again; a platform model serves every namespace.
     onChange: (m) => jobs.list(m.metadata.namespace === opts.platformNamespace ? undefined : m.metadata.namespace).filter((j) => j.spec.model === m.metadata.name).forEach(enqueue),
   }, { log });
-  const reconciler = new ImageJobReconciler({ jobs, models, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m) });
+  // Only read when a job is enqueued: a changed grant applies to jobs enqueued after it.
+  const namespaces = startableInformer<V1Namespace>(opts.kc, api.namespacesPath(), api.listNamespaces, { onChange: () => {} }, { log });
+  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m) });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 4,
     resyncMs: opts.resyncMs ?? 30_000,
     keys: () => jobs.list().map(keyOf),
   });
   const pools = await startWorkerPools({ kc: opts.kc, namespace: opts.namespace, redis, queue, queuePrefix: opts.queuePrefix, log, resyncMs: opts.poolResyncMs });
-  // Models first, so the first reconcile of a job finds its model in the cache.
-  await models.start();
+  // Models and namespaces first, so the first reconcile of a job finds its model and grants in the cache.
+  await Promise.all([models.start(), namespaces.start()]);
   await jobs.start();
   jobs.list().forEach(enqueue);
   const listener = new NotificationListener(notifyRedis, opts.queuePrefix, (n) => {
@@ -88,7 +90,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       await sweep.stop();
       await controller.stop();
       await pools.stop();
-      await Promise.all([jobs.stop(), models.stop()]);
+      await Promise.all([jobs.stop(), models.stop(), namespaces.stop()]);
       await queue.close();
       redis.disconnect();
       log.info("Operator stopped");

@@ -19,6 +19,7 @@ const schema = z.object({
   params: z.record(z.string(), z.unknown()).default({}),
   output: z.object({ format: z.enum(["png", "webp", "jpeg"]), quality: z.number().int().min(1).max(100).optional() }),
   timeoutSeconds: z.number().positive().optional(),
+  inputBuckets: z.array(z.string().max(63)).max(1000).optional(),
 });
 
 export function parseJobData(data: unknown): QueueJobData {

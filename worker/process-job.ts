@@ -106,7 +106,7 @@ async function steps(
   deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void,
 ): Promise<QueueJobResult> {
   enter("fetch");
-  const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace }, signal);
+  const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace, inputBuckets: data.inputBuckets }, signal);
   enter("inference");
   const out = await deps.runner.run({
     modelName: data.model,

@@ -1,4 +1,5 @@
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, CustomObjectsApi, VersionApi, type KubeConfig } from "@kubernetes/client-node";
+import { grantedBuckets } from "../../common/job/input-grants.js";
 import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob, type ImageModel, type ImageModelList } from "../../common/crd-types.js";
 import { JobRejectedError } from "../domain/errors.js";
 import type { Cluster } from "../domain/ports.js";
@@ -8,6 +9,8 @@ export interface KubeClusterOptions {
   platformNamespace: string;
   /** How long a model seen to exist is trusted without asking again; unknown names are always asked. */
   modelCacheMs?: number;
+  /** How long a namespace's granted input buckets are trusted without asking again; 5 s. */
+  grantCacheMs?: number;
   now?: () => number;
 }
 
@@ -17,6 +20,7 @@ export class KubeCluster implements Cluster {
   private readonly core: CoreV1Api;
   private readonly version: VersionApi;
   private readonly models = new Map<string, { model: ImageModel; until: number }>();
+  private readonly grants = new Map<string, { buckets: string[]; until: number }>();
   private readonly now: () => number;
 
   constructor(kc: KubeConfig, private readonly opts: KubeClusterOptions) {
@@ -74,6 +78,22 @@ export class KubeCluster implements Cluster {
       // Adopted: it exists already, and says whose it is now.
       await this.core.patchNamespace({ name: namespace, body: { metadata: { labels } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     }
+  }
+
+  async grantedInputBuckets(namespace: string): Promise<string[]> {
+    const cached = this.grants.get(namespace);
+    if (cached && cached.until > this.now()) return cached.buckets;
+    let buckets: string[];
+    try {
+      buckets = grantedBuckets((await this.core.readNamespace({ name: namespace })).metadata?.annotations);
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 404)) throw err;
+      buckets = [];
+    }
+    // Kept few, and briefly: a grant withdrawn by the platform admin applies within seconds.
+    if (this.grants.size > 1000) this.grants.clear();
+    this.grants.set(namespace, { buckets, until: this.now() + (this.opts.grantCacheMs ?? 5000) });
+    return buckets;
   }
 
   private async readModel(namespace: string, name: string): Promise<ImageModel | undefined> {

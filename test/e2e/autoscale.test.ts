@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, WORKERPOOL_PLURAL, type ImageJob, type WorkerPool, type WorkerPoolSpec } from "../../common/crd-types.js";
+import { INPUT_BUCKETS_ANNOTATION } from "../../common/job/input-grants.js";
 import { createLogger } from "../../common/logger.js";
 import { parsePresence, presenceKey } from "../../common/presence.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
@@ -39,7 +40,8 @@ let runner: PodRunner;
 const placements = new Map<string, string | undefined>();
 
 beforeAll(async () => {
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  // Granted the test bucket (common/job/input-grants.ts): the jobs read s3:// inputs there.
+  await core.createNamespace({ body: { metadata: { name: namespace, annotations: { [INPUT_BUCKETS_ANNOTATION]: env.s3.bucket } } } });
   await applyManifests(kc, await readManifests(join(projectRoot, "models/manifests")), namespace);
   const png = await sharp({ create: { width: 48, height: 32, channels: 3, background: "#4a7" } }).png().toBuffer();
   await s3.send(new PutObjectCommand({ Bucket: env.s3.bucket, Key: `${prefix}/inputs/in.png`, Body: png, ContentType: "image/png" }));

@@ -140,6 +140,23 @@ describe("object store inputs", () => {
     expect((await fetcher({ inputBuckets: [s3.bucket] }).fetch(`s3://${s3.bucket}/${prefix}/uploads/team-a/b.png`)).length).toBe(10);
   });
 
+  it("reads s3:// inputs only from buckets granted to the job's namespace, when the job names its grants", async () => {
+    const { s3 } = testEnv();
+    await store.put("uploads/team-a/g.png", randomBytes(11));
+    await store.put("inputs/g.png", randomBytes(13));
+    const inputs = new InputFetcher({ store, bucketStore: buckets.for, maxBytes: MAX, timeoutMs: 5000, inputBuckets: [s3.bucket, "granted-to-b"] });
+    // granted-to-b does not exist on the S3 server: a read fails otherwise, so Forbidden means nothing was read.
+    const refused = await failure(inputs.fetch({ uri: "s3://granted-to-b/x.png", namespace: NS, inputBuckets: [] }));
+    expect([refused.reason, refused.message]).toEqual(["InputForbidden", "bucket granted-to-b is not granted to namespace team-a (annotation pixelmill.io/input-buckets on the Namespace)"]);
+    expect((await failure(inputs.fetch({ uri: "s3://granted-to-b/x.png", namespace: NS, inputBuckets: ["granted-to-b"] }))).reason).not.toBe("InputForbidden");
+    // The store's bucket outside the platform's areas: only where granted; the namespace's own uploads always.
+    expect((await failure(inputs.fetch({ uri: `s3://${s3.bucket}/${prefix}/inputs/g.png`, namespace: NS, inputBuckets: ["granted-to-b"] }))).reason).toBe("InputForbidden");
+    expect((await inputs.fetch({ uri: `s3://${s3.bucket}/${prefix}/inputs/g.png`, namespace: NS, inputBuckets: [s3.bucket] })).length).toBe(13);
+    expect((await inputs.fetch({ uri: `s3://${s3.bucket}/${prefix}/uploads/team-a/g.png`, namespace: NS, inputBuckets: [] })).length).toBe(11);
+    // Without grants (a job from an older operator), INPUT_BUCKETS alone decides.
+    expect((await inputs.fetch({ uri: `s3://${s3.bucket}/${prefix}/inputs/g.png`, namespace: NS })).length).toBe(13);
+  });
+
   it("reads of the platform's store only the job namespace's uploads and outputs: others are InputForbidden", async () => {
     const { s3 } = testEnv();
     await store.put("uploads/team-b/secret.png", randomBytes(10));

@@ -4,6 +4,7 @@ import { InvalidObjectKeyError, JobFailure, ObjectNotFoundError } from "../../co
 import type { ObjectStore } from "../../common/storage/index.js";
 import { PUBLIC_ONLY, type AddressPolicy } from "../../common/address-policy.js";
 import { refuseInput, storeRoot } from "../../common/job/input-access.js";
+import { refuseBucket } from "../../common/job/input-grants.js";
 import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
 import { forbiddenUrlText, httpsGet, type Resolve } from "./https-get.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
@@ -46,13 +47,14 @@ export class InputFetcher {
    * The input's bytes, or a JobFailure naming why not. When `signal` (the job's own limit)
    * fires first, its reason is thrown, so the caller can tell its timeout from the fetch's.
    * `namespace`: the job's; of the platform's own store it may read only that namespace's
-   * uploads and outputs (common/job/input-access.ts).
+   * uploads and outputs (common/job/input-access.ts). `inputBuckets`: the buckets granted to the
+   * namespace (QueueJobData.inputBuckets); when absent, INPUT_BUCKETS alone decides.
    */
-  async fetch(input: { uri: string; namespace: string }, signal?: AbortSignal): Promise<Buffer> {
+  async fetch(input: { uri: string; namespace: string; inputBuckets?: readonly string[] }, signal?: AbortSignal): Promise<Buffer> {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs);
     const both = signal ? AbortSignal.any([signal, deadline]) : deadline;
     try {
-      return await this.fetchFrom(input.uri, input.namespace, both);
+      return await this.fetchFrom(input.uri, input.namespace, input.inputBuckets, both);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (err instanceof JobFailure) throw err;
@@ -61,18 +63,17 @@ export class InputFetcher {
     }
   }
 
-  private fetchFrom(uri: string, namespace: string, signal: AbortSignal): Promise<Buffer> {
+  private fetchFrom(uri: string, namespace: string, granted: readonly string[] | undefined, signal: AbortSignal): Promise<Buffer> {
     const input = parseInputUri(uri);
     if ("problem" in input) throw forbiddenUrlText(uri, this.opts.addressPolicy ?? PUBLIC_ONLY) ?? new JobFailure("InputNotFound", input.problem);
     const refused = refuseInput(input, namespace, this.storeRoot);
     if (refused) throw new JobFailure("InputForbidden", refused);
+    const ungranted = refuseBucket(input, namespace, { allowed: this.inputBuckets, granted, root: this.storeRoot });
+    if (ungranted) throw new JobFailure("InputForbidden", ungranted);
     switch (input.scheme) {
       case "upload":
         return this.fromStore(this.opts.store, input.key, uri, signal);
       case "s3":
-        if (!this.inputBuckets.has(input.bucket)) {
-          throw new JobFailure("InputForbidden", `bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
-        }
         return this.fromStore(this.opts.bucketStore(input.bucket), input.key, uri, signal);
       case "https":
         return httpsGet(input.url, {

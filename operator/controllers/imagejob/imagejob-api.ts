@@ -1,4 +1,4 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1NamespaceList } from "@kubernetes/client-node";
 import { API_VERSION, GROUP, IMAGEJOB_KIND, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob, type ImageJobList, type ImageJobStatus, type ImageModel, type ImageModelList } from "../../../common/crd-types.js";
 
 const path = (plural: string, namespace?: string) =>
@@ -22,7 +22,13 @@ export class ImageJobApi {
     return path(IMAGEMODEL_PLURAL, this.namespace);
   }
 
+  /** Namespaces (cluster-scoped): their annotations grant input buckets (common/job/input-grants.ts). */
+  namespacesPath(): string {
+    return "/api/v1/namespaces";
+  }
+
   listJobs = async (): Promise<ImageJobList> => this.list<ImageJobList>(IMAGEJOB_PLURAL);
+  listNamespaces = async (): Promise<V1NamespaceList> => this.core.listNamespace();
   listModels = async (): Promise<ImageModelList> => this.list<ImageModelList>(IMAGEMODEL_PLURAL);
 
   /** Replaces the status, failing with 409 if the object changed since it was read. */

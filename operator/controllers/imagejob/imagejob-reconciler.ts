@@ -1,6 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import type { ImageJob, ImageJobStatus, ImageModel } from "../../../common/crd-types.js";
 import type { Logger } from "../../../common/logger.js";
+import type { V1Namespace } from "@kubernetes/client-node";
+import { grantedBuckets } from "../../../common/job/input-grants.js";
 import { parseInputUri } from "../../../common/job/input-uri.js";
 import { isFinished } from "../../../common/job/phases.js";
 import type { QueueJobData } from "../../../common/queue.js";
@@ -17,6 +19,12 @@ export interface ReconcileResult {
 export interface ReconcilerDeps {
   jobs: Informer<ImageJob>;
   models: Informer<ImageModel>;
+  /**
+   * The Namespaces, whose `pixelmill.io/input-buckets` annotation grants the buckets a job's
+   * `s3://` input may name; each job is enqueued with its namespace's grants. When absent, jobs
+   * are enqueued without them and INPUT_BUCKETS alone decides, as before.
+   */
+  namespaces?: Informer<V1Namespace>;
   /** PIXELMILL_NAMESPACE: where the shared ImageModels live, for jobs whose namespace has no model of that name (ADR 0007). */
   platformNamespace?: string;
   api: ImageJobApi;
@@ -69,8 +77,12 @@ export class ImageJobReconciler {
     // Never enqueue a job already past its start deadline (the operator was down, say).
     if (!view && msToStartDeadline(job, job.status?.attempts ?? 0, this.now()) === 0) return this.failLate(job);
     if (!view) {
+      // The namespace's grants go with the job; a namespace not in the cache yet (just created) is waited for.
+      const ns = this.deps.namespaces?.get("", namespace);
+      if (this.deps.namespaces && !ns) return { requeueAfterMs: 1000 };
+      const inputBuckets = ns && grantedBuckets(ns.metadata?.annotations);
       // Not in the queue: never enqueued, or Redis lost it. Either way, (re-)enqueue.
-      await this.deps.queue.enqueue(queueData(job, model!), {
+      await this.deps.queue.enqueue(queueData(job, model!, inputBuckets), {
         maxAttempts: job.spec.maxAttempts ?? 3,
         priority: job.spec.priority ?? 0,
         retryBaseDelayMs: this.deps.retryBaseDelayMs ?? 2000,
@@ -145,7 +157,7 @@ function eventFor(before: ImageJobStatus | undefined, next: ImageJobStatus, view
   return undefined;
 }
 
-function queueData(job: ImageJob, model: ImageModel): QueueJobData {
+function queueData(job: ImageJob, model: ImageModel, inputBuckets: string[] | undefined): QueueJobData {
   return {
     uid: job.metadata.uid!,
     namespace: job.metadata.namespace!,
@@ -157,5 +169,6 @@ function queueData(job: ImageJob, model: ImageModel): QueueJobData {
     params: job.spec.params ?? {},
     output: { format: job.spec.output?.format ?? "png", quality: job.spec.output?.quality },
     timeoutSeconds: job.spec.timeoutSeconds,
+    ...(inputBuckets ? { inputBuckets } : {}),
   };
 }
