@@ -17,6 +17,8 @@ import { apiKeyPrefix, hashApiKey } from "../common/auth/api-key.js";
 import { PrismaApiKeyRepository } from "./data/api-key-repository.js";
 import { PrismaTenantRepository } from "./data/tenant-repository.js";
 import { PLATFORM_TENANT } from "./domain/principal.js";
+import type { Limits } from "./domain/limits.js";
+import { RedisRequestLimiter, RedisUploadCounter } from "./data/redis-limits.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
@@ -42,7 +44,12 @@ export interface ApiOptions {
   /** HEALTH_CHECK_INTERVAL_MS, HEALTH_CHECK_TIMEOUT_MS: background checks of storage and Redis; 2 s each. */
   healthCheckIntervalMs?: number;
   healthCheckTimeoutMs?: number;
+  /** RATE_LIMIT_PER_MINUTE, TENANT_MAX_ACTIVE_JOBS, TENANT_MAX_UPLOAD_BYTES_PER_DAY (ADR 0009); none: config's defaults. */
+  limits?: Partial<Limits>;
 }
+
+/** The limits where neither the configuration nor a tenant says otherwise (common/config.ts). */
+export const DEFAULT_LIMITS: Limits = { rateLimitPerMinute: 600, maxActiveJobs: 1000, maxUploadBytesPerDay: 10 * 1024 ** 3 };
 
 export interface Api {
   app: Express;
@@ -93,6 +100,11 @@ export function assembleApi(opts: ApiOptions): Api {
     log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
     jobs, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
     sseKeepaliveMs: opts.sseKeepaliveMs, health,
+    // On the health checks' connection: its command timeout bounds a request's wait on the limiter.
+    limits: {
+      defaults: { ...DEFAULT_LIMITS, ...definedOnly(opts.limits) },
+      requests: new RedisRequestLimiter(redis, opts.queuePrefix), uploads: new RedisUploadCounter(redis, opts.queuePrefix),
+    },
     readiness: {
       postgres: () => pingDatabase(prisma),
       apiserver: () => cluster.ping(),
@@ -129,4 +141,8 @@ export function assembleApi(opts: ApiOptions): Api {
       await prisma.$disconnect();
     },
   };
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -48,6 +48,12 @@ const schema = z.object({
   /** How clients reach the API: Location headers, SSE links, signed file URLs. */
   PUBLIC_URL: z.url().default("http://localhost:8080"),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(50 * 1024 * 1024),
+  /** Requests per API key per minute, unless the key's tenant has its own (tenants.rate_limit_per_minute); ADR 0009. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  /** Jobs pending, queued or running per tenant (tenants.max_active_jobs overrides). */
+  TENANT_MAX_ACTIVE_JOBS: z.coerce.number().int().positive().default(1000),
+  /** Bytes uploaded per tenant per UTC day (tenants.max_upload_bytes_per_day overrides). */
+  TENANT_MAX_UPLOAD_BYTES_PER_DAY: z.coerce.number().int().positive().default(10 * 1024 ** 3),
   OUTPUT_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** Key for signed output URLs when STORAGE_URL is file:// (S3 presigns with its own keys). */
   URL_SIGNING_SECRET: z.string().min(32).optional(),

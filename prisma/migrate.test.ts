@@ -13,7 +13,8 @@ const MIGRATIONS = join(import.meta.dirname, "migrations");
 const INIT = "20261124000000_init";
 const IDEMPOTENCY = "20261124190000_idempotency_keys";
 const TENANTS = "20261201090000_tenant_namespaces_key_expiry";
-const ALL = [INIT, IDEMPOTENCY, TENANTS];
+const TENANT_LIMITS = "20261201110000_tenant_limits";
+const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS];
 
 interface MigrationRow {
   migration_name: string;

@@ -50,6 +50,12 @@ function toRecord(row: ApiKey & { tenant: Tenant }): KeyRecord {
   return {
     id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes.filter(isScope),
     createdAt: row.createdAt, lastUsedAt: row.lastUsedAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt,
-    tenant: { id: tenant.id, name: tenant.name, namespace: tenant.namespace, createdAt: tenant.createdAt },
+    tenant: {
+      id: tenant.id, name: tenant.name, namespace: tenant.namespace, createdAt: tenant.createdAt,
+      limits: {
+        rateLimitPerMinute: tenant.rateLimitPerMinute, maxActiveJobs: tenant.maxActiveJobs,
+        maxUploadBytesPerDay: tenant.maxUploadBytesPerDay === null ? null : Number(tenant.maxUploadBytesPerDay),
+      },
+    },
   };
 }

@@ -98,6 +98,10 @@ export class PrismaJobRepository implements JobRepository {
     });
     return rows.map(toRecord);
   }
+
+  countActive(namespace: string): Promise<number> {
+    return this.prisma.job.count({ where: { namespace, deletedAt: null, phase: { notIn: [...FINISHED_PHASES] } } });
+  }
 }
 
 /**

@@ -105,3 +105,20 @@ export class NotFoundError extends PixelmillError {
     super("NotFound", message);
   }
 }
+
+/** A key that spent its requests for the window (RATE_LIMIT_PER_MINUTE, or its tenant's override). */
+export class RateLimitedError extends PixelmillError {
+  constructor(readonly limit: number, readonly retryAfterSeconds: number) {
+    super("RateLimited", `this API key may make ${limit} requests a minute; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** Which per-tenant cap a submit would exceed. */
+export type TenantCap = "active-jobs" | "upload-bytes-per-day";
+
+/** A submit over one of its tenant's caps; `retryAfterSeconds` when waiting is known to help. */
+export class TenantCapError extends PixelmillError {
+  constructor(readonly cap: TenantCap, readonly limit: number, message: string, readonly retryAfterSeconds?: number) {
+    super("TenantCap", message);
+  }
+}

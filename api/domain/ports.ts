@@ -1,6 +1,7 @@
 import type { ImageJob, ImageModel } from "../../common/crd-types.js";
 import type { ImageJobPhase } from "../../common/job/phases.js";
 import type { JobRecord } from "./job-record.js";
+import type { LimitOverrides } from "./limits.js";
 import type { Scope } from "./principal.js";
 
 /** Position after which a page starts: the (created_at, uid) of the last item of the page before. */
@@ -40,6 +41,33 @@ export interface JobRepository {
   get(namespace: string, uid: string): Promise<JobRecord | undefined>;
   /** Newest first, by created_at then uid. */
   list(query: JobListQuery): Promise<JobRecord[]>;
+  /** Jobs of the namespace not finished (Pending, Queued, Running) and not deleted: the active-jobs cap. */
+  countActive(namespace: string): Promise<number>;
+}
+
+/** Bytes uploaded per tenant per UTC day, shared by every API replica (the upload-bytes-per-day cap). */
+export interface UploadCounter {
+  /** Adds `bytes` (negative to take them back) to the day's total, kept `ttlSeconds` more; the new total. */
+  add(tenantId: string, day: string, bytes: number, ttlSeconds: number): Promise<number>;
+  total(tenantId: string, day: string): Promise<number>;
+}
+
+/** What the request limiter said of one request. */
+export interface RateDecision {
+  allowed: boolean;
+  /** Requests the key may make per window. */
+  limit: number;
+  windowSeconds: number;
+  /** Left in this window after this request. */
+  remaining: number;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+}
+
+/** Requests per API key per window, shared by every API replica. */
+export interface RequestLimiter {
+  /** Counts one request of `keyId` against `limit` a minute; rejects when the limiter cannot be reached. */
+  take(keyId: string, limit: number): Promise<RateDecision>;
 }
 
 /** What an earlier request with the same Idempotency-Key left. */
@@ -80,6 +108,11 @@ export interface Cluster {
   listModels(namespace: string): Promise<ImageModel[]>;
   /** Creates the namespace labelled for the tenant, or labels it when it exists (an adopted one). */
   ensureNamespace(namespace: string, tenant: string): Promise<void>;
+  /**
+   * The buckets the namespace's `pixelmill.io/input-buckets` annotation grants to its `s3://`
+   * inputs (common/job/input-grants.ts); none for a namespace without it. May be a few seconds old.
+   */
+  grantedInputBuckets(namespace: string): Promise<string[]>;
 }
 
 /** A tenant: one namespace of jobs, uploads and models. */
@@ -88,6 +121,8 @@ export interface TenantRecord {
   name: string;
   namespace: string;
   createdAt: Date;
+  /** Its overrides of the configured limits, where read (with an API key). */
+  limits?: LimitOverrides;
 }
 
 export interface TenantRepository {

@@ -1,3 +1,5 @@
+import type { LimitOverrides } from "./limits.js";
+
 /**
  * Who is asking: the tenant an API key belongs to and what the key may do. The tenant's
  * namespace is where its ImageJobs, uploads and Idempotency-Keys live; no use case reads a
@@ -9,6 +11,8 @@ export interface Principal {
   namespace: string;
   keyId: string;
   scopes: readonly Scope[];
+  /** The tenant's overrides of the configured limits (ADR 0009); none: the defaults. */
+  limits?: Partial<LimitOverrides>;
 }
 
 /** Every scope a key may hold: the one list. `admin` implies all the others. */

@@ -4,12 +4,14 @@ import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { PUBLIC_ONLY, refuseUrlHost } from "../../common/address-policy.js";
 import { refuseInput, storeRoot } from "../../common/job/input-access.js";
+import { refuseBucket } from "../../common/job/input-grants.js";
 import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
 import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
 import type { Principal } from "./principal.js";
+import type { TenantCaps } from "./limits.js";
 
 export interface JobRequest {
   model: string;
@@ -29,6 +31,8 @@ export interface SubmitJobDeps {
   log: Logger;
   /** INPUT_BUCKETS: buckets `s3://` inputs may name; when absent, only the store's bucket. */
   inputBuckets?: readonly string[];
+  /** The tenant caps (ADR 0009); none: unlimited. */
+  caps?: TenantCaps;
 }
 
 /**
@@ -51,7 +55,8 @@ export class SubmitJob {
     try {
       const model = await this.deps.cluster.getModel(namespace, request.model);
       if (!model) throw new UnknownModelError(request.model);
-      this.check(namespace, request, model);
+      await this.check(namespace, request, model);
+      await this.deps.caps?.checkActiveJobs(principal);
       created = await this.deps.cluster.createJob(this.manifest(namespace, request));
     } catch (err) {
       if (uploadKey !== undefined) await this.discard(uploadKey);
@@ -70,11 +75,12 @@ export class SubmitJob {
   /**
    * What the worker would refuse without retrying, refused now: params checked by the worker's
    * own validator against the model's declarations, an input in the platform's store that is not
-   * this namespace's upload or output, the input's bucket, and an https:// host given
+   * this namespace's upload or output, the input's bucket (in INPUT_BUCKETS and granted to the
+   * namespace, common/job/input-grants.ts), and an https:// host given
    * as a non-public IP address (names are resolved and checked by the worker, which connects).
    * A malformed URI is left to the apiserver, whose CRD rules say what is wrong with it.
    */
-  private check(namespace: string, request: JobRequest, model: ImageModel): void {
+  private async check(namespace: string, request: JobRequest, model: ImageModel): Promise<void> {
     try {
       resolveParams(model.spec.params, request.params);
     } catch (err) {
@@ -88,9 +94,13 @@ export class SubmitJob {
     if ("problem" in input) return;
     const refused = refuseInput(input, namespace, this.storeRoot);
     if (refused) throw new InvalidJobError(refused);
-    if (input.scheme === "s3" && !this.inputBuckets.has(input.bucket)) {
-      throw new InvalidJobError(`bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`);
-    }
+    if (input.scheme !== "s3") return;
+    // INPUT_BUCKETS first: a bucket it refuses costs no apiserver read.
+    const rule = { allowed: this.inputBuckets, root: this.storeRoot };
+    const unlisted = refuseBucket(input, namespace, { ...rule, granted: undefined });
+    if (unlisted) throw new InvalidJobError(unlisted);
+    const ungranted = refuseBucket(input, namespace, { ...rule, granted: await this.deps.cluster.grantedInputBuckets(namespace) });
+    if (ungranted) throw new InvalidJobError(ungranted);
   }
 
   private manifest(namespace: string, request: JobRequest): ImageJob {

@@ -18,6 +18,8 @@ export interface UploadOptions {
   /** MAX_UPLOAD_BYTES */
   maxBytes: number;
   log: Logger;
+  /** Runs once the upload is stored, with its size; when it throws, the upload is deleted (a tenant's daily bytes cap). */
+  admit?: (bytes: number) => Promise<void>;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function storeUpload(file: Readable, opts: UploadOptions): Promise<
     const type = await guard.detected;
     key = `${uploadsPrefix(opts.namespace)}${randomUUID()}.${type.ext}`;
     const stored = await opts.store.put(key, guard, { contentType: type.contentType });
+    await opts.admit?.(stored.bytes);
     return { key, contentType: type.contentType, bytes: stored.bytes };
   } catch (err) {
     file.unpipe(guard);

@@ -1,6 +1,7 @@
 import type { RequestHandler, Response } from "express";
 import { requireScope, type Authenticate } from "../domain/authenticate.js";
-import { UnauthenticatedError } from "../domain/errors.js";
+import { RateLimitedError, UnauthenticatedError } from "../domain/errors.js";
+import type { RateDecision } from "../domain/ports.js";
 import type { Principal, Scope } from "../domain/principal.js";
 
 /**
@@ -11,6 +12,11 @@ import type { Principal, Scope } from "../domain/principal.js";
 export function requireKey(auth: Authenticate, scope: Scope): RequestHandler {
   return async (req, res, next) => {
     const principal = await auth.principal(bearer(req.get("authorization")));
+    const rate = await auth.admit(principal);
+    if (rate) {
+      setRateLimitHeaders(res, rate);
+      if (!rate.allowed) throw new RateLimitedError(rate.limit, rate.resetSeconds);
+    }
     requireScope(principal, scope);
     res.locals.principal = principal;
     next();
@@ -22,6 +28,19 @@ export function principalOf(res: Response): Principal {
   const principal = res.locals.principal as Principal | undefined;
   if (!principal) throw new Error("a route read the principal without requireKey before it");
   return principal;
+}
+
+/** The policy name of RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers). */
+const POLICY = "default";
+
+/**
+ * The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): the policy (quota `q` per
+ * window `w` seconds) and what is left of it (`r` requests, reset in `t` seconds). Set before the
+ * route runs, so every answer to a keyed request carries them, errors included.
+ */
+export function setRateLimitHeaders(res: Response, rate: RateDecision): void {
+  res.setHeader("RateLimit-Policy", `"${POLICY}";q=${rate.limit};w=${rate.windowSeconds}`);
+  res.setHeader("RateLimit", `"${POLICY}";r=${rate.remaining};t=${rate.resetSeconds}`);
 }
 
 function bearer(header: string | undefined): string | undefined {

@@ -1,7 +1,7 @@
 import type { Request } from "express";
 import busboy from "busboy";
 import type { Readable } from "node:stream";
-import { InvalidRequestError, UnsupportedImageTypeError, UploadTooLargeError } from "../domain/errors.js";
+import { InvalidRequestError, TenantCapError, UnsupportedImageTypeError, UploadTooLargeError } from "../domain/errors.js";
 import type { StoredUpload } from "../domain/upload.js";
 import { FormTooLargeError } from "./http-errors.js";
 
@@ -89,7 +89,7 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
 
 /** What the client did wrong comes first; a failing store only when nothing else explains it. */
 function pickFailure(uploadError: unknown, parseError: Error | undefined, overLimit: Error | undefined, fieldProblem: Error | undefined): unknown {
-  if (uploadError instanceof UploadTooLargeError || uploadError instanceof UnsupportedImageTypeError) return uploadError;
+  if (uploadError instanceof UploadTooLargeError || uploadError instanceof UnsupportedImageTypeError || uploadError instanceof TenantCapError) return uploadError;
   if (overLimit) return overLimit;
   if (parseError) return new InvalidRequestError(`malformed multipart body: ${parseError.message}`);
   return uploadError ?? fieldProblem;
