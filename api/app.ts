@@ -5,7 +5,10 @@ import type { JobEvents } from "./domain/job-events.js";
 import { JobQueries } from "./domain/job-queries.js";
 import { CancelJob } from "./domain/cancel-job.js";
 import { IdempotentSubmit } from "./domain/idempotent-submit.js";
-import type { ApiKeyRepository, Cluster, DependencyHealth, IdempotencyRepository, JobRepository, TenantRepository } from "./domain/ports.js";
+import type {
+  ApiKeyRepository, Cluster, DependencyHealth, IdempotencyRepository, JobRepository, RequestLimiter, TenantRepository, UploadCounter,
+} from "./domain/ports.js";
+import { TenantCaps, type Limits } from "./domain/limits.js";
 import { Authenticate } from "./domain/authenticate.js";
 import { ManageKeys } from "./domain/manage-keys.js";
 import { ManageTenants } from "./domain/manage-tenants.js";
@@ -20,6 +23,7 @@ import { healthRoutes, type ReadinessChecks } from "./http/routes/health.js";
 import { jobEventRoutes } from "./http/routes/job-events.js";
 import { jobRoutes } from "./http/routes/jobs.js";
 import { modelRoutes } from "./http/routes/models.js";
+import { openApiRoutes } from "./http/routes/openapi.js";
 import { SseStreams } from "./http/sse-streams.js";
 
 export interface AppDeps {
@@ -55,6 +59,15 @@ export interface AppDeps {
   sseKeepaliveMs?: number;
   /** INPUT_BUCKETS (common/job/input-uri.ts inputBuckets): buckets `s3://` inputs may name; default the store's. */
   inputBuckets?: readonly string[];
+  /** Request rate per key and the tenant caps (ADR 0009); none: unlimited. */
+  limits?: LimitsDeps;
+}
+
+export interface LimitsDeps {
+  /** RATE_LIMIT_PER_MINUTE, TENANT_MAX_ACTIVE_JOBS, TENANT_MAX_UPLOAD_BYTES_PER_DAY: where a tenant has no override. */
+  defaults: Limits;
+  requests: RequestLimiter;
+  uploads: UploadCounter;
 }
 
 /** Storage takes the upload and, later, the output; the operator enqueues into Redis. */
@@ -65,11 +78,14 @@ export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
   const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
   const queries = new JobQueries({ jobs: deps.jobs });
-  const auth = new Authenticate({ keys: deps.apiKeys, log });
+  const { limits } = deps;
+  const rateLimits = limits && { limiter: limits.requests, defaultPerMinute: limits.defaults.rateLimitPerMinute };
+  const auth = new Authenticate({ keys: deps.apiKeys, log, rateLimits });
+  const caps = limits && new TenantCaps({ defaults: limits.defaults, jobs: deps.jobs, uploads: limits.uploads });
   const { health } = deps;
   // The submit path's store: its uploads and their removal stop as soon as storage is found down.
   const uploads = health ? new GuardedStore(deps.store, health) : deps.store;
-  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log });
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log, caps });
   const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: uploads, log });
   const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });
 
@@ -78,12 +94,13 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
   app.use(requestLog(log));
   app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
+  app.use(openApiRoutes({ publicUrl: deps.publicUrl }));
   // After the key, before the body is read: a job that could not be kept is refused without storing its upload.
   const beforeSubmit = health && (async (_req: unknown, _res: unknown, next: () => void) => {
     await health.require(...SUBMIT_NEEDS);
     next();
   });
-  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log }));
+  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, auth, log,
   }));

@@ -3,9 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { projectRoot } from "../devstack/binaries.js";
 
-const PRODUCT = ["api", "common", "operator", "worker"];
-/** What the images run (Dockerfile CMDs, the operator's command) and the session thread, which engine code loads by URL. */
-const ENTRIES = ["api/main.ts", "operator/main.ts", "worker/main.ts", "prisma/migrate-cli.ts", "worker/inference/session-thread.ts"];
+const PRODUCT = ["api", "cli", "client", "common", "operator", "worker"];
+/** What the images run (Dockerfile CMDs, the operator's command), the session thread, which engine code loads by URL, and the `pixelmill` CLI (package.json bin). */
+const ENTRIES = ["cli/main.ts", "api/main.ts", "operator/main.ts", "worker/main.ts", "prisma/migrate-cli.ts", "worker/inference/session-thread.ts"];
 const IMPORT = /(?:^|[\s;])(?:import|export)\s[^;]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
 function sources(dir: string): string[] {

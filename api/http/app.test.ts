@@ -20,7 +20,7 @@ async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<voi
     jobs: api.jobs, idempotencyKeys: api.idempotencyKeys, apiKeys: api.apiKeys, tenants: api.tenants,
     cluster: {
       listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
-      ensureNamespace: () => Promise.resolve(),
+      ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]),
     },
     store: api.store, events: new JobEvents(), ...over,
   });
@@ -76,7 +76,7 @@ describe("the API", () => {
     const cluster: Cluster = {
       listModels: () => Promise.reject(new Error("secret internals at /etc/kubernetes")),
       getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
-      ensureNamespace: () => Promise.resolve(),
+      ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]),
     };
     await withApp({ cluster }, async (url) => {
       const res = await api.fetch(`${url}/v1/models`);

@@ -116,7 +116,7 @@ describe("API keys", () => {
       jobs: new PrismaJobRepository(prisma), idempotencyKeys: new PrismaIdempotencyRepository(prisma), apiKeys: new PrismaApiKeyRepository(prisma), tenants: new PrismaTenantRepository(prisma),
       cluster: {
         listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")),
-        deleteJob: () => Promise.resolve(undefined), ensureNamespace: () => Promise.resolve(),
+        deleteJob: () => Promise.resolve(undefined), ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]),
       },
       store: api.store, events: new JobEvents(),
     });

@@ -2,47 +2,10 @@ import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import type { JobPage } from "../domain/job-queries.js";
 import type { JobRecord } from "../domain/job-record.js";
+import type { JobListView, JobStatus, JobSummary, JobUrls, JobView } from "./schemas.js";
 
-export type JobStatus = Lowercase<JobRecord["phase"]>;
-
-export interface JobUrls {
-  self: string;
-  events: string;
-}
-
-/** What POST /v1/jobs answers. */
-export interface JobSummary {
-  id: string;
-  status: JobStatus;
-  model: string;
-  created_at: string;
-  urls: JobUrls;
-}
-
-export interface JobView extends Omit<JobSummary, "urls"> {
-  attempts: number;
-  queued_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  error: { reason: string; message: string } | null;
-  output: {
-    content_type: string | null;
-    width: number | null;
-    height: number | null;
-    bytes: number | null;
-    url: string | null;
-    url_expires_at: string | null;
-    /** What the worker did that the caller might not expect (only the first frame of an animation was used). */
-    notes: string[];
-  } | null;
-  urls: JobUrls;
-}
-
-/** What GET /v1/jobs answers. */
-export interface JobListView {
-  items: JobView[];
-  next_cursor: string | null;
-}
+// The shapes live in schemas.ts, where the OpenAPI document and the client read them too.
+export type { JobListView, JobStatus, JobSummary, JobUrls, JobView } from "./schemas.js";
 
 export interface JobPresenterOptions {
   store: ObjectStore;

@@ -59,7 +59,7 @@ const outputFormat = z.enum(["png", "webp", "jpeg"]);
 const timeoutSeconds = z.int().min(1).max(MAX_TIMEOUT_SECONDS, `at most ${MAX_TIMEOUT_SECONDS} (1 day)`);
 const startDeadlineSeconds = z.int().min(1).max(MAX_START_DEADLINE_SECONDS, `at most ${MAX_START_DEADLINE_SECONDS} (7 days)`);
 
-const jsonJob = z.strictObject({
+export const jsonJob = z.strictObject({
   model,
   input: z.strictObject({
     // upload: keys are handed out by this API only, through multipart uploads. The rest of the
@@ -81,7 +81,7 @@ const paramsField = z.string().transform((text, ctx) => {
   }
 }).pipe(params);
 
-const formJob = z.object({
+export const formJob = z.object({
   model, params: paramsField.optional(), output_format: outputFormat.optional(),
   timeout_seconds: z.coerce.number().pipe(timeoutSeconds).optional(),
   start_deadline_seconds: z.coerce.number().pipe(startDeadlineSeconds).optional(),

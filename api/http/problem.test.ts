@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { createLogger } from "../../common/logger.js";
+import { RateLimitedError, TenantCapError } from "../domain/errors.js";
 import { errorHandler } from "./problem.js";
 
 /** A one-route app that fails with `err`, answered by the real error handler. */
@@ -29,6 +30,22 @@ describe("errorHandler", () => {
       expect(res.headers.get("retry-after")).toBe("5");
       expect(await res.json()).toMatchObject({ status: 503, type: "https://pixelmill.io/problems/unavailable" });
     }
+  });
+
+  it("answers 429 with Retry-After past a rate limit or a tenant cap that waiting lifts, without for one it does not", async () => {
+    const limited = await answerTo(new RateLimitedError(5, 42));
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("42");
+    expect(await limited.json()).toMatchObject({ type: "https://pixelmill.io/problems/rate-limited", limit: 5 });
+
+    const bytes = await answerTo(new TenantCapError("upload-bytes-per-day", 100, "over", 3600));
+    expect(bytes.headers.get("retry-after")).toBe("3600");
+    expect(await bytes.json()).toMatchObject({ status: 429, type: "https://pixelmill.io/problems/tenant-cap", cap: "upload-bytes-per-day", limit: 100 });
+
+    const active = await answerTo(new TenantCapError("active-jobs", 3, "over"));
+    expect(active.status).toBe(429);
+    expect(active.headers.get("retry-after")).toBeNull();
+    expect(await active.json()).toMatchObject({ cap: "active-jobs", limit: 3 });
   });
 
   it("keeps 500, without detail, for errors of its own", async () => {

@@ -3,7 +3,7 @@ import { DependencyUnavailableError, ObjectNotFoundError } from "../../common/er
 import type { Logger } from "../../common/logger.js";
 import {
   IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
-  JobRejectedError, MissingScopeError, NotFoundError, TenantExistsError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
+  JobRejectedError, MissingScopeError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
   UploadTooLargeError,
 } from "../domain/errors.js";
 import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
@@ -25,8 +25,9 @@ export function problem(status: number, slug: string, title: string, detail: str
 
 export function sendProblem(req: Request, res: Response, p: Problem): void {
   // Refusing a body we did not read: closing spares reading the rest of it.
-  if (p.status === 413) res.setHeader("Connection", "close");
+  if (p.status === 413 || p.status === 429) res.setHeader("Connection", "close");
   if (p.status === 503) res.setHeader("Retry-After", "5");
+  if (p.status === 429 && typeof p.retry_after === "number") res.setHeader("Retry-After", String(p.retry_after));
   if (p.status === 401) res.setHeader("WWW-Authenticate", "Bearer");
   res.status(p.status).type("application/problem+json").send(JSON.stringify({ ...p, instance: req.originalUrl }));
 }
@@ -58,6 +59,14 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof JobFinishedError) return problem(409, "job-finished", "Job already finished", err.message, { job_status: err.phase.toLowerCase() });
   if (err instanceof IdempotencyKeyReusedError) return problem(422, "idempotency-key-reused", "Idempotency-Key reused", err.message);
   if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
+  if (err instanceof RateLimitedError) {
+    return problem(429, "rate-limited", "Too many requests", err.message, { limit: err.limit, retry_after: err.retryAfterSeconds });
+  }
+  if (err instanceof TenantCapError) {
+    return problem(429, "tenant-cap", "Tenant cap reached", err.message, {
+      cap: err.cap, limit: err.limit, ...(err.retryAfterSeconds === undefined ? {} : { retry_after: err.retryAfterSeconds }),
+    });
+  }
   if (err instanceof ForbiddenError) return problem(403, "forbidden", "Forbidden", err.message);
   if (err instanceof DependencyUnavailableError) {
     return problem(503, "unavailable", "Service unavailable", `${err.dependency} is unavailable now; nothing was accepted or changed, retry later`, { dependency: err.dependency });

@@ -4,7 +4,9 @@ import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob, type ImageJobList } from "../../common/crd-types.js";
 import { storeRoot } from "../../common/job/input-access.js";
 import { readAll } from "../../common/storage/index.js";
-import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { INPUT_BUCKETS_ANNOTATION } from "../../common/job/input-grants.js";
+import { eventually, startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 
 const MAX_UPLOAD = 16 * 1024;
 let api: ApiFixture;
@@ -179,6 +181,24 @@ describe("POST /v1/jobs (JSON)", () => {
     }
     const own = await json({ model: "upscale-x2", input: { uri: `${root}outputs/${api.namespace}/job-1/uid-1.png` } });
     expect(own.status).toBe(202);
+  });
+
+  it("refuses with 422 an s3:// bucket in INPUT_BUCKETS but not granted to the tenant's namespace, and accepts it once granted", async () => {
+    const other = await api.newTenant("api-submit-grants");
+    const asOther = (uri: string) => fetch(`${api.url}/v1/jobs`, {
+      method: "POST", headers: { authorization: `Bearer ${other.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "upscale-x2", input: { uri } }),
+    });
+    const root = storeRoot(api.store)!;
+    const body = await expectProblem(await asOther(`${root}inputs/cat.png`), 422, "invalid-job");
+    expect(body.detail).toBe(`bucket ${new URL(root).host} is not granted to namespace ${other.namespace} (annotation ${INPUT_BUCKETS_ANNOTATION} on the Namespace)`);
+    // Its own uploads in the platform's store need no grant.
+    expect((await asOther(`${root}uploads/${other.namespace}/x.png`)).status).toBe(202);
+    await api.kc.makeApiClient(CoreV1Api).patchNamespace(
+      { name: other.namespace, body: { metadata: { annotations: { [INPUT_BUCKETS_ANNOTATION]: `some-bucket,${new URL(root).host}` } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    // The API trusts what it read for a few seconds at most.
+    await eventually(async () => (await asOther(`${root}inputs/cat.png`)).status === 202, "the grant to be seen", 15_000);
   });
 
   it("passes timeoutSeconds and startDeadlineSeconds on, and refuses a start deadline below 1 with 400", async () => {

@@ -6,6 +6,7 @@ import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob } from "../../common/crd
 import { createLogger } from "../../common/logger.js";
 import { loadConfig } from "../../common/config.js";
 import { startApi, eventually, type ApiFixture } from "../support/api-fixture.js";
+import { PixelmillClient } from "../../client/index.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
 import { Inference } from "../../worker/inference/engine.js";
@@ -13,6 +14,8 @@ import { declaredPng } from "../support/inference.js";
 import { projectRoot } from "../../devstack/binaries.js";
 import { testEnv, uniqueName } from "../support/env.js";
 import { applyManifests, readManifests } from "../../devstack/manifests.js";
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { INPUT_BUCKETS_ANNOTATION } from "../../common/job/input-grants.js";
 
 /**
  * The walking platform on the real parts: API → ImageJob → operator → BullMQ → ONNX worker →
@@ -21,6 +24,8 @@ import { applyManifests, readManifests } from "../../devstack/manifests.js";
 let api: ApiFixture;
 let operator: Operator;
 let worker: RunningWorker;
+/** In INPUT_BUCKETS, granted to no namespace at first, and absent from the S3 server. */
+const OTHER_BUCKET = "pm-e2e-not-a-bucket";
 const log = createLogger({ level: (process.env.LOG_LEVEL as "info" | undefined) ?? "silent" });
 
 beforeAll(async () => {
@@ -34,7 +39,7 @@ beforeAll(async () => {
     REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: models.map((m) => m.metadata!.name).join(","), WORKER_CONCURRENCY: "2",
     STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`, S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region,
     S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
-    MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"),
+    MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"), INPUT_BUCKETS: `${env.s3.bucket},${OTHER_BUCKET}`,
   });
   worker = await startWorker({
     config, log,
@@ -68,6 +73,14 @@ async function finished(id: string, timeoutMs = 60_000): Promise<JobView> {
   }, `job ${id} to finish`, timeoutMs);
 }
 
+/** The ImageJob once it has succeeded or failed. */
+async function settled(name: string): Promise<ImageJob> {
+  return eventually(async () => {
+    const j = (await api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL, name })) as ImageJob;
+    return j.status?.phase === "Succeeded" || j.status?.phase === "Failed" ? j : undefined;
+  }, `ImageJob ${name} to finish`, 30_000);
+}
+
 const randomRgb = (w: number, h: number) => Buffer.from(Array.from({ length: w * h * 3 }, (_, i) => (i * 37 + 11) % 256));
 
 describe("one image, end to end", () => {
@@ -75,12 +88,13 @@ describe("one image, end to end", () => {
     const [w, h] = [9, 7];
     const pixels = randomRgb(w, h);
     const png = await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
-    const res = await submit("upscale-x2", png);
-    expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
-    const job = await finished(id);
+    // Through the typed client (client/): upload, follow the job's events to its end, download.
+    const client = new PixelmillClient({ baseUrl: api.url, apiKey: api.key });
+    const { id, status } = await client.submit(png, { model: "upscale-x2", filename: "in.png" });
+    expect(["pending", "queued"]).toContain(status);
+    const job = await client.wait(id);
     expect(job).toMatchObject({ status: "succeeded", attempts: 1, output: { width: 2 * w, height: 2 * h, content_type: "image/png" } });
-    const out = await sharp(Buffer.from(await (await fetch(job.output!.url)).arrayBuffer())).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const out = await sharp(Buffer.from(await client.download(job))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     expect([out.info.width, out.info.height]).toEqual([2 * w, 2 * h]);
     // Bilinear ×2 with half-pixel centres (models/upscale-x2.ts): output (x, y) samples the input
     // at ((x + 0.5) / 2 - 0.5, (y + 0.5) / 2 - 0.5), clamped to the edges; exact in float32.
@@ -114,6 +128,39 @@ describe("one image, end to end", () => {
       return l.items.find((i) => i.id === created.metadata.uid && i.status === "succeeded");
     }, "the mirror to show it");
     expect(list.items.length).toBeGreaterThan(0);
+  });
+
+  it("reads s3:// only from buckets granted to the job's namespace: a kubectl ImageJob naming another's fails InputForbidden, unread", async () => {
+    const core = api.kc.makeApiClient(CoreV1Api);
+    const env = testEnv();
+    const elsewhere = uniqueName("e2e-b");
+    await core.createNamespace({ body: { metadata: { name: elsewhere, annotations: { [INPUT_BUCKETS_ANNOTATION]: OTHER_BUCKET } } } });
+    try {
+      // OTHER_BUCKET is in INPUT_BUCKETS but granted only to the other namespace, and does not
+      // exist on the S3 server: a read would fail otherwise, so InputForbidden means none was made.
+      const uri = `s3://${OTHER_BUCKET}/inputs/x.png`;
+      await api.createJob("ungranted", { model: "grayscale", input: { uri }, maxAttempts: 1 });
+      const refused = await settled("ungranted");
+      expect(refused.status).toMatchObject({
+        phase: "Failed", reason: "InputForbidden",
+        message: expect.stringContaining(`bucket ${OTHER_BUCKET} is not granted to namespace ${api.namespace} (annotation ${INPUT_BUCKETS_ANNOTATION} on the Namespace)`) as string,
+      });
+      // Granted to this namespace too: jobs enqueued once the operator has seen the grant get past it.
+      await core.patchNamespace(
+        { name: api.namespace, body: { metadata: { annotations: { [INPUT_BUCKETS_ANNOTATION]: `${env.s3.bucket},${OTHER_BUCKET}` } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      let n = 0;
+      const passed = await eventually(async () => {
+        const name = `granted-${++n}`;
+        await api.createJob(name, { model: "grayscale", input: { uri }, maxAttempts: 1 });
+        const job = await settled(name);
+        return job.status?.reason !== "InputForbidden" ? job : undefined;
+      }, "a job past the grant check", 60_000);
+      expect(passed.status).toMatchObject({ phase: "Failed", message: expect.not.stringMatching(/not granted/) as string });
+    } finally {
+      await core.deleteNamespace({ name: elsewhere });
+    }
   });
 
   it("detects text: the mask is bright over rendered text and dark elsewhere", async () => {

@@ -5,12 +5,14 @@ import express from "express";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { API_VERSION, GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob, type ImageJobSpec } from "../../common/crd-types.js";
+import { INPUT_BUCKETS_ANNOTATION } from "../../common/job/input-grants.js";
 import { createLogger } from "../../common/logger.js";
 import { createObjectStore, FileObjectStore, UrlSigner, type ObjectStore } from "../../common/storage/index.js";
 import { migrate } from "../../prisma/migrate.js";
 import { createTestDatabase } from "./database.js";
 import { kubeConfig, testEnv, uniqueName } from "./env.js";
 import { assembleApi } from "../../api/assemble.js";
+import type { Limits } from "../../api/domain/limits.js";
 import type { PrismaIdempotencyRepository } from "../../api/data/idempotency-repository.js";
 import type { PrismaJobRepository } from "../../api/data/job-repository.js";
 import type { PrismaClient } from "../../api/data/prisma.js";
@@ -67,6 +69,8 @@ export interface FixtureOptions {
   redisUrl?: string;
   healthCheckIntervalMs?: number;
   healthCheckTimeoutMs?: number;
+  /** Lower limits for the tests of them (ADR 0009); default: the configured defaults. */
+  limits?: Partial<Limits>;
 }
 
 export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
@@ -81,7 +85,8 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const kc = kubeConfig();
   const custom = kc.makeApiClient(CustomObjectsApi);
   const namespace = uniqueName(label);
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  // Granted the test bucket, as a platform admin would (common/job/input-grants.ts): the tests' s3:// inputs live there.
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace, annotations: { [INPUT_BUCKETS_ANNOTATION]: env.s3.bucket } } } });
   await custom.createNamespacedCustomObject({
     group: GROUP, version: VERSION, namespace, plural: IMAGEMODEL_PLURAL,
     body: {
@@ -107,7 +112,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const api = assembleApi({
     kc, platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
-    healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs,
+    healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
   });
   const { prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror } = api;
   await api.prepare();

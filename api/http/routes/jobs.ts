@@ -15,6 +15,7 @@ import type { JobRequest, SubmitJob } from "../../domain/submit-job.js";
 import { storeUpload } from "../../domain/upload.js";
 import type { Authenticate } from "../../domain/authenticate.js";
 import type { Principal } from "../../domain/principal.js";
+import type { TenantCaps } from "../../domain/limits.js";
 import { principalOf, requireKey } from "../auth.js";
 import { UnsupportedMediaTypeError } from "../http-errors.js";
 import { checkIdempotencyKey } from "../idempotency-key.js";
@@ -34,11 +35,13 @@ export interface JobRoutesDeps {
   beforeSubmit?: RequestHandler;
   maxUploadBytes: number;
   log: Logger;
+  /** The tenant caps (ADR 0009): an upload over the day's bytes is refused and deleted. */
+  caps?: TenantCaps;
 }
 
 const STATUSES = IMAGEJOB_PHASES.map((p) => p.toLowerCase()) as [string, ...string[]];
 
-const listQuery = z.object({
+export const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   // decodeCursor checks it (base64url of a timestamp and a UUID) before any query.
   cursor: z.string().min(1).max(512).optional(),
@@ -124,11 +127,15 @@ function hashing(file: Readable, digest: Hash): Readable {
 async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Principal, key: string | undefined): Promise<Submitted> {
   const length = Number(req.headers["content-length"]);
   if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new UploadTooLargeError(deps.maxUploadBytes); // told by Content-Length, before reading
+  const { caps } = deps;
+  // A tenant at its day's bytes already is refused before the body is read.
+  await caps?.checkUploadRoom(principal);
+  const admit = caps && ((bytes: number) => caps.recordUpload(principal, bytes));
   const discard = (uploadKey: string) => discardUpload(deps, uploadKey);
   const digest = createHash("sha256");
   const form = await receiveMultipart(req, {
     fileField: "image",
-    upload: (file) => storeUpload(hashing(file, digest), { store: deps.store, namespace: principal.namespace, maxBytes: deps.maxUploadBytes, log: deps.log }),
+    upload: (file) => storeUpload(hashing(file, digest), { store: deps.store, namespace: principal.namespace, maxBytes: deps.maxUploadBytes, log: deps.log, admit }),
     discard,
   });
   if (!form.upload) throw new InvalidRequestError("the form has no image file field");

@@ -7,12 +7,13 @@ import type { ManageTenants } from "../../domain/manage-tenants.js";
 import type { KeyRecord, TenantRecord } from "../../domain/ports.js";
 import { SCOPES } from "../../domain/principal.js";
 import { principalOf, requireKey } from "../auth.js";
+import type { KeyView, TenantView } from "../schemas.js";
 
 /** A namespace's name, and so a tenant's: a DNS label. */
 const dnsLabel = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits and '-')");
 
-const newTenant = z.strictObject({ name: dnsLabel, namespace: dnsLabel.optional() });
-const newKey = z.strictObject({
+export const newTenant = z.strictObject({ name: dnsLabel, namespace: dnsLabel.optional() });
+export const newKey = z.strictObject({
   name: z.string().min(1).max(100),
   scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
   tenant: dnsLabel.optional(),
@@ -59,12 +60,12 @@ export function tenantRoutes(deps: { tenants: ManageTenants; keys: ManageKeys; a
   return router;
 }
 
-function tenantView(t: TenantRecord) {
+function tenantView(t: TenantRecord): TenantView {
   return { id: t.id, name: t.name, namespace: t.namespace, created_at: t.createdAt.toISOString() };
 }
 
 /** Never the key: its first characters tell it apart. */
-function keyView(k: KeyRecord) {
+function keyView(k: KeyRecord): KeyView {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   return {
     id: k.id, name: k.name, prefix: k.prefix, tenant: k.tenant.name, scopes: k.scopes,

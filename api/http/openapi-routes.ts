@@ -1,0 +1,107 @@
+import type { Scope } from "../domain/principal.js";
+
+// The API's operations as the OpenAPI document (openapi.ts) describes them. openapi.test.ts walks
+// the express app's router and checks that this table names every route it registers, and no more.
+
+/** A response: a schema of components.schemas (JSON), or another content type described in words. */
+export interface ResponseSpec {
+  description: string;
+  schema?: string;
+  /** Other than application/json, e.g. text/event-stream. */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Operation {
+  method: "get" | "post" | "delete";
+  /** OpenAPI's form: `{id}` for express's `:id`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  /** The scope the Bearer key needs; none: no key needed. */
+  scope?: Scope;
+  /** Path parameters, described. */
+  pathParams?: Record<string, string>;
+  /** A request schema (openapi.ts REQUESTS) whose properties are the query parameters. */
+  query?: string;
+  /** Request bodies by content type, each a request schema's name. */
+  body?: { json?: string; multipart?: string };
+  responses: Record<number, ResponseSpec>;
+  /** The error statuses, each answered with application/problem+json. */
+  problems: number[];
+}
+
+const job = { id: "the job's id (its ImageJob's UID)" };
+/** Every keyed route may answer these: no valid key, a key without the scope, the key's request rate, a dependency down, our fault. */
+const KEYED = [401, 403, 429, 500, 503];
+const LOCATION = { Location: "the job's path, /v1/jobs/{id}" };
+
+export const OPERATIONS: Operation[] = [
+  {
+    method: "post", path: "/v1/jobs", operationId: "submitJob", scope: "jobs:write",
+    summary: "Submit a job: an uploaded image (multipart) or an input URI (JSON). Optional Idempotency-Key header.",
+    body: { json: "JobRequest", multipart: "JobForm" },
+    responses: { 202: { description: "accepted (or replayed: Idempotent-Replayed: true)", schema: "JobSummary", headers: LOCATION } },
+    problems: [400, 409, 413, 415, 422, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs", operationId: "listJobs", scope: "jobs:read", summary: "The tenant's jobs, newest first.",
+    query: "JobListQuery", responses: { 200: { description: "a page of jobs", schema: "JobList" } }, problems: [400, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs/{id}", operationId: "getJob", scope: "jobs:read", summary: "A job: status, attempts, timestamps, error, output.",
+    pathParams: job, responses: { 200: { description: "the job", schema: "JobView" } }, problems: [404, ...KEYED],
+  },
+  {
+    method: "delete", path: "/v1/jobs/{id}", operationId: "cancelJob", scope: "jobs:write", summary: "Cancel a pending, queued or running job.",
+    pathParams: job,
+    responses: { 200: { description: "it was canceled already", schema: "JobView" }, 202: { description: "canceled now", schema: "JobView" } },
+    problems: [404, 409, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs/{id}/events", operationId: "jobEvents", scope: "jobs:read",
+    summary: "Server-Sent Events: `event: status` with the job (as GET shows it, a JobView) now and at each change; closes after a terminal state.",
+    pathParams: job, responses: { 200: { description: "an event stream; each `data:` is a JobView", contentType: "text/event-stream" } }, problems: [404, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/models", operationId: "listModels", scope: "models:read", summary: "The models the caller's jobs may name.",
+    responses: { 200: { description: "the models", schema: "ModelList" } }, problems: KEYED,
+  },
+  {
+    method: "post", path: "/v1/tenants", operationId: "createTenant", scope: "admin", summary: "Create a tenant (a namespace).",
+    body: { json: "NewTenant" }, responses: { 201: { description: "the tenant", schema: "Tenant" } }, problems: [400, 409, 413, 415, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/tenants", operationId: "listTenants", scope: "admin", summary: "Every tenant.",
+    responses: { 200: { description: "the tenants", schema: "TenantList" } }, problems: KEYED,
+  },
+  {
+    method: "post", path: "/v1/keys", operationId: "createKey", scope: "keys:admin", summary: "Create an API key; the answer shows it this once.",
+    body: { json: "NewKey" }, responses: { 201: { description: "the key", schema: "CreatedKey" } }, problems: [400, 404, 413, 415, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/keys", operationId: "listKeys", scope: "keys:admin", summary: "The tenant's keys (every tenant's for admin), never the keys themselves.",
+    responses: { 200: { description: "the keys", schema: "KeyList" } }, problems: KEYED,
+  },
+  {
+    method: "delete", path: "/v1/keys/{id}", operationId: "revokeKey", scope: "keys:admin", summary: "Revoke a key, refused at once on every replica.",
+    pathParams: { id: "the key's id" }, responses: { 200: { description: "the revoked key", schema: "Key" } }, problems: [404, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/files/{key}", operationId: "getFile", summary: "An object of a file:// store, by the signed URL the API handed out (`expires`, `sig`).",
+    pathParams: { key: "the object's key" },
+    responses: { 200: { description: "the object's bytes", contentType: "application/octet-stream" } }, problems: [403, 404, 500, 503],
+  },
+  {
+    method: "get", path: "/healthz", operationId: "healthz", summary: "Liveness.",
+    responses: { 200: { description: "the process answers", schema: "Health" } }, problems: [],
+  },
+  {
+    method: "get", path: "/readyz", operationId: "readyz", summary: "Readiness: Postgres, the apiserver, the mirror, storage, Redis.",
+    responses: { 200: { description: "ready", schema: "Readiness" } }, problems: [503],
+  },
+  {
+    method: "get", path: "/openapi.json", operationId: "openapi", summary: "This document.",
+    responses: { 200: { description: "the OpenAPI 3.1 document", contentType: "application/json" } }, problems: [],
+  },
+];

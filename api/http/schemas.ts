@@ -1,0 +1,117 @@
+import { z } from "zod";
+import { IMAGEJOB_PHASES } from "../../common/job/phases.js";
+import { SCOPES } from "../domain/principal.js";
+
+// The shapes of the API's answers, once: the presenters' types are inferred from them, the
+// OpenAPI document (openapi.ts) is generated from them, and the client (client/) types with them.
+
+const LOWER_PHASES = IMAGEJOB_PHASES.map((p) => p.toLowerCase() as Lowercase<typeof p>);
+export const jobStatusSchema = z.enum(LOWER_PHASES as [Lowercase<(typeof IMAGEJOB_PHASES)[number]>, ...Lowercase<(typeof IMAGEJOB_PHASES)[number]>[]]);
+
+const timestamp = z.iso.datetime({ offset: true });
+const nullableTimestamp = timestamp.nullable();
+
+export const jobUrlsSchema = z.object({
+  self: z.url().describe("GET this for the job"),
+  events: z.url().describe("Server-Sent Events of the job's changes"),
+});
+
+/** What POST /v1/jobs answers. */
+export const jobSummarySchema = z.object({
+  id: z.string().describe("the ImageJob's UID"),
+  status: jobStatusSchema,
+  model: z.string(),
+  created_at: timestamp,
+  urls: jobUrlsSchema,
+});
+
+export const jobOutputSchema = z.object({
+  content_type: z.string().nullable(),
+  width: z.int().nullable(),
+  height: z.int().nullable(),
+  bytes: z.int().nullable(),
+  url: z.string().nullable().describe("a presigned URL of the output"),
+  url_expires_at: nullableTimestamp,
+  notes: z.array(z.string()).describe("what the worker did that the caller might not expect (only the first frame of an animation was used)"),
+});
+
+/** What GET /v1/jobs/:id answers, and each SSE `status` event carries. */
+export const jobViewSchema = z.object({
+  id: z.string(),
+  status: jobStatusSchema,
+  model: z.string(),
+  created_at: timestamp,
+  attempts: z.int().min(0),
+  queued_at: nullableTimestamp,
+  started_at: nullableTimestamp,
+  finished_at: nullableTimestamp,
+  error: z.object({ reason: z.string(), message: z.string() }).nullable(),
+  output: jobOutputSchema.nullable(),
+  urls: jobUrlsSchema,
+});
+
+/** What GET /v1/jobs answers. */
+export const jobListSchema = z.object({
+  items: z.array(jobViewSchema),
+  next_cursor: z.string().nullable().describe("pass as `cursor` for the next page; null on the last"),
+});
+
+export const modelParamSchema = z.object({
+  name: z.string(),
+  type: z.enum(["number", "integer", "boolean", "string"]),
+  description: z.string().optional(),
+  default: z.unknown().optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+});
+
+export const modelListSchema = z.object({
+  items: z.array(z.object({ name: z.string(), task: z.string(), params: z.array(modelParamSchema) })),
+});
+
+export const tenantSchema = z.object({ id: z.string(), name: z.string(), namespace: z.string(), created_at: timestamp });
+export const tenantListSchema = z.object({ items: z.array(tenantSchema) });
+
+/** An API key as listed: never the key itself. */
+export const keySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string().describe("the key's first characters, to tell it apart"),
+  tenant: z.string(),
+  scopes: z.array(z.enum(SCOPES)),
+  created_at: nullableTimestamp,
+  last_used_at: nullableTimestamp,
+  expires_at: nullableTimestamp,
+  revoked_at: nullableTimestamp,
+});
+export const createdKeySchema = keySchema.extend({ key: z.string().describe("the key, shown this once") });
+export const keyListSchema = z.object({ items: z.array(keySchema) });
+
+/** RFC 9457 problem details (application/problem+json); extension members vary by type. */
+export const problemSchema = z.looseObject({
+  type: z.url(),
+  title: z.string(),
+  status: z.int().min(400).max(599),
+  detail: z.string(),
+  instance: z.string().optional(),
+  errors: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), code: z.string(), message: z.string() })).optional()
+    .describe("400: each problem with the request"),
+  scope: z.enum(SCOPES).optional().describe("403: the scope the key lacks"),
+  limit: z.number().optional().describe("413, 429: the limit exceeded"),
+  retry_after: z.number().optional().describe("429: seconds until a retry may pass"),
+  job_status: jobStatusSchema.optional().describe("409: the finished job's status"),
+});
+
+export const healthSchema = z.object({ status: z.literal("ok") });
+export const readinessSchema = z.object({ status: z.literal("ready"), checks: z.record(z.string(), z.enum(["ok", "unavailable"])) });
+
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+export type JobUrls = z.infer<typeof jobUrlsSchema>;
+export type JobSummary = z.infer<typeof jobSummarySchema>;
+export type JobView = z.infer<typeof jobViewSchema>;
+export type JobListView = z.infer<typeof jobListSchema>;
+export type ModelList = z.infer<typeof modelListSchema>;
+export type TenantView = z.infer<typeof tenantSchema>;
+export type KeyView = z.infer<typeof keySchema>;
+export type CreatedKey = z.infer<typeof createdKeySchema>;
+export type ProblemDetails = z.infer<typeof problemSchema>;

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { createLogger } from "../common/logger.js";
+import { startApi, type ApiFixture } from "../test/support/api-fixture.js";
+import { startPipeline, type Pipeline } from "../test/support/pipeline.js";
+import type { CreatedKey, JobView, KeyView, ModelList } from "../client/index.js";
+import { paramOf } from "./commands.js";
+import { run } from "./run.js";
+
+/** The CLI against a real API, operator and ONNX worker, as `pixelmill …` would run. */
+let api: ApiFixture;
+let pipeline: Pipeline;
+let dir: string;
+let cat: string;
+
+beforeAll(async () => {
+  api = await startApi("cli");
+  pipeline = await startPipeline(api, "cli", createLogger({ level: "silent" }));
+  dir = await mkdtemp(join(tmpdir(), "pixelmill-cli-"));
+  cat = join(dir, "cat.png");
+  await writeFile(cat, await sharp({ create: { width: 6, height: 5, channels: 3, background: "#a05030" } }).png().toBuffer());
+}, 120_000);
+
+afterAll(async () => {
+  await pipeline?.stop();
+  await api?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(argv: string[], key: string = api.key): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await run(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: { PIXELMILL_API_URL: api.url, PIXELMILL_API_KEY: key } });
+  return { code, stdout, stderr };
+}
+
+describe("pixelmill", () => {
+  it("submit --wait --out writes the result, showing progress on stderr", async () => {
+    const out = join(dir, "out");
+    const res = await cli(["submit", cat, "--model", "upscale-x2", "--param", "strength=0.5", "--wait", "--out", out]);
+    expect(res.stderr).toMatch(/cat\.png [0-9a-f]{8}: succeeded/);
+    expect(res.code).toBe(0);
+    expect(await readdir(out)).toEqual(["cat.upscale-x2.png"]);
+    const meta = await sharp(join(out, "cat.upscale-x2.png")).metadata();
+    expect([meta.width, meta.height]).toEqual([12, 10]);
+    expect(res.stdout).toContain(`saved: ${join(out, "cat.upscale-x2.png")}`);
+  });
+
+  it("jobs get --json prints the job; jobs list and models too", async () => {
+    const submitted = await cli(["--json", "submit", cat, "--model", "grayscale"]);
+    expect(submitted.code).toBe(0);
+    const { id } = JSON.parse(submitted.stdout) as { id: string };
+    const got = await cli(["jobs", "get", id, "--json"]);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ id, model: "grayscale" });
+    const watched = await cli(["jobs", "watch", id, "--json"]);
+    expect(watched.code).toBe(0);
+    expect((JSON.parse(watched.stdout.trim().split("\n").at(-1)!) as JobView).status).toBe("succeeded");
+    const listed = await cli(["jobs", "list", "--model", "grayscale", "--json"]);
+    expect((JSON.parse(listed.stdout) as { items: JobView[] }).items.map((j) => j.id)).toContain(id);
+    const models = await cli(["models", "--json"]);
+    expect((JSON.parse(models.stdout) as ModelList).items.map((m) => m.name)).toContain("upscale-x2");
+  });
+
+  it("exits 1 when a job fails, and 3 with the problem in words when the API refuses", async () => {
+    const text = join(dir, "notes.png");
+    await writeFile(text, "not an image");
+    const refused = await cli(["submit", text, "--model", "grayscale"]);
+    expect(refused).toMatchObject({ code: 3, stderr: expect.stringContaining("Unsupported media type (HTTP 415)") as string });
+
+    const badKey = await cli(["jobs", "list"], "pm_test_not-a-key");
+    expect(badKey.code).toBe(3);
+    expect(badKey.stderr).toMatch(/^pixelmill: Unauthenticated \(HTTP 401\): .+/);
+    const unknown = await cli(["jobs", "get", "00000000-0000-0000-0000-000000000000"]);
+    expect(unknown).toMatchObject({ code: 3, stderr: expect.stringContaining("Not found (HTTP 404)") as string });
+
+    const huge = join(dir, "huge.png");
+    const { declaredPng } = await import("../test/support/inference.js");
+    await writeFile(huge, declaredPng(30_000, 30_000));
+    const failed = await cli(["submit", huge, "--model", "grayscale", "--wait"]);
+    expect(failed.stderr).toContain("failed (InputTooLarge");
+    expect(failed.code).toBe(1);
+  });
+
+  it("exits 2 on a usage error", async () => {
+    expect((await cli(["submit", cat])).code).toBe(2);
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["jobs", "list", "--no-such-option"])).code).toBe(2);
+    expect(() => paramOf("novalue")).toThrow(/name=value/);
+    expect(paramOf("a=1.5")).toEqual(["a", 1.5]);
+    expect(paramOf("b=true")).toEqual(["b", true]);
+    expect(paramOf("c=x=y")).toEqual(["c", "x=y"]);
+  });
+
+  it("keys create, list and revoke", async () => {
+    const created = await cli(["--json", "keys", "create", "ci", "--scope", "jobs:read"], api.adminKey);
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as CreatedKey;
+    expect(key).toMatchObject({ name: "ci", scopes: ["jobs:read"] });
+    expect((await cli(["jobs", "list"], key.key)).code).toBe(0);
+    const listed = JSON.parse((await cli(["keys", "list", "--json"], api.adminKey)).stdout) as KeyView[];
+    expect(listed.map((k) => k.id)).toContain(key.id);
+    expect((await cli(["keys", "revoke", key.id], api.adminKey)).code).toBe(0);
+    expect((await cli(["jobs", "list"], key.key)).code).toBe(3);
+  });
+});

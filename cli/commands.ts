@@ -1,0 +1,124 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient } from "../client/index.js";
+import { UsageError, type Io } from "./io.js";
+import type { Options } from "./run.js";
+
+export type Command = (ctx: { client: PixelmillClient; args: string[]; options: Options; io: Io }) => Promise<number>;
+
+const OUTPUT_FORMATS = ["png", "webp", "jpeg"] as const;
+const STATUSES: readonly JobStatus[] = ["pending", "queued", "running", ...FINISHED];
+const EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
+
+/** `k=v`: true, false and numbers as such, anything else a string. */
+export function paramOf(text: string): [string, string | number | boolean] {
+  const eq = text.indexOf("=");
+  if (eq <= 0) throw new UsageError(`--param takes name=value, not "${text}"`);
+  const [name, value] = [text.slice(0, eq), text.slice(eq + 1)];
+  if (value === "true" || value === "false") return [name, value === "true"];
+  if (value.trim() !== "" && Number.isFinite(Number(value))) return [name, Number(value)];
+  return [name, value];
+}
+
+function print(io: Io, json: boolean | undefined, value: unknown, human: string): void {
+  io.stdout(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+}
+
+export function describeJob(j: JobView): string {
+  const lines = [`${j.id}  ${j.status}  ${j.model}  created ${j.created_at}  attempts ${j.attempts}`];
+  if (j.error) lines.push(`  error: ${j.error.reason}: ${j.error.message}`);
+  if (j.output) lines.push(`  output: ${j.output.width ?? "?"}×${j.output.height ?? "?"} ${j.output.content_type ?? ""} ${j.output.url ?? ""}`.trimEnd());
+  for (const note of j.output?.notes ?? []) lines.push(`  note: ${note}`);
+  return lines.join("\n");
+}
+
+const failed = (j: JobView) => j.status !== "succeeded";
+
+export const submitCommand: Command = async ({ client, args, options, io }) => {
+  const model = options.model;
+  if (!model) throw new UsageError("submit needs --model");
+  if (args.length === 0) throw new UsageError("submit needs at least one FILE or URI");
+  const format = options["output-format"];
+  if (format !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--output-format is one of ${OUTPUT_FORMATS.join(", ")}`);
+  if (options.out && !options.wait) throw new UsageError("--out needs --wait");
+  const params = options.param ? Object.fromEntries(options.param.map(paramOf)) : undefined;
+  const job = { model, ...(params ? { params } : {}), ...(format ? { output: { format: format as (typeof OUTPUT_FORMATS)[number] } } : {}) };
+  const submitted = [];
+  for (const arg of args) {
+    const isUri = /^(s3|https):\/\//.test(arg);
+    const input = isUri ? { uri: arg } : new Blob([await readFile(arg)]);
+    const summary = await client.submit(input, { ...job, filename: basename(arg) });
+    submitted.push({ arg, id: summary.id });
+    if (!options.wait) print(io, options.json, summary, `${summary.id}  ${summary.status}  ${arg}`);
+  }
+  if (!options.wait) return 0;
+  const ends = await Promise.all(submitted.map(async ({ arg, id }) => {
+    const view = await client.wait(id, (v) => io.stderr(`${basename(arg)} ${id.slice(0, 8)}: ${v.status}${v.error ? ` (${v.error.reason}: ${v.error.message})` : ""}\n`));
+    let file: string | undefined;
+    if (options.out && view.status === "succeeded") {
+      await mkdir(options.out, { recursive: true });
+      const ext = EXTENSIONS[view.output?.content_type ?? ""] ?? "bin";
+      file = join(options.out, `${basename(arg, extname(arg)) || id}.${model}.${ext}`);
+      await writeFile(file, await client.download(view));
+    }
+    print(io, options.json, { ...view, ...(file ? { file } : {}) }, describeJob(view) + (file ? `\n  saved: ${file}` : ""));
+    return view;
+  }));
+  return ends.some(failed) ? 1 : 0;
+};
+
+export const jobsCommand: Command = async ({ client, args, options, io }) => {
+  const [sub, id, ...rest] = args;
+  if (sub === "list") {
+    if (id !== undefined) throw new UsageError("jobs list takes no arguments");
+    const status = options.status;
+    if (status !== undefined && !STATUSES.includes(status as JobStatus)) throw new UsageError(`--status is one of ${STATUSES.join(", ")}`);
+    const limit = options.limit === undefined ? undefined : Number(options.limit);
+    if (limit !== undefined && !Number.isInteger(limit)) throw new UsageError("--limit takes a whole number");
+    const page = await client.list({ limit, cursor: options.cursor, status: status as JobStatus | undefined, model: options.model });
+    const more = page.next_cursor ? `\n(more: --cursor ${page.next_cursor})` : "";
+    print(io, options.json, page, (page.items.map(describeJob).join("\n") || "no jobs") + more);
+    return 0;
+  }
+  if (!["get", "cancel", "watch"].includes(sub ?? "") || id === undefined || rest.length) throw new UsageError("jobs list | jobs get ID | jobs cancel ID | jobs watch ID");
+  if (sub === "watch") {
+    let last: JobView | undefined;
+    for await (last of client.watch(id)) print(io, options.json, last, describeJob(last));
+    return last && failed(last) ? 1 : 0;
+  }
+  const view = sub === "get" ? await client.get(id) : await client.cancel(id);
+  print(io, options.json, view, describeJob(view));
+  return 0;
+};
+
+export const modelsCommand: Command = async ({ client, args, options, io }) => {
+  if (args.length) throw new UsageError("models takes no arguments");
+  const models = await client.models();
+  const line = (m: (typeof models.items)[number]) => `${m.name}  ${m.task}${m.params.length ? `  params: ${m.params.map((p) => `${p.name} (${p.type})`).join(", ")}` : ""}`;
+  print(io, options.json, models, models.items.map(line).join("\n") || "no models");
+  return 0;
+};
+
+export const keysCommand: Command = async ({ client, args, options, io }) => {
+  const [sub, arg, ...rest] = args;
+  if (rest.length) throw new UsageError("too many arguments");
+  if (sub === "create" && arg) {
+    if (!options.scope?.length) throw new UsageError("keys create needs at least one --scope");
+    const body: NewKey = { name: arg, scopes: options.scope as NewKey["scopes"], ...(options.tenant ? { tenant: options.tenant } : {}), ...(options["expires-at"] ? { expires_at: options["expires-at"] } : {}) };
+    const created = await client.keys.create(body);
+    print(io, options.json, created, `${created.key}\n(id ${created.id}, scopes ${created.scopes.join(" ")}: shown this once)`);
+    return 0;
+  }
+  if (sub === "list" && arg === undefined) {
+    const keys = await client.keys.list();
+    const line = (k: (typeof keys)[number]) => `${k.id}  ${k.name}  ${k.prefix}…  ${k.tenant}  ${k.scopes.join(" ")}${k.revoked_at ? "  revoked" : ""}`;
+    print(io, options.json, keys, keys.map(line).join("\n") || "no keys");
+    return 0;
+  }
+  if (sub === "revoke" && arg) {
+    const key = await client.keys.revoke(arg);
+    print(io, options.json, key, `revoked ${key.id} (${key.name})`);
+    return 0;
+  }
+  throw new UsageError("keys create NAME --scope S... | keys list | keys revoke ID");
+};

@@ -1,0 +1,164 @@
+import type { z } from "zod";
+import type { jsonJob } from "../api/http/job-request.js";
+import type { listQuery } from "../api/http/routes/jobs.js";
+import type { newKey } from "../api/http/routes/tenants.js";
+import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails } from "../api/http/schemas.js";
+import { readEvents } from "./sse.js";
+
+// A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
+// requests with and shapes answers with (api/http/schemas.ts): imported as types only, so the
+// client runs anywhere fetch does and carries none of the server's code.
+
+export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails };
+/** The JSON body of POST /v1/jobs. */
+export type JobRequest = z.input<typeof jsonJob>;
+/** What submit() takes besides the input. Multipart uploads carry `output.format` but not `output.quality`. */
+export type SubmitOptions = Omit<JobRequest, "input"> & { idempotencyKey?: string; filename?: string };
+/** The query of GET /v1/jobs. */
+export type ListQuery = Partial<z.output<typeof listQuery>>;
+export type NewKey = z.input<typeof newKey>;
+
+export interface ClientOptions {
+  /** Default http://localhost:8080. */
+  baseUrl?: string;
+  apiKey?: string;
+  fetch?: typeof fetch;
+}
+
+export const FINISHED: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
+
+/** An answer of the API with an error status, carrying its RFC 9457 problem. */
+export class PixelmillApiError extends Error {
+  constructor(readonly problem: ProblemDetails) {
+    super(`${problem.title} (${problem.status}): ${problem.detail}`);
+    this.name = "PixelmillApiError";
+  }
+
+  get status(): number {
+    return this.problem.status;
+  }
+}
+
+export class PixelmillClient {
+  readonly baseUrl: string;
+  private readonly apiKey: string | undefined;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(opts: ClientOptions = {}) {
+    this.baseUrl = (opts.baseUrl ?? "http://localhost:8080").replace(/\/+$/, "");
+    this.apiKey = opts.apiKey;
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  /** Submits a job: bytes are uploaded (multipart), `{ uri }` (s3:// or https://) is sent as JSON. */
+  async submit(input: Blob | Uint8Array | { uri: string }, opts: SubmitOptions): Promise<JobSummary> {
+    const { idempotencyKey, filename, ...job } = opts;
+    const headers: Record<string, string> = idempotencyKey ? { "idempotency-key": idempotencyKey } : {};
+    if ("uri" in input) {
+      return this.request("POST", "/v1/jobs", { json: { ...job, input: { uri: input.uri } }, headers });
+    }
+    const form = new FormData();
+    form.set("model", job.model);
+    if (job.params) form.set("params", JSON.stringify(job.params));
+    if (job.output?.format) form.set("output_format", job.output.format);
+    if (job.timeoutSeconds !== undefined) form.set("timeout_seconds", String(job.timeoutSeconds));
+    if (job.startDeadlineSeconds !== undefined) form.set("start_deadline_seconds", String(job.startDeadlineSeconds));
+    form.set("image", input instanceof Blob ? input : new Blob([new Uint8Array(input)]), filename ?? "image");
+    return this.request("POST", "/v1/jobs", { body: form, headers });
+  }
+
+  get(id: string): Promise<JobView> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  list(query: ListQuery = {}): Promise<JobListView> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+    const qs = params.size ? `?${params.toString()}` : "";
+    return this.request("GET", `/v1/jobs${qs}`);
+  }
+
+  /** Cancels a job; the job, now canceled (also when it was already). */
+  cancel(id: string): Promise<JobView> {
+    return this.request("DELETE", `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * The job now and at each change, until it is finished (Server-Sent Events). A stream that
+   * ends early is opened again; what it repeats is skipped.
+   */
+  async *watch(id: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<JobView> {
+    let last: string | undefined;
+    for (let quiet = 0; quiet < 5; quiet++) {
+      const res = await this.send("GET", `/v1/jobs/${encodeURIComponent(id)}/events`, { headers: { accept: "text/event-stream" }, signal: opts.signal });
+      if (!res.body) throw new Error("the event stream has no body");
+      for await (const event of readEvents(res.body)) {
+        if (event.event !== "status") continue;
+        const view = JSON.parse(event.data) as JobView;
+        const seen = JSON.stringify([view.status, view.attempts, view.error, view.output?.bytes]);
+        if (seen === last) continue;
+        last = seen;
+        quiet = 0;
+        yield view;
+        if (FINISHED.includes(view.status)) return;
+      }
+    }
+    throw new Error(`the event stream of job ${id} kept ending before the job finished`);
+  }
+
+  /** Waits for the job to finish; its last view. */
+  async wait(id: string, onChange?: (view: JobView) => void): Promise<JobView> {
+    let view: JobView | undefined;
+    for await (view of this.watch(id)) onChange?.(view);
+    return view ?? this.get(id);
+  }
+
+  /** The output's bytes of a succeeded job (from its presigned URL: no key is sent). */
+  async download(view: JobView): Promise<Uint8Array> {
+    const url = view.output?.url;
+    if (!url) throw new Error(`job ${view.id} has no output to download (${view.status})`);
+    const res = await this.fetchFn(url);
+    if (!res.ok) throw new Error(`the output of job ${view.id} could not be downloaded: HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  models(): Promise<ModelList> {
+    return this.request("GET", "/v1/models");
+  }
+
+  readonly keys = {
+    create: (key: NewKey): Promise<CreatedKey> => this.request("POST", "/v1/keys", { json: key }),
+    list: async (): Promise<KeyView[]> => (await this.request<{ items: KeyView[] }>("GET", "/v1/keys")).items,
+    revoke: (id: string): Promise<KeyView> => this.request("DELETE", `/v1/keys/${encodeURIComponent(id)}`),
+  };
+
+  private async request<T>(method: string, path: string, init: { json?: unknown; body?: FormData; headers?: Record<string, string> } = {}): Promise<T> {
+    const res = await this.send(method, path, init);
+    return (await res.json()) as T;
+  }
+
+  /** The answer when its status is 2xx; PixelmillApiError with its problem otherwise. */
+  private async send(method: string, path: string, init: { json?: unknown; body?: FormData; headers?: Record<string, string>; signal?: AbortSignal | undefined }): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    let body: string | FormData | undefined = init.body;
+    if (init.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(init.json);
+    }
+    const res = await this.fetchFn(`${this.baseUrl}${path}`, { method, headers, body, signal: init.signal });
+    if (res.ok) return res;
+    throw new PixelmillApiError(await problemOf(res));
+  }
+}
+
+async function problemOf(res: Response): Promise<ProblemDetails> {
+  const text = await res.text();
+  try {
+    const parsed = JSON.parse(text) as Partial<ProblemDetails>;
+    if (typeof parsed.title === "string") return { type: "about:blank", detail: "", ...parsed, status: res.status } as ProblemDetails;
+  } catch {
+    // not JSON: described below
+  }
+  return { type: "about:blank", title: res.statusText || `HTTP ${res.status}`, status: res.status, detail: text.slice(0, 500) };
+}
