@@ -13,6 +13,8 @@ import { Authenticate } from "./domain/authenticate.js";
 import { ManageKeys } from "./domain/manage-keys.js";
 import { ManageTenants } from "./domain/manage-tenants.js";
 import { tenantRoutes } from "./http/routes/tenants.js";
+import { usageRoutes } from "./http/routes/usage.js";
+import { UsageReports } from "./domain/usage-report.js";
 import { SubmitJob } from "./domain/submit-job.js";
 import { GuardedStore } from "./health/guarded-store.js";
 import { JobPresenter } from "./http/job-presenter.js";
@@ -105,6 +107,7 @@ export function createApp(deps: AppDeps): Express {
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, auth, log,
   }));
   app.use(modelRoutes({ cluster: deps.cluster, auth }));
+  app.use(usageRoutes({ usage: new UsageReports({ jobs: deps.jobs }), auth }));
   app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
   app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));
   app.use(notFound());

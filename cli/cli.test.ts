@@ -6,7 +6,8 @@ import sharp from "sharp";
 import { createLogger } from "../common/logger.js";
 import { startApi, type ApiFixture } from "../test/support/api-fixture.js";
 import { startPipeline, type Pipeline } from "../test/support/pipeline.js";
-import type { CreatedKey, JobView, KeyView, ModelList } from "../client/index.js";
+import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob } from "../common/crd-types.js";
+import type { CreatedKey, JobView, KeyView, ModelList, UsageView } from "../client/index.js";
 import { paramOf } from "./commands.js";
 import { run } from "./run.js";
 
@@ -18,7 +19,8 @@ let cat: string;
 
 beforeAll(async () => {
   api = await startApi("cli");
-  pipeline = await startPipeline(api, "cli", createLogger({ level: "silent" }));
+  // A worker of a pool with 2 GPUs, as the operator's Deployment would tell it (it runs on the CPU here).
+  pipeline = await startPipeline(api, "cli", createLogger({ level: "silent" }), { env: { PIXELMILL_GPUS: "2" } });
   dir = await mkdtemp(join(tmpdir(), "pixelmill-cli-"));
   cat = join(dir, "cat.png");
   await writeFile(cat, await sharp({ create: { width: 6, height: 5, channels: 3, background: "#a05030" } }).png().toBuffer());
@@ -105,5 +107,55 @@ describe("pixelmill", () => {
     expect(listed.map((k) => k.id)).toContain(key.id);
     expect((await cli(["keys", "revoke", key.id], api.adminKey)).code).toBe(0);
     expect((await cli(["jobs", "list"], key.key)).code).toBe(3);
+  });
+
+  it("keys rotate prints a working new key; the old one is refused", async () => {
+    const created = JSON.parse((await cli(["--json", "keys", "create", "rotating", "--scope", "jobs:read"], api.adminKey)).stdout) as CreatedKey;
+    const rotated = await cli(["--json", "keys", "rotate", created.id], api.adminKey);
+    expect(rotated.code).toBe(0);
+    const fresh = JSON.parse(rotated.stdout) as CreatedKey;
+    expect(fresh).toMatchObject({ name: "rotating", scopes: ["jobs:read"], revoked_at: null });
+    expect(fresh.id).not.toBe(created.id);
+    expect((await cli(["jobs", "list"], fresh.key)).code).toBe(0);
+    const old = await cli(["jobs", "list"], created.key);
+    expect(old).toMatchObject({ code: 3, stderr: expect.stringContaining("HTTP 401") as string });
+    const human = await cli(["keys", "rotate", fresh.id], api.adminKey);
+    expect(human.stdout).toMatch(/^pm_(live|test)_\S+\n\(id \S+ replaces /);
+    expect((await cli(["keys", "rotate", fresh.id], api.adminKey)).stderr).toContain("HTTP 409");
+  });
+
+  it("a job run by a worker with PIXELMILL_GPUS=2 records its usage; usage --json sums it", async () => {
+    const submitted = await cli(["--json", "submit", cat, "--model", "grayscale", "--wait"]);
+    expect(submitted.code).toBe(0);
+    const { id } = JSON.parse(submitted.stdout) as JobView;
+    const record = await api.jobs.get(api.namespace, id);
+    const job = (await api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEJOB_PLURAL, name: record!.name })) as ImageJob;
+    const usage = job.status!.output!.usage!;
+    expect(usage.gpus).toBe(2);
+    expect(usage.runSeconds).toBeGreaterThan(0);
+    expect(usage.runSeconds).toBeLessThan(60);
+    expect(usage.gpuSeconds).toBeCloseTo(2 * usage.runSeconds, 3);
+    // The mirror row carries them; the record may lag the watch by a moment.
+    const row = await api.prisma.job.findUniqueOrThrow({ where: { uid: id } });
+    expect(row).toMatchObject({ runSeconds: usage.runSeconds, gpuSeconds: usage.gpuSeconds });
+
+    const today = new Date().toISOString().slice(0, 10);
+    const res = await cli(["usage", "--json", "--from", today, "--to", today]);
+    expect(res.code).toBe(0);
+    const report = JSON.parse(res.stdout) as UsageView;
+    expect(report).toMatchObject({ from: today, to: today });
+    const [day] = report.items;
+    expect(day).toMatchObject({ tenant: "platform", day: today });
+    expect(day!.jobs_succeeded).toBeGreaterThanOrEqual(1);
+    expect(day!.gpu_seconds).toBeGreaterThanOrEqual(usage.gpuSeconds);
+    expect(day!.gpu_seconds).toBeCloseTo(2 * day!.run_seconds, 2);
+
+    const table = await cli(["usage", "--from", today, "--to", today]);
+    expect(table.stdout).toMatch(/^DAY\s+TENANT\s+JOBS\s+RUN SECONDS\s+GPU SECONDS\n/);
+    expect(table.stdout).toContain(`${today}  platform`);
+    const all = await cli(["usage", "--all", "--json"], api.adminKey);
+    expect((JSON.parse(all.stdout) as UsageView).items.map((i) => i.tenant)).toContain("platform");
+    expect((await cli(["usage", "--all"])).code).toBe(3);
+    expect((await cli(["usage", "--from", "March"])).code).toBe(2);
   });
 });

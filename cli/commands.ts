@@ -99,6 +99,29 @@ export const modelsCommand: Command = async ({ client, args, options, io }) => {
   return 0;
 };
 
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A table: columns padded to their widest cell, numbers right-aligned. */
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  return rows.map((r) => r.map((cell, c) => (typeof cell === "number" ? String(cell).padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd()).join("\n");
+}
+
+export const usageCommand: Command = async ({ client, args, options, io }) => {
+  if (args.length) throw new UsageError("usage takes no arguments");
+  for (const name of ["from", "to"] as const) {
+    const value = options[name];
+    if (value !== undefined && !DAY.test(value)) throw new UsageError(`--${name} takes a UTC day, YYYY-MM-DD`);
+  }
+  const report = await client.usage({ from: options.from, to: options.to, ...(options.all ? { tenant: "all" as const } : {}) });
+  const seconds = (s: number) => Number(s.toFixed(3));
+  const rows: (string | number)[][] = [["DAY", "TENANT", "JOBS", "RUN SECONDS", "GPU SECONDS"]];
+  for (const r of report.items) rows.push([r.day, r.tenant, r.jobs_succeeded, seconds(r.run_seconds), seconds(r.gpu_seconds)]);
+  const human = report.items.length ? table(rows) : `no jobs succeeded from ${report.from} to ${report.to}`;
+  print(io, options.json, report, human);
+  return 0;
+};
+
 export const keysCommand: Command = async ({ client, args, options, io }) => {
   const [sub, arg, ...rest] = args;
   if (rest.length) throw new UsageError("too many arguments");
@@ -120,5 +143,10 @@ export const keysCommand: Command = async ({ client, args, options, io }) => {
     print(io, options.json, key, `revoked ${key.id} (${key.name})`);
     return 0;
   }
-  throw new UsageError("keys create NAME --scope S... | keys list | keys revoke ID");
+  if (sub === "rotate" && arg) {
+    const created = await client.keys.rotate(arg);
+    print(io, options.json, created, `${created.key}\n(id ${created.id} replaces ${arg}, now revoked; scopes ${created.scopes.join(" ")}: shown this once)`);
+    return 0;
+  }
+  throw new UsageError("keys create NAME --scope S... | keys list | keys revoke ID | keys rotate ID");
 };

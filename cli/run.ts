@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { PixelmillApiError, PixelmillClient } from "../client/index.js";
-import { jobsCommand, keysCommand, modelsCommand, submitCommand, type Command } from "./commands.js";
+import { jobsCommand, keysCommand, modelsCommand, submitCommand, usageCommand, type Command } from "./commands.js";
 import { UsageError, type Io } from "./io.js";
 
 export { type Io } from "./io.js";
@@ -17,6 +17,8 @@ export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
   keys create NAME --scope S... [--tenant T] [--expires-at ISO-8601]
   keys list
   keys revoke ID
+  keys rotate ID
+  usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all]
 
 PIXELMILL_API_URL (default http://localhost:8080) and PIXELMILL_API_KEY name the API and the key;
 --url and --key override them. --json prints JSON (one document per line) for scripts.
@@ -39,6 +41,9 @@ const OPTIONS = {
   scope: { type: "string", multiple: true },
   tenant: { type: "string" },
   "expires-at": { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  all: { type: "boolean" },
 } as const;
 
 export type Options = ReturnType<typeof parse>["values"];
@@ -47,7 +52,7 @@ function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
 }
 
-const COMMANDS: Record<string, Command> = { submit: submitCommand, jobs: jobsCommand, models: modelsCommand, keys: keysCommand };
+const COMMANDS: Record<string, Command> = { submit: submitCommand, jobs: jobsCommand, models: modelsCommand, keys: keysCommand, usage: usageCommand };
 
 /** Runs the CLI on `argv` (without node and the script); the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {

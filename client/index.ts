@@ -2,14 +2,15 @@ import type { z } from "zod";
 import type { jsonJob } from "../api/http/job-request.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
 import type { newKey } from "../api/http/routes/tenants.js";
-import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails } from "../api/http/schemas.js";
+import type { usageQuery } from "../api/http/routes/usage.js";
+import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, UsageView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
 
 // A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
 // requests with and shapes answers with (api/http/schemas.ts): imported as types only, so the
 // client runs anywhere fetch does and carries none of the server's code.
 
-export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails };
+export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, UsageView };
 /** The JSON body of POST /v1/jobs. */
 export type JobRequest = z.input<typeof jsonJob>;
 /** What submit() takes besides the input. Multipart uploads carry `output.format` but not `output.quality`. */
@@ -17,6 +18,8 @@ export type SubmitOptions = Omit<JobRequest, "input"> & { idempotencyKey?: strin
 /** The query of GET /v1/jobs. */
 export type ListQuery = Partial<z.output<typeof listQuery>>;
 export type NewKey = z.input<typeof newKey>;
+/** The query of GET /v1/usage: UTC days YYYY-MM-DD (default the last 30 days), `tenant: "all"` for every tenant's (admin). */
+export type UsageQuery = z.input<typeof usageQuery>;
 
 export interface ClientOptions {
   /** Default http://localhost:8080. */
@@ -72,10 +75,7 @@ export class PixelmillClient {
   }
 
   list(query: ListQuery = {}): Promise<JobListView> {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
-    const qs = params.size ? `?${params.toString()}` : "";
-    return this.request("GET", `/v1/jobs${qs}`);
+    return this.request("GET", `/v1/jobs${queryString(query)}`);
   }
 
   /** Cancels a job; the job, now canceled (also when it was already). */
@@ -126,10 +126,17 @@ export class PixelmillClient {
     return this.request("GET", "/v1/models");
   }
 
+  /** Usage per tenant per UTC day: jobs succeeded, run seconds, GPU-seconds. */
+  usage(query: UsageQuery = {}): Promise<UsageView> {
+    return this.request("GET", `/v1/usage${queryString(query)}`);
+  }
+
   readonly keys = {
     create: (key: NewKey): Promise<CreatedKey> => this.request("POST", "/v1/keys", { json: key }),
     list: async (): Promise<KeyView[]> => (await this.request<{ items: KeyView[] }>("GET", "/v1/keys")).items,
     revoke: (id: string): Promise<KeyView> => this.request("DELETE", `/v1/keys/${encodeURIComponent(id)}`),
+    /** A new key in place of key `id` (same tenant, name, scopes, expiry), shown this once; the old one is revoked. */
+    rotate: (id: string): Promise<CreatedKey> => this.request("POST", `/v1/keys/${encodeURIComponent(id)}/rotate`),
   };
 
   private async request<T>(method: string, path: string, init: { json?: unknown; body?: FormData; headers?: Record<string, string> } = {}): Promise<T> {
@@ -150,6 +157,12 @@ export class PixelmillClient {
     if (res.ok) return res;
     throw new PixelmillApiError(await problemOf(res));
   }
+}
+
+function queryString(query: object): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+  return params.size ? `?${params.toString()}` : "";
 }
 
 async function problemOf(res: Response): Promise<ProblemDetails> {

@@ -80,6 +80,8 @@ const schema = z.object({
   MODEL_CACHE_DIR: z.string().default("/tmp/pixelmill/models"),
   /** The WorkerPool this worker belongs to (set by the operator's Deployment): it then reports its busy count for the autoscaler. */
   PIXELMILL_POOL: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
+  /** GPUs of this worker's pod (set by the operator's Deployment from the WorkerPool's spec.gpu): GPU-seconds = run time × this. */
+  PIXELMILL_GPUS: z.coerce.number().int().min(0).default(0),
   /** The worker's pod and namespace (downward API), naming its presence entry. */
   POD_NAME: z.string().min(1).optional(),
   POD_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),

@@ -72,6 +72,14 @@ export interface ImageJobOutput {
   bytes?: number;
   /** What the worker did that the caller might not expect (only the first frame of an animation was used). */
   notes?: string[];
+  /** What the attempt that produced the result used: its run time (s), the GPUs of its pool, and their product. */
+  usage?: JobUsage;
+}
+
+export interface JobUsage {
+  runSeconds: number;
+  gpus: number;
+  gpuSeconds: number;
 }
 
 export interface ImageJobStatus {

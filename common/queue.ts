@@ -63,7 +63,7 @@ export interface QueueJobData {
 }
 
 /** What a worker returns for a job that succeeded: the ImageJob's status.output. */
-export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">> & Pick<ImageJobOutput, "notes">;
+export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">> & Pick<ImageJobOutput, "notes"> & Required<Pick<ImageJobOutput, "usage">>;
 
 export interface JobNotification {
   uid: string;

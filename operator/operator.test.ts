@@ -69,7 +69,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
   }
 }
 
-const result = { uri: "s3://pixelmill/outputs/x.png", contentType: "image/png", width: 2, height: 2, bytes: 70 };
+const result = { uri: "s3://pixelmill/outputs/x.png", contentType: "image/png", width: 2, height: 2, bytes: 70, usage: { runSeconds: 0.3, gpus: 1, gpuSeconds: 0.3 } };
 
 describe("ImageJob controller", () => {
   it("takes a job to Succeeded in at most 5 writes, the TTL delete included", async () => {

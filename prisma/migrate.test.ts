@@ -14,7 +14,8 @@ const INIT = "20261124000000_init";
 const IDEMPOTENCY = "20261124190000_idempotency_keys";
 const TENANTS = "20261201090000_tenant_namespaces_key_expiry";
 const TENANT_LIMITS = "20261201110000_tenant_limits";
-const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS];
+const JOB_USAGE = "20261201120000_job_usage";
+const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE];
 
 interface MigrationRow {
   migration_name: string;

@@ -26,6 +26,8 @@ export interface JobDeps {
   canceled?: (uid: string) => Promise<boolean>;
   /** Told as an attempt enters each stage; logged at debug level when absent. */
   progress?: ProgressReporter;
+  /** PIXELMILL_GPUS: the GPUs of this worker's pod, for the result's usage (0 when absent). */
+  gpus?: number;
 }
 
 export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: string, signal?: AbortSignal) => Promise<QueueJobResult>;
@@ -77,7 +79,7 @@ async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: 
   const signal = signals.length ? AbortSignal.any(signals) : undefined;
   try {
     // The race ends the attempt on time even when a step ignores the signal.
-    return await raceAbort(steps(deps, data, attempt, signal, enter), signal);
+    return await raceAbort(steps(deps, data, attempt, signal, enter, started), signal);
   } catch (err) {
     if (cancel?.aborted) throw new JobFailure("Canceled", "the job was canceled while it ran", { cause: err });
     if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
@@ -102,8 +104,14 @@ async function writeOutput(deps: JobDeps, uid: string, key: string, out: RunResu
   }
 }
 
+/** The attempt's usage: seconds from its start to its output written (millisecond precision), and those × the pod's GPUs. */
+export function usageSince(started: number, gpus: number, now: number = Date.now()): QueueJobResult["usage"] {
+  const runSeconds = Math.max(0, now - started) / 1000;
+  return { runSeconds, gpus, gpuSeconds: Math.round(runSeconds * gpus * 1000) / 1000 };
+}
+
 async function steps(
-  deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void,
+  deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void, started: number,
 ): Promise<QueueJobResult> {
   enter("fetch");
   const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace, inputBuckets: data.inputBuckets }, signal);
@@ -124,5 +132,5 @@ async function steps(
   const key = outputKey(data, attempt);
   enter("upload");
   await writeOutput(deps, data.uid, key, out, signal);
-  return { uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
+  return { usage: usageSince(started, deps.gpus ?? 0), uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
 }

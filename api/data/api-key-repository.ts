@@ -37,6 +37,25 @@ export class PrismaApiKeyRepository implements ApiKeyRepository {
     return row && (!tenantId || row.tenantId === tenantId) ? toRecord(row) : undefined;
   }
 
+  async get(id: string, tenantId: string | undefined): Promise<KeyRecord | undefined> {
+    const row = await this.prisma.apiKey.findUnique({ where: { id }, include: { tenant: true } });
+    return row && (!tenantId || row.tenantId === tenantId) ? toRecord(row) : undefined;
+  }
+
+  async rotate(id: string, tenantId: string | undefined, next: { prefix: string; hash: string }, at: Date): Promise<KeyRecord | undefined> {
+    return this.prisma.$transaction(async (tx) => {
+      // The conditional revoke picks the winner when two rotations of one key race.
+      const revoked = await tx.apiKey.updateMany({ where: { id, revokedAt: null, ...(tenantId ? { tenantId } : {}) }, data: { revokedAt: at } });
+      if (revoked.count === 0) return undefined;
+      const old = await tx.apiKey.findUniqueOrThrow({ where: { id } });
+      const row = await tx.apiKey.create({
+        data: { id: randomUUID(), tenantId: old.tenantId, name: old.name, prefix: next.prefix, hash: next.hash, scopes: old.scopes, expiresAt: old.expiresAt },
+        include: { tenant: true },
+      });
+      return toRecord(row);
+    });
+  }
+
   async touch(id: string, at: Date): Promise<void> {
     // Conditional, so replicas serving one key write at most about once a minute between them.
     await this.prisma.$executeRaw`

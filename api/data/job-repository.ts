@@ -3,7 +3,7 @@ import { FINISHED_PHASES, type ImageJobPhase } from "../../common/job/phases.js"
 import type { Job } from "./generated/prisma/client.js";
 import { UnstorableJobError } from "../domain/errors.js";
 import type { JobRecord } from "../domain/job-record.js";
-import type { JobListQuery, JobRepository } from "../domain/ports.js";
+import type { JobListQuery, JobRepository, UsageRow } from "../domain/ports.js";
 import type { PrismaClient } from "./prisma.js";
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
@@ -31,15 +31,15 @@ export class PrismaJobRepository implements JobRepository {
     // canceled through the API stays canceled, whatever state of it the watch delivers late.
     const rows = await this.prisma.$queryRaw<{ uid: string }[]>`
       INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
-        queued_at, started_at, finished_at, output, error, resource_version, deleted_at, updated_at)
+        queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, updated_at)
       VALUES (${r.uid}::uuid, ${r.namespace}, ${r.name}, ${r.model}, ${r.inputUri}, ${json(r.params)}::jsonb,
         ${r.phase}, ${r.attempts}, ${r.createdAt}::timestamptz, ${r.queuedAt}::timestamptz,
         ${r.startedAt}::timestamptz, ${r.finishedAt}::timestamptz, ${json(r.output)}::jsonb,
-        ${json(r.error)}::jsonb, ${r.resourceVersion}::bigint, ${r.deletedAt}::timestamptz, now())
+        ${json(r.error)}::jsonb, ${r.runSeconds}::double precision, ${r.gpuSeconds}::double precision, ${r.resourceVersion}::bigint, ${r.deletedAt}::timestamptz, now())
       ON CONFLICT (uid) DO UPDATE SET
         params = EXCLUDED.params, phase = EXCLUDED.phase, attempts = EXCLUDED.attempts,
         queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-        output = EXCLUDED.output, error = EXCLUDED.error, resource_version = EXCLUDED.resource_version,
+        output = EXCLUDED.output, error = EXCLUDED.error, run_seconds = EXCLUDED.run_seconds, gpu_seconds = EXCLUDED.gpu_seconds, resource_version = EXCLUDED.resource_version,
         deleted_at = COALESCE(jobs.deleted_at, EXCLUDED.deleted_at), updated_at = now()
       WHERE jobs.resource_version < EXCLUDED.resource_version AND jobs.phase <> 'Canceled'
       RETURNING uid`;
@@ -102,6 +102,26 @@ export class PrismaJobRepository implements JobRepository {
   countActive(namespace: string): Promise<number> {
     return this.prisma.job.count({ where: { namespace, deletedAt: null, phase: { notIn: [...FINISHED_PHASES] } } });
   }
+
+  async usage(q: { from: Date; until: Date; tenant?: { name: string; namespace: string } }): Promise<UsageRow[]> {
+    // Both read the (namespace, finished_at) index; sums of no usage (older workers) are 0.
+    type Row = { tenant: string; day: string; jobs: number; run_seconds: number; gpu_seconds: number };
+    const rows = q.tenant
+      ? await this.prisma.$queryRaw<Row[]>`
+        SELECT ${q.tenant.name}::text AS tenant, to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::int AS jobs,
+          COALESCE(sum(run_seconds), 0)::float8 AS run_seconds, COALESCE(sum(gpu_seconds), 0)::float8 AS gpu_seconds
+        FROM jobs
+        WHERE namespace = ${q.tenant.namespace} AND phase = 'Succeeded'
+          AND finished_at >= ${q.from}::timestamptz AND finished_at < ${q.until}::timestamptz
+        GROUP BY day ORDER BY day`
+      : await this.prisma.$queryRaw<Row[]>`
+        SELECT t.name AS tenant, to_char(j.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*)::int AS jobs,
+          COALESCE(sum(j.run_seconds), 0)::float8 AS run_seconds, COALESCE(sum(j.gpu_seconds), 0)::float8 AS gpu_seconds
+        FROM jobs j JOIN tenants t ON t.namespace = j.namespace
+        WHERE j.phase = 'Succeeded' AND j.finished_at >= ${q.from}::timestamptz AND j.finished_at < ${q.until}::timestamptz
+        GROUP BY t.name, day ORDER BY day, t.name`;
+    return rows.map((r) => ({ tenant: r.tenant, day: r.day, jobsSucceeded: r.jobs, runSeconds: round(r.run_seconds), gpuSeconds: round(r.gpu_seconds) }));
+  }
 }
 
 /**
@@ -109,6 +129,9 @@ export class PrismaJobRepository implements JobRepository {
  * just after a list is taken for one created before it.
  */
 const CLOCK_MARGIN_MS = 60_000;
+
+/** Sums to the millisecond, as the worker measures. */
+const round = (seconds: number) => Math.round(seconds * 1000) / 1000;
 
 /** The SQLSTATE of a Postgres error as Prisma's driver adapter passes it on. */
 function sqlState(err: unknown): string | undefined {
@@ -133,6 +156,8 @@ function toRecord(row: Job): JobRecord {
     finishedAt: row.finishedAt,
     output: row.output as ImageJobOutput | null,
     error: row.error as JobRecord["error"],
+    runSeconds: row.runSeconds,
+    gpuSeconds: row.gpuSeconds,
     resourceVersion: row.resourceVersion,
     deletedAt: row.deletedAt,
   };

@@ -106,6 +106,13 @@ export class NotFoundError extends PixelmillError {
   }
 }
 
+/** A key that cannot be rotated: revoked (or rotated) already, or expired. */
+export class KeyNotActiveError extends PixelmillError {
+  constructor(message: string) {
+    super("KeyNotActive", message);
+  }
+}
+
 /** A key that spent its requests for the window (RATE_LIMIT_PER_MINUTE, or its tenant's override). */
 export class RateLimitedError extends PixelmillError {
   constructor(readonly limit: number, readonly retryAfterSeconds: number) {

@@ -17,6 +17,9 @@ export interface JobRecord {
   finishedAt: Date | null;
   output: ImageJobOutput | null;
   error: { reason: string; message: string } | null;
+  /** status.output.usage: run time of the attempt that produced the result, and that × its pool's GPUs (null before, or from older workers). */
+  runSeconds: number | null;
+  gpuSeconds: number | null;
   /** metadata.resourceVersion of the state this record holds; newer states replace older ones only. */
   resourceVersion: bigint;
   /** When the ImageJob was seen gone from the apiserver; the record stays as history. */
@@ -48,6 +51,8 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
     finishedAt: time(status.finishedAt),
     output: status.output ?? null,
     error: status.reason ? { reason: status.reason, message: status.message ?? "" } : null,
+    runSeconds: status.output?.usage?.runSeconds ?? null,
+    gpuSeconds: status.output?.usage?.gpuSeconds ?? null,
     resourceVersion: BigInt(meta.resourceVersion),
     deletedAt,
   };

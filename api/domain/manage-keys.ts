@@ -1,5 +1,5 @@
 import { apiKeyPrefix, generateApiKey, hashApiKey, type KeyKind } from "../../common/auth/api-key.js";
-import { InvalidRequestError, MissingScopeError, NotFoundError } from "./errors.js";
+import { InvalidRequestError, KeyNotActiveError, MissingScopeError, NotFoundError } from "./errors.js";
 import type { ApiKeyRepository, KeyRecord, TenantRepository } from "./ports.js";
 import { hasScope, type Principal, type Scope } from "./principal.js";
 
@@ -38,6 +38,25 @@ export class ManageKeys {
     const revoked = /^[0-9a-f-]{36}$/i.test(id) ? await this.deps.keys.revoke(id.toLowerCase(), tenantId, this.now()) : undefined;
     if (!revoked) throw new NotFoundError(`there is no API key ${id}`);
     return revoked;
+  }
+
+  /**
+   * A new key in place of key `id`: same tenant, name, scopes and expiry; the old one is revoked
+   * in the same transaction. The new key is shown this once. NotFoundError as for `revoke`;
+   * KeyNotActiveError for a key revoked (or rotated) already, or expired.
+   */
+  async rotate(principal: Principal, id: string): Promise<{ record: KeyRecord; key: string }> {
+    const tenantId = hasScope(principal, "admin") ? undefined : principal.tenantId;
+    const old = /^[0-9a-f-]{36}$/i.test(id) ? await this.deps.keys.get(id.toLowerCase(), tenantId) : undefined;
+    if (!old) throw new NotFoundError(`there is no API key ${id}`);
+    // As for create: the new key grants nothing its rotator lacks.
+    for (const scope of old.scopes) if (!hasScope(principal, scope)) throw new MissingScopeError(scope);
+    const now = this.now();
+    if (old.expiresAt && old.expiresAt <= now) throw new KeyNotActiveError(`API key ${old.id} expired at ${old.expiresAt.toISOString()}; create a new one`);
+    const key = generateApiKey(this.deps.kind);
+    const record = old.revokedAt ? undefined : await this.deps.keys.rotate(old.id, tenantId, { prefix: apiKeyPrefix(key), hash: hashApiKey(key) }, now);
+    if (!record) throw new KeyNotActiveError(`API key ${old.id} is revoked (or was rotated already)`);
+    return { record, key };
   }
 
   private async tenantOf(principal: Principal, name: string | undefined): Promise<string> {

@@ -43,6 +43,21 @@ export interface JobRepository {
   list(query: JobListQuery): Promise<JobRecord[]>;
   /** Jobs of the namespace not finished (Pending, Queued, Running) and not deleted: the active-jobs cap. */
   countActive(namespace: string): Promise<number>;
+  /**
+   * Succeeded jobs per tenant per UTC day of finished_at in [from, until): of `tenant` only, or of
+   * every tenant (jobs of a namespace no tenant has are left out). By day, then tenant name.
+   */
+  usage(q: { from: Date; until: Date; tenant?: { name: string; namespace: string } }): Promise<UsageRow[]>;
+}
+
+/** One tenant's usage on one UTC day. */
+export interface UsageRow {
+  tenant: string;
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  jobsSucceeded: number;
+  runSeconds: number;
+  gpuSeconds: number;
 }
 
 /** Bytes uploaded per tenant per UTC day, shared by every API replica (the upload-bytes-per-day cap). */
@@ -158,6 +173,14 @@ export interface ApiKeyRepository {
   list(tenantId?: string): Promise<KeyRecord[]>;
   /** Revokes key `id` (of `tenantId` when given); the key, or undefined when there is none. */
   revoke(id: string, tenantId: string | undefined, at: Date): Promise<KeyRecord | undefined>;
+  /**
+   * Revokes active key `id` (of `tenantId` when given) at `at` and stores `next` with its tenant,
+   * name, scopes and expiry, in one transaction: the new key, or undefined when `id` is not an
+   * active key (unknown, another tenant's, or revoked already: see `get`).
+   */
+  rotate(id: string, tenantId: string | undefined, next: { prefix: string; hash: string }, at: Date): Promise<KeyRecord | undefined>;
+  /** Key `id` (of `tenantId` when given), revoked or not. */
+  get(id: string, tenantId: string | undefined): Promise<KeyRecord | undefined>;
   /** Sets last_used_at to `at` unless it was set less than a minute before: one conditional UPDATE. */
   touch(id: string, at: Date): Promise<void>;
 }

@@ -64,6 +64,11 @@ export const OPERATIONS: Operation[] = [
     pathParams: job, responses: { 200: { description: "an event stream; each `data:` is a JobView", contentType: "text/event-stream" } }, problems: [404, ...KEYED],
   },
   {
+    method: "get", path: "/v1/usage", operationId: "getUsage", scope: "jobs:read",
+    summary: "Usage per tenant per UTC day (by finished_at): jobs succeeded, run seconds, GPU-seconds. The caller's tenant; every tenant with `tenant=all` (needs `admin`).",
+    query: "UsageQuery", responses: { 200: { description: "the usage", schema: "Usage" } }, problems: [400, ...KEYED],
+  },
+  {
     method: "get", path: "/v1/models", operationId: "listModels", scope: "models:read", summary: "The models the caller's jobs may name.",
     responses: { 200: { description: "the models", schema: "ModelList" } }, problems: KEYED,
   },
@@ -86,6 +91,11 @@ export const OPERATIONS: Operation[] = [
   {
     method: "delete", path: "/v1/keys/{id}", operationId: "revokeKey", scope: "keys:admin", summary: "Revoke a key, refused at once on every replica.",
     pathParams: { id: "the key's id" }, responses: { 200: { description: "the revoked key", schema: "Key" } }, problems: [404, ...KEYED],
+  },
+  {
+    method: "post", path: "/v1/keys/{id}/rotate", operationId: "rotateKey", scope: "keys:admin",
+    summary: "A new key with the same tenant, name, scopes and expiry; the old one is revoked. The answer shows the new key this once.",
+    pathParams: { id: "the key's id" }, responses: { 201: { description: "the new key", schema: "CreatedKey" } }, problems: [404, 409, ...KEYED],
   },
   {
     method: "get", path: "/v1/files/{key}", operationId: "getFile", summary: "An object of a file:// store, by the signed URL the API handed out (`expires`, `sig`).",

@@ -117,6 +117,24 @@ describe("the OpenAPI document", () => {
     expect(created.status).toBe(201);
     const { id } = (await expectDocumented(created, "/v1/keys", "post")) as { id: string };
     await expectDocumented(await fetch(`${api.url}/v1/keys`, { headers: admin }), "/v1/keys", "get");
-    await expectDocumented(await fetch(`${api.url}/v1/keys/${id}`, { method: "DELETE", headers: admin }), "/v1/keys/{id}", "delete");
+    const rotated = await fetch(`${api.url}/v1/keys/${id}/rotate`, { method: "POST", headers: admin });
+    expect(rotated.status).toBe(201);
+    const { id: newId } = (await expectDocumented(rotated, "/v1/keys/{id}/rotate", "post")) as { id: string };
+    const again = await fetch(`${api.url}/v1/keys/${id}/rotate`, { method: "POST", headers: admin });
+    expect(again.status).toBe(409);
+    await expectDocumented(again, "/v1/keys/{id}/rotate", "post");
+    await expectDocumented(await fetch(`${api.url}/v1/keys/${newId}`, { method: "DELETE", headers: admin }), "/v1/keys/{id}", "delete");
+  });
+
+  it("describes the usage answers: 200 and 400", async () => {
+    const usage = await api.fetch(`${api.url}/v1/usage?from=2026-01-01&to=2026-01-31`);
+    expect(usage.status).toBe(200);
+    await expectDocumented(usage, "/v1/usage", "get");
+    const all = await fetch(`${api.url}/v1/usage?tenant=all`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    expect(all.status).toBe(200);
+    await expectDocumented(all, "/v1/usage", "get");
+    const bad = await api.fetch(`${api.url}/v1/usage?from=2026-02-01&to=2026-01-01`);
+    expect(bad.status).toBe(400);
+    await expectDocumented(bad, "/v1/usage", "get");
   });
 });

@@ -4,9 +4,10 @@ import { formJob, jsonJob } from "./job-request.js";
 import { OPERATIONS, type Operation, type ResponseSpec } from "./openapi-routes.js";
 import { listQuery } from "./routes/jobs.js";
 import { newKey, newTenant } from "./routes/tenants.js";
+import { usageQuery } from "./routes/usage.js";
 import {
   createdKeySchema, healthSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
-  modelListSchema, problemSchema, readinessSchema, tenantListSchema, tenantSchema,
+  modelListSchema, problemSchema, readinessSchema, tenantListSchema, tenantSchema, usageSchema,
 } from "./schemas.js";
 
 /**
@@ -20,10 +21,10 @@ type JsonSchema = Record<string, unknown>;
 const RESPONSES = {
   JobStatus: jobStatusSchema, JobUrls: jobUrlsSchema, JobOutput: jobOutputSchema, JobSummary: jobSummarySchema, JobView: jobViewSchema, JobList: jobListSchema,
   ModelList: modelListSchema, Tenant: tenantSchema, TenantList: tenantListSchema, Key: keySchema, CreatedKey: createdKeySchema, KeyList: keyListSchema,
-  Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema,
+  Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema,
 };
 /** Read as their input (what a client sends): coercions and transforms as the wire sees them. */
-const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, JobListQuery: listQuery, NewTenant: newTenant, NewKey: newKey };
+const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, NewKey: newKey };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -98,7 +99,7 @@ const PROBLEM_STATUSES: Record<number, string> = {
 /** The document; `serverUrl` (PUBLIC_URL) goes into `servers` when given. */
 export function openApiDocument(opts: { serverUrl?: string; version?: string } = {}): JsonSchema {
   const requests = components(REQUESTS, "input");
-  const { JobListQuery: _, ...requestBodies } = requests;
+  const { JobListQuery: _, UsageQuery: __, ...requestBodies } = requests;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op, requests);
   const responses = Object.fromEntries(Object.entries(PROBLEM_STATUSES).map(([status, description]) => [

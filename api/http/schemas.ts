@@ -87,6 +87,19 @@ export const keySchema = z.object({
 export const createdKeySchema = keySchema.extend({ key: z.string().describe("the key, shown this once") });
 export const keyListSchema = z.object({ items: z.array(keySchema) });
 
+/** What GET /v1/usage answers. */
+export const usageSchema = z.object({
+  from: z.iso.date().describe("first UTC day of the report"),
+  to: z.iso.date().describe("last UTC day of the report, included"),
+  items: z.array(z.object({
+    tenant: z.string(),
+    day: z.iso.date().describe("a UTC day on which jobs finished"),
+    jobs_succeeded: z.int().min(0),
+    run_seconds: z.number().min(0).describe("run time of the attempts that produced the results"),
+    gpu_seconds: z.number().min(0).describe("run seconds × GPUs of the pool that ran each"),
+  })).describe("per tenant per day, days in order; days without a succeeded job are left out"),
+});
+
 /** RFC 9457 problem details (application/problem+json); extension members vary by type. */
 export const problemSchema = z.looseObject({
   type: z.url(),
@@ -114,4 +127,5 @@ export type ModelList = z.infer<typeof modelListSchema>;
 export type TenantView = z.infer<typeof tenantSchema>;
 export type KeyView = z.infer<typeof keySchema>;
 export type CreatedKey = z.infer<typeof createdKeySchema>;
+export type UsageView = z.infer<typeof usageSchema>;
 export type ProblemDetails = z.infer<typeof problemSchema>;

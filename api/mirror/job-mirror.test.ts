@@ -44,7 +44,7 @@ it("on start, records the ImageJobs that exist and marks deleted those gone whil
   // A row from an earlier run whose ImageJob was deleted while no mirror watched.
   const vanished: JobRecord = {
     uid: randomUUID(), namespace: ns, name: "vanished", model: "upscale-x2", inputUri: "https://example.com/v.png", params: null,
-    phase: "Running", attempts: 1, createdAt: new Date(), queuedAt: null, startedAt: null, finishedAt: null, output: null, error: null,
+    phase: "Running", attempts: 1, createdAt: new Date(), queuedAt: null, startedAt: null, finishedAt: null, output: null, error: null, runSeconds: null, gpuSeconds: null,
     resourceVersion: 1n, deletedAt: null,
   };
   await jobs.upsert(vanished);

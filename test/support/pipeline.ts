@@ -17,7 +17,8 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(api: ApiFixture, label: string, log: Logger): Promise<Pipeline> {
+/** `env`: more of the worker's configuration (PIXELMILL_GPUS, say), over the fixture's. */
+export async function startPipeline(api: ApiFixture, label: string, log: Logger, opts: { env?: Record<string, string> } = {}): Promise<Pipeline> {
   const models = await readManifests(join(projectRoot, "models/manifests"));
   await applyManifests(api.kc, models, api.namespace);
   const env = testEnv();
@@ -28,6 +29,7 @@ export async function startPipeline(api: ApiFixture, label: string, log: Logger)
     STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`, S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region,
     S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
     MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"),
+    ...opts.env,
   });
   const worker = await startWorker({
     config, log,

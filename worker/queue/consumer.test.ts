@@ -87,14 +87,21 @@ async function notifications(r: Rig, uid: string): Promise<number> {
 describe("queue consumer", () => {
   it("runs a job: output in S3 at the attempt's key, contract result, notifications, progress and logs", async () => {
     const progress: JobProgress[] = [];
-    const r = await rig(new FlipRunner(), { progress: (p) => progress.push(p) });
+    const r = await rig(new FlipRunner(), { progress: (p) => progress.push(p), gpus: 3 });
     const data = jobData(await uploadPng(r.store, "uploads/team-a/in.png"));
     await enqueue(r, data);
     const job = await settled(r, data.uid);
     expect(job.failedReason).toBeFalsy();
     const key = `outputs/team-a/${data.name}/${data.uid}-1.png`;
     const head = await r.store.head(key);
-    expect(job.returnvalue).toEqual({ uri: r.store.uri(key), contentType: "image/png", width: 40, height: 20, bytes: head!.bytes });
+    const { usage, ...result } = job.returnvalue;
+    expect(result).toEqual({ uri: r.store.uri(key), contentType: "image/png", width: 40, height: 20, bytes: head!.bytes });
+    // Usage: the attempt's run time to its output written, × the pool's GPUs (PIXELMILL_GPUS).
+    expect(usage.gpus).toBe(3);
+    expect(usage.runSeconds).toBeGreaterThan(0);
+    expect(usage.runSeconds).toBeLessThanOrEqual((job.finishedOn! - job.processedOn!) / 1000 + 0.001);
+    expect(usage.gpuSeconds).toBeCloseTo(3 * usage.runSeconds, 3);
+    expect(Math.round(usage.runSeconds * 1000)).toBe(usage.runSeconds * 1000); // millisecond precision
     expect(job.returnvalue.uri).toBe(`s3://${testEnv().s3.bucket}/${r.prefix}/${key}`);
     const { data: pixels, info } = await sharp(await readAll((await r.store.get(key)).body)).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([40, 20]);

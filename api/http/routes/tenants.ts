@@ -57,6 +57,10 @@ export function tenantRoutes(deps: { tenants: ManageTenants; keys: ManageKeys; a
   router.delete("/v1/keys/:id", keysAdmin, async (req, res) => {
     res.json(keyView(await deps.keys.revoke(principalOf(res), String(req.params.id))));
   });
+  router.post("/v1/keys/:id/rotate", keysAdmin, async (req, res) => {
+    const { record, key } = await deps.keys.rotate(principalOf(res), String(req.params.id));
+    res.status(201).json({ ...keyView(record), key });
+  });
   return router;
 }
 

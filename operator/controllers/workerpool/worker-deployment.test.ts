@@ -33,7 +33,7 @@ describe("workerDeployment", () => {
   it("gives the worker its pool identity, its models (not overridable) and its config sources", () => {
     const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     expect(env).toEqual({
-      WORKER_MODELS: "upscale-x2,text-detect", PIXELMILL_POOL: "h100", POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace",
+      WORKER_MODELS: "upscale-x2,text-detect", PIXELMILL_POOL: "h100", PIXELMILL_GPUS: "1", POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace",
       PIXELMILL_EXECUTION_PROVIDERS: "cuda,cpu", WORKER_CONCURRENCY: "4",
     });
     expect(container.envFrom).toEqual([{ secretRef: { name: "s3" } }]);
@@ -57,5 +57,11 @@ describe("workerDeployment", () => {
     expect(cpu.tolerations).toEqual([]);
     expect(cpu.containers[0]!.resources).toBeUndefined();
     expect(cpu.affinity).toBeUndefined();
+    expect(cpu.containers[0]!.env).toContainEqual({ name: "PIXELMILL_GPUS", value: "0" });
+  });
+
+  it("tells the worker its GPU count for usage (PIXELMILL_GPUS), which the pool's env cannot override", () => {
+    const two = workerDeployment({ ...h100, spec: { ...h100.spec, gpu: { count: 2 }, env: [{ name: "PIXELMILL_GPUS", value: "8" }] } });
+    expect(two.spec!.template.spec!.containers[0]!.env!.filter((e) => e.name === "PIXELMILL_GPUS")).toEqual([{ name: "PIXELMILL_GPUS", value: "2" }]);
   });
 });

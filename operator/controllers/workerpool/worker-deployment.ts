@@ -37,10 +37,12 @@ export function workerDeployment(pool: WorkerPool): V1Deployment {
   const env: V1EnvVar[] = [
     { name: "WORKER_MODELS", value: spec.models.join(",") },
     { name: "PIXELMILL_POOL", value: name },
+    // The worker's GPU-seconds (status.output.usage) count these.
+    { name: "PIXELMILL_GPUS", value: String(gpus) },
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
     ...(gpus > 0 && !spec.env?.some((e) => e.name === "PIXELMILL_EXECUTION_PROVIDERS") ? [{ name: "PIXELMILL_EXECUTION_PROVIDERS", value: "cuda,cpu" }] : []),
-    ...(spec.env ?? []).filter((e) => !["WORKER_MODELS", "PIXELMILL_POOL", "POD_NAME", "POD_NAMESPACE"].includes(e.name)),
+    ...(spec.env ?? []).filter((e) => !["WORKER_MODELS", "PIXELMILL_POOL", "PIXELMILL_GPUS", "POD_NAME", "POD_NAMESPACE"].includes(e.name)),
   ];
   const resources = withGpus(spec.resources ?? {}, gpus);
   const template: V1Deployment["spec"] = {
