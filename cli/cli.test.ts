@@ -109,6 +109,24 @@ describe("pixelmill", () => {
     expect((await cli(["jobs", "list"], key.key)).code).toBe(3);
   });
 
+  it("tenants create and list; a key made for another tenant gets 404 for this tenant's job", async () => {
+    const submitted = await cli(["--json", "submit", cat, "--model", "grayscale"]);
+    const { id } = JSON.parse(submitted.stdout) as { id: string };
+    const name = `cli-other-${id.slice(0, 8)}`;
+    const tenant = await cli(["--json", "tenants", "create", name], api.adminKey);
+    expect(tenant.code).toBe(0);
+    expect(JSON.parse(tenant.stdout)).toMatchObject({ name, namespace: name });
+    expect((await cli(["tenants", "list"], api.adminKey)).stdout).toContain(`${name}  ${name}`);
+    expect((await cli(["tenants", "list"])).code).toBe(3); // not an admin key: 403
+    const created = await cli(["--json", "keys", "create", "theirs", "--tenant", name, "--scope", "jobs:read", "--scope", "jobs:write"], api.adminKey);
+    const theirs = (JSON.parse(created.stdout) as CreatedKey).key;
+    for (const argv of [["jobs", "get", id], ["jobs", "cancel", id]]) {
+      const res = await cli(argv, theirs);
+      expect([res.code, res.stderr], argv.join(" ")).toEqual([3, expect.stringContaining("HTTP 404") as string]);
+    }
+    expect((await cli(["jobs", "get", id])).code).toBe(0); // still there for its own tenant
+  });
+
   it("keys rotate prints a working new key; the old one is refused", async () => {
     const created = JSON.parse((await cli(["--json", "keys", "create", "rotating", "--scope", "jobs:read"], api.adminKey)).stdout) as CreatedKey;
     const rotated = await cli(["--json", "keys", "rotate", created.id], api.adminKey);

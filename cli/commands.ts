@@ -122,6 +122,22 @@ export const usageCommand: Command = async ({ client, args, options, io }) => {
   return 0;
 };
 
+export const tenantsCommand: Command = async ({ client, args, options, io }) => {
+  const [sub, arg, ...rest] = args;
+  if (rest.length) throw new UsageError("too many arguments");
+  if (sub === "create" && arg) {
+    const created = await client.tenants.create({ name: arg, ...(options.namespace ? { namespace: options.namespace } : {}) });
+    print(io, options.json, created, `tenant ${created.name} in namespace ${created.namespace}`);
+    return 0;
+  }
+  if (sub === "list" && arg === undefined) {
+    const tenants = await client.tenants.list();
+    print(io, options.json, tenants, tenants.map((t) => `${t.name}  ${t.namespace}`).join("\n") || "no tenants");
+    return 0;
+  }
+  throw new UsageError("tenants create NAME [--namespace NS] | tenants list");
+};
+
 export const keysCommand: Command = async ({ client, args, options, io }) => {
   const [sub, arg, ...rest] = args;
   if (rest.length) throw new UsageError("too many arguments");

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { PixelmillApiError, PixelmillClient } from "../client/index.js";
-import { jobsCommand, keysCommand, modelsCommand, submitCommand, usageCommand, type Command } from "./commands.js";
+import { jobsCommand, keysCommand, modelsCommand, submitCommand, tenantsCommand, usageCommand, type Command } from "./commands.js";
 import { UsageError, type Io } from "./io.js";
 
 export { type Io } from "./io.js";
@@ -18,6 +18,8 @@ export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
   keys list
   keys revoke ID
   keys rotate ID
+  tenants create NAME [--namespace NS]   (admin)
+  tenants list                           (admin)
   usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all]
 
 PIXELMILL_API_URL (default http://localhost:8080) and PIXELMILL_API_KEY name the API and the key;
@@ -40,6 +42,7 @@ const OPTIONS = {
   cursor: { type: "string" },
   scope: { type: "string", multiple: true },
   tenant: { type: "string" },
+  namespace: { type: "string" },
   "expires-at": { type: "string" },
   from: { type: "string" },
   to: { type: "string" },
@@ -52,7 +55,7 @@ function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
 }
 
-const COMMANDS: Record<string, Command> = { submit: submitCommand, jobs: jobsCommand, models: modelsCommand, keys: keysCommand, usage: usageCommand };
+const COMMANDS: Record<string, Command> = { submit: submitCommand, jobs: jobsCommand, models: modelsCommand, keys: keysCommand, tenants: tenantsCommand, usage: usageCommand };
 
 /** Runs the CLI on `argv` (without node and the script); the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {

@@ -1,16 +1,16 @@
 import type { z } from "zod";
 import type { jsonJob } from "../api/http/job-request.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
-import type { newKey } from "../api/http/routes/tenants.js";
+import type { newKey, newTenant } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
-import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, UsageView } from "../api/http/schemas.js";
+import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, TenantView, UsageView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
 
 // A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
 // requests with and shapes answers with (api/http/schemas.ts): imported as types only, so the
 // client runs anywhere fetch does and carries none of the server's code.
 
-export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, UsageView };
+export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, TenantView, UsageView };
 /** The JSON body of POST /v1/jobs. */
 export type JobRequest = z.input<typeof jsonJob>;
 /** What submit() takes besides the input. Multipart uploads carry `output.format` but not `output.quality`. */
@@ -18,6 +18,7 @@ export type SubmitOptions = Omit<JobRequest, "input"> & { idempotencyKey?: strin
 /** The query of GET /v1/jobs. */
 export type ListQuery = Partial<z.output<typeof listQuery>>;
 export type NewKey = z.input<typeof newKey>;
+export type NewTenant = z.input<typeof newTenant>;
 /** The query of GET /v1/usage: UTC days YYYY-MM-DD (default the last 30 days), `tenant: "all"` for every tenant's (admin). */
 export type UsageQuery = z.input<typeof usageQuery>;
 
@@ -130,6 +131,12 @@ export class PixelmillClient {
   usage(query: UsageQuery = {}): Promise<UsageView> {
     return this.request("GET", `/v1/usage${queryString(query)}`);
   }
+
+  /** Tenants (admin scope): each is a namespace, made by the platform or an existing one adopted. */
+  readonly tenants = {
+    create: (tenant: NewTenant): Promise<TenantView> => this.request("POST", "/v1/tenants", { json: tenant }),
+    list: async (): Promise<TenantView[]> => (await this.request<{ items: TenantView[] }>("GET", "/v1/tenants")).items,
+  };
 
   readonly keys = {
     create: (key: NewKey): Promise<CreatedKey> => this.request("POST", "/v1/keys", { json: key }),

@@ -162,6 +162,19 @@ describe("tenants", () => {
     expect(await (await api.fetch(`${api.url}/v1/jobs/${jobId}`)).json()).toMatchObject({ status: expect.not.stringMatching(/canceled/) as string });
   });
 
+  it("keep Idempotency-Keys apart: the same key from another tenant makes that tenant's own job", async () => {
+    const other = await api.newTenant("auth-idem");
+    const post = (key: string) => asKey(key, "/v1/jobs", { method: "POST", body: submitForm(), headers: { "idempotency-key": "shared-key-1" } });
+    const mine = await post(api.key);
+    const theirs = await post(other.key);
+    expect([mine.status, theirs.status]).toEqual([202, 202]);
+    const [a, b] = [(await mine.json()) as { id: string }, (await theirs.json()) as { id: string }];
+    expect(a.id).not.toBe(b.id);
+    expect(theirs.headers.get("idempotent-replayed")).toBeNull();
+    const again = await post(api.key);
+    expect([again.status, again.headers.get("idempotent-replayed"), ((await again.json()) as { id: string }).id]).toEqual([202, "true", a.id]);
+  });
+
   it("are made and listed with the bootstrap admin key; keys:admin manages only its own tenant's keys, never granting more than it holds", async () => {
     const tenants = await (await asKey(api.adminKey, "/v1/tenants")).json() as { items: Array<{ name: string; namespace: string }> };
     expect(tenants.items).toContainEqual(expect.objectContaining({ name: "platform", namespace: api.namespace }));
