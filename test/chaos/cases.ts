@@ -50,6 +50,14 @@ export async function post(p: Platform, model: string, image: Buffer): Promise<{
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until the API is ready again after an outage, as a client told "503, Retry-After" would:
+ * its checks see a dependency back a moment after the dependency itself is.
+ */
+export async function untilReady(p: Platform, timeoutMs = 60_000): Promise<true> {
+  return poll("/readyz to answer 200 again", async () => ((await fetch(`${p.apiUrl}/readyz`)).status === 200 ? true : undefined), timeoutMs);
+}
+
 /** Polls `check` every 100 ms until it returns something, failing after `timeoutMs`. */
 export async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

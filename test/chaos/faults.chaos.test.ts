@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CaseRun, chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, post, sleep, SMALL_MODELS, starts, submitSmall, undecodablePng } from "./cases.js";
+import { CaseRun, chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, post, sleep, SMALL_MODELS, starts, submitSmall, undecodablePng, untilReady } from "./cases.js";
 import { outage } from "./faults.js";
 import { FAILING_MODEL, Platform } from "./platform.js";
 
@@ -136,6 +136,7 @@ describe("faults", () => {
       });
       const downMs = Date.now() - down;
       expect(answers.every((s) => s === 202 || s === 503)).toBe(true);
+      await untilReady(platform);
       await submitSmall(run, 10);
       const report = await run.settle();
       // The append-only file kept every queue job: nothing had to be enqueued again.
@@ -161,6 +162,7 @@ describe("faults", () => {
       });
       const downMs = Date.now() - down;
       expect(answer.status).toBe(503); // problem+json "unavailable", with Retry-After
+      await untilReady(platform);
       await submitSmall(run, 15);
       const report = await run.settle();
       run.report!.row.notes.push(`kube-apiserver down for ${downMs} ms while a long job ran (attempts ${report.byId.get(slow.id)?.job?.status?.attempts}); a submit meanwhile was answered ${answer.status}`);
@@ -192,10 +194,9 @@ describe("faults", () => {
       });
       expect(whileDown.checks.postgres).toBe("unavailable");
       expect(refusedWith.filter((status) => status !== 503)).toEqual([]);
+      expect(await untilReady(platform)).toBe(true);
       await submitSmall(run, 10);
       const report = await run.settle(); // accounting waits for the mirror to equal the ImageJobs
-      const ready = await poll("/readyz to answer 200 again", async () => ((await fetch(`${platform.apiUrl}/readyz`)).status === 200 ? true : undefined), 60_000);
-      expect(ready).toBe(true);
       run.report!.row.notes.push(`/readyz answered 503 (postgres: ${whileDown.checks.postgres}) while down; submits meanwhile: ${accepted} accepted, ${refusedWith.length} refused (${refusedWith.join(", ") || "-"}); mirror equal to the ImageJobs after`);
       expectAccounted(report);
       expect(report.row.succeeded).toBe(report.row.jobs);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, post, sleep, SMALL_MODELS, submitSmall } from "./cases.js";
+import { chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, post, sleep, SMALL_MODELS, submitSmall, untilReady } from "./cases.js";
 import { isFinished } from "../../common/job/phases.js";
 import { imageJobs } from "./accounting.js";
 import { outage } from "./faults.js";
@@ -46,6 +46,7 @@ describe("outages", () => {
         return { readyz, answers };
       });
       const frozenMs = Date.now() - frozenAt;
+      await untilReady(platform);
       await submitSmall(run, 10);
       const report = await run.settle();
 
@@ -102,7 +103,7 @@ describe("outages", () => {
       expect(report.row.canceled).toBe(deleted.length);
       expect(report.row.succeeded).toBe(report.row.jobs - deleted.length);
       // And the API answers again.
-      expect(await poll("/readyz to answer 200", async () => ((await fetch(`${platform.apiUrl}/readyz`)).status === 200 ? true : undefined), 30_000)).toBe(true);
+      expect(await untilReady(platform, 30_000)).toBe(true);
     });
   });
 });
