@@ -7,7 +7,7 @@ import { createLogger } from "../common/logger.js";
 import { startApi, type ApiFixture } from "../test/support/api-fixture.js";
 import { startPipeline, type Pipeline } from "../test/support/pipeline.js";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob } from "../common/crd-types.js";
-import type { CreatedKey, JobView, KeyView, ModelList, UsageView } from "../client/index.js";
+import type { CreatedKey, JobView, KeyView, ModelList, TenantView, UsageView } from "../client/index.js";
 import { paramOf } from "./commands.js";
 import { run } from "./run.js";
 
@@ -125,6 +125,29 @@ describe("pixelmill", () => {
       expect([res.code, res.stderr], argv.join(" ")).toEqual([3, expect.stringContaining("HTTP 404") as string]);
     }
     expect((await cli(["jobs", "get", id])).code).toBe(0); // still there for its own tenant
+  });
+
+  it("tenants limits sets and clears a tenant's limits; tenants disable refuses its keys at once", async () => {
+    const name = `cli-lim-${Date.now().toString(36)}`;
+    expect((await cli(["tenants", "create", name], api.adminKey)).code).toBe(0);
+    const set = await cli(["--json", "tenants", "limits", name, "--rate", "30", "--active-jobs", "4", "--upload-bytes", "1048576"], api.adminKey);
+    expect(set.code).toBe(0);
+    expect((JSON.parse(set.stdout) as TenantView).limits).toEqual({ rate_limit_per_minute: 30, max_active_jobs: 4, max_upload_bytes_per_day: 1048576 });
+    const cleared = await cli(["tenants", "limits", name, "--rate", "default"], api.adminKey);
+    expect(cleared).toMatchObject({ code: 0, stdout: `${name}: rate default/min per key, active jobs 4, upload bytes per day 1048576\n` });
+    expect((await cli(["tenants", "limits", name], api.adminKey)).code).toBe(2);
+    expect((await cli(["tenants", "limits", name, "--rate", "fast"], api.adminKey)).code).toBe(2);
+    expect((await cli(["tenants", "limits", name, "--rate", "0"], api.adminKey)).stderr).toContain("HTTP 400");
+
+    const theirs = (JSON.parse((await cli(["--json", "keys", "create", "theirs", "--tenant", name, "--scope", "jobs:read"], api.adminKey)).stdout) as CreatedKey).key;
+    expect((await cli(["jobs", "list"], theirs)).code).toBe(0);
+    const disabled = await cli(["--json", "tenants", "disable", name], api.adminKey);
+    expect(disabled.code).toBe(0);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ name, disabled_at: expect.any(String) as string });
+    expect((await cli(["jobs", "list"], theirs)).stderr).toContain("HTTP 401");
+    expect((await cli(["tenants", "disable", name], api.adminKey)).stdout).toMatch(new RegExp(`^disabled ${name} at `));
+    expect((await cli(["tenants", "list"], api.adminKey)).stdout).toContain(`${name}  ${name}  disabled`);
+    expect((await cli(["tenants", "disable", "platform"], api.adminKey)).stderr).toContain("HTTP 409");
   });
 
   it("keys rotate prints a working new key; the old one is refused", async () => {

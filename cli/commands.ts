@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
-import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient } from "../client/index.js";
+import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient, type TenantLimits, type TenantView } from "../client/index.js";
 import { UsageError, type Io } from "./io.js";
 import type { Options } from "./run.js";
 
@@ -132,11 +132,41 @@ export const tenantsCommand: Command = async ({ client, args, options, io }) => 
   }
   if (sub === "list" && arg === undefined) {
     const tenants = await client.tenants.list();
-    print(io, options.json, tenants, tenants.map((t) => `${t.name}  ${t.namespace}`).join("\n") || "no tenants");
+    print(io, options.json, tenants, tenants.map((t) => `${t.name}  ${t.namespace}${t.disabled_at ? "  disabled" : ""}`).join("\n") || "no tenants");
     return 0;
   }
-  throw new UsageError("tenants create NAME [--namespace NS] | tenants list");
+  if (sub === "disable" && arg) {
+    const tenant = await client.tenants.disable(arg);
+    print(io, options.json, tenant, `disabled ${tenant.name} at ${tenant.disabled_at ?? "?"}: its keys are revoked; namespace ${tenant.namespace} and its jobs stay`);
+    return 0;
+  }
+  if (sub === "limits" && arg) {
+    const limits: TenantLimits = {
+      ...limitOption(options.rate, "rate", "rate_limit_per_minute"),
+      ...limitOption(options["active-jobs"], "active-jobs", "max_active_jobs"),
+      ...limitOption(options["upload-bytes"], "upload-bytes", "max_upload_bytes_per_day"),
+    };
+    if (Object.keys(limits).length === 0) throw new UsageError("tenants limits needs --rate, --active-jobs or --upload-bytes (a number, or default)");
+    const tenant = await client.tenants.setLimits(arg, limits);
+    print(io, options.json, tenant, describeLimits(tenant));
+    return 0;
+  }
+  throw new UsageError("tenants create NAME [--namespace NS] | tenants list | tenants disable NAME | tenants limits NAME [--rate N] [--active-jobs N] [--upload-bytes N]");
 };
+
+/** `--rate 100` → { rate_limit_per_minute: 100 }; `default` → null; absent → nothing. */
+function limitOption(value: string | undefined, flag: string, field: keyof TenantLimits): TenantLimits {
+  if (value === undefined) return {};
+  if (value === "default") return { [field]: null };
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} takes a positive whole number or "default"`);
+  return { [field]: Number(value) };
+}
+
+function describeLimits(t: TenantView): string {
+  const show = (v: number | null) => (v === null ? "default" : String(v));
+  const { rate_limit_per_minute: rate, max_active_jobs: active, max_upload_bytes_per_day: bytes } = t.limits;
+  return `${t.name}: rate ${show(rate)}/min per key, active jobs ${show(active)}, upload bytes per day ${show(bytes)}`;
+}
 
 export const keysCommand: Command = async ({ client, args, options, io }) => {
   const [sub, arg, ...rest] = args;

@@ -20,6 +20,8 @@ export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
   keys rotate ID
   tenants create NAME [--namespace NS]   (admin)
   tenants list                           (admin)
+  tenants disable NAME                   (admin: revokes its keys; its namespace and jobs stay)
+  tenants limits NAME [--rate N] [--active-jobs N] [--upload-bytes N]   (admin; "default" clears one)
   usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all]
 
 PIXELMILL_API_URL (default http://localhost:8080) and PIXELMILL_API_KEY name the API and the key;
@@ -47,6 +49,9 @@ const OPTIONS = {
   from: { type: "string" },
   to: { type: "string" },
   all: { type: "boolean" },
+  rate: { type: "string" },
+  "active-jobs": { type: "string" },
+  "upload-bytes": { type: "string" },
 } as const;
 
 export type Options = ReturnType<typeof parse>["values"];

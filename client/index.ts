@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { jsonJob } from "../api/http/job-request.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
-import type { newKey, newTenant } from "../api/http/routes/tenants.js";
+import type { newKey, newTenant, tenantLimitsPatch } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
 import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, TenantView, UsageView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
@@ -19,6 +19,8 @@ export type SubmitOptions = Omit<JobRequest, "input"> & { idempotencyKey?: strin
 export type ListQuery = Partial<z.output<typeof listQuery>>;
 export type NewKey = z.input<typeof newKey>;
 export type NewTenant = z.input<typeof newTenant>;
+/** A tenant's own limits to set: a number, null for the configured default again; an absent one stays. */
+export type TenantLimits = z.input<typeof tenantLimitsPatch>["limits"];
 /** The query of GET /v1/usage: UTC days YYYY-MM-DD (default the last 30 days), `tenant: "all"` for every tenant's (admin). */
 export type UsageQuery = z.input<typeof usageQuery>;
 
@@ -136,6 +138,10 @@ export class PixelmillClient {
   readonly tenants = {
     create: (tenant: NewTenant): Promise<TenantView> => this.request("POST", "/v1/tenants", { json: tenant }),
     list: async (): Promise<TenantView[]> => (await this.request<{ items: TenantView[] }>("GET", "/v1/tenants")).items,
+    /** Disables the tenant: its keys are revoked and refused at once; its namespace and jobs stay. Repeating it is harmless. */
+    disable: (name: string): Promise<TenantView> => this.request("DELETE", `/v1/tenants/${encodeURIComponent(name)}`),
+    /** Sets the tenant's own limits; they hold from its keys' next request. */
+    setLimits: (name: string, limits: TenantLimits): Promise<TenantView> => this.request("PATCH", `/v1/tenants/${encodeURIComponent(name)}`, { json: { limits } }),
   };
 
   readonly keys = {

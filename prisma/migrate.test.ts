@@ -15,7 +15,8 @@ const IDEMPOTENCY = "20261124190000_idempotency_keys";
 const TENANTS = "20261201090000_tenant_namespaces_key_expiry";
 const TENANT_LIMITS = "20261201110000_tenant_limits";
 const JOB_USAGE = "20261201120000_job_usage";
-const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE];
+const TENANT_DISABLED = "20261201130000_tenant_disabled";
+const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED];
 
 interface MigrationRow {
   migration_name: string;

@@ -3,6 +3,7 @@ import type { ApiKeyRepository, KeyRecord } from "../domain/ports.js";
 import { isScope, type Scope } from "../domain/principal.js";
 import type { ApiKey, Tenant } from "./generated/prisma/client.js";
 import type { PrismaClient } from "./prisma.js";
+import { toTenantRecord } from "./tenant-repository.js";
 
 /** The `api_keys` table: keys are found by the unique index on their SHA-256. */
 export class PrismaApiKeyRepository implements ApiKeyRepository {
@@ -65,16 +66,9 @@ export class PrismaApiKeyRepository implements ApiKeyRepository {
 }
 
 function toRecord(row: ApiKey & { tenant: Tenant }): KeyRecord {
-  const { tenant } = row;
   return {
     id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes.filter(isScope),
     createdAt: row.createdAt, lastUsedAt: row.lastUsedAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt,
-    tenant: {
-      id: tenant.id, name: tenant.name, namespace: tenant.namespace, createdAt: tenant.createdAt,
-      limits: {
-        rateLimitPerMinute: tenant.rateLimitPerMinute, maxActiveJobs: tenant.maxActiveJobs,
-        maxUploadBytesPerDay: tenant.maxUploadBytesPerDay === null ? null : Number(tenant.maxUploadBytesPerDay),
-      },
-    },
+    tenant: toTenantRecord(row.tenant),
   };
 }

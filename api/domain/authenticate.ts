@@ -48,14 +48,15 @@ export class Authenticate {
     }
   }
 
-  /** UnauthenticatedError for a missing, malformed, unknown, revoked or expired key. */
+  /** UnauthenticatedError for a missing, malformed, unknown, revoked or expired key, or one of a disabled tenant. */
   async principal(key: string | undefined): Promise<Principal> {
     if (key === undefined) throw new UnauthenticatedError("send an API key: Authorization: Bearer <key>");
     // A typo or a non-key is refused by its checksum, without a database read.
     if (!isWellFormedApiKey(key)) throw new UnauthenticatedError("the API key is malformed");
     const found = await this.lookUp(key);
     const now = this.deps.now?.() ?? new Date();
-    if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now)) {
+    // A disabled tenant's keys are revoked with it; its disabled_at refuses any key added since, too.
+    if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now) || found.tenant.disabledAt) {
       throw new UnauthenticatedError("the API key is not valid (unknown, revoked or expired)");
     }
     if (!found.lastUsedAt || now.getTime() - found.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {

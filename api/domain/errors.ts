@@ -99,6 +99,13 @@ export class TenantExistsError extends PixelmillError {
   }
 }
 
+/** A tenant that cannot be changed so: the platform tenant cannot be disabled. */
+export class TenantProtectedError extends PixelmillError {
+  constructor(message: string) {
+    super("TenantProtected", message);
+  }
+}
+
 /** A tenant (by name) or key (by id) that does not exist or is not the caller's to see. */
 export class NotFoundError extends PixelmillError {
   constructor(message: string) {

@@ -138,6 +138,8 @@ export interface TenantRecord {
   createdAt: Date;
   /** Its overrides of the configured limits, where read (with an API key). */
   limits?: LimitOverrides;
+  /** When it was disabled (DELETE /v1/tenants/:name): its keys are refused. */
+  disabledAt?: Date | null;
 }
 
 export interface TenantRepository {
@@ -148,6 +150,13 @@ export interface TenantRepository {
   byName(name: string): Promise<TenantRecord | undefined>;
   byNamespace(namespace: string): Promise<TenantRecord | undefined>;
   list(): Promise<TenantRecord[]>;
+  /**
+   * Marks the tenant disabled at `at` (a disabled one keeps its first time) and revokes every key
+   * of it not revoked yet, in one transaction; undefined for an unknown name.
+   */
+  disable(name: string, at: Date): Promise<TenantRecord | undefined>;
+  /** Sets the given overrides (null: back to the default; absent: unchanged); undefined for an unknown name. */
+  setLimits(name: string, limits: Partial<LimitOverrides>): Promise<TenantRecord | undefined>;
 }
 
 /** An API key as stored: never the key itself, only its hash and its first characters. */

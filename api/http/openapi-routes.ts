@@ -13,7 +13,7 @@ export interface ResponseSpec {
 }
 
 export interface Operation {
-  method: "get" | "post" | "delete";
+  method: "get" | "post" | "patch" | "delete";
   /** OpenAPI's form: `{id}` for express's `:id`. */
   path: string;
   operationId: string;
@@ -79,6 +79,17 @@ export const OPERATIONS: Operation[] = [
   {
     method: "get", path: "/v1/tenants", operationId: "listTenants", scope: "admin", summary: "Every tenant.",
     responses: { 200: { description: "the tenants", schema: "TenantList" } }, problems: KEYED,
+  },
+  {
+    method: "delete", path: "/v1/tenants/{name}", operationId: "disableTenant", scope: "admin",
+    summary: "Disable a tenant: its keys are revoked in the same transaction and refused at once; its namespace and jobs' history stay. Repeated: 200 with the same tenant.",
+    pathParams: { name: "the tenant's name" }, responses: { 200: { description: "the disabled tenant", schema: "Tenant" } }, problems: [404, 409, ...KEYED],
+  },
+  {
+    method: "patch", path: "/v1/tenants/{name}", operationId: "setTenantLimits", scope: "admin",
+    summary: "Set a tenant's own limits (null: the configured default again); they hold from its keys' next request.",
+    pathParams: { name: "the tenant's name" }, body: { json: "TenantLimitsPatch" },
+    responses: { 200: { description: "the tenant", schema: "Tenant" } }, problems: [400, 404, 413, 415, ...KEYED],
   },
   {
     method: "post", path: "/v1/keys", operationId: "createKey", scope: "keys:admin", summary: "Create an API key; the answer shows it this once.",

@@ -126,6 +126,32 @@ describe("the OpenAPI document", () => {
     await expectDocumented(await fetch(`${api.url}/v1/keys/${newId}`, { method: "DELETE", headers: admin }), "/v1/keys/{id}", "delete");
   });
 
+  it("describes the tenant answers: 201 create, 200 list, limits and disable, 400, 404 and 409", async () => {
+    const admin = { authorization: `Bearer ${api.adminKey}` };
+    const json = { ...admin, "content-type": "application/json" };
+    const created = await fetch(`${api.url}/v1/tenants`, { method: "POST", headers: json, body: JSON.stringify({ name: `oa-${Date.now().toString(36)}` }) });
+    expect(created.status).toBe(201);
+    const { name } = (await expectDocumented(created, "/v1/tenants", "post")) as { name: string };
+    const patched = await fetch(`${api.url}/v1/tenants/${name}`, { method: "PATCH", headers: json, body: JSON.stringify({ limits: { rate_limit_per_minute: 50, max_active_jobs: null } }) });
+    expect(patched.status).toBe(200);
+    await expectDocumented(patched, "/v1/tenants/{name}", "patch");
+    const bad = await fetch(`${api.url}/v1/tenants/${name}`, { method: "PATCH", headers: json, body: JSON.stringify({ limits: { rate_limit_per_minute: 0 } }) });
+    expect(bad.status).toBe(400);
+    await expectDocumented(bad, "/v1/tenants/{name}", "patch");
+    const disabled = await fetch(`${api.url}/v1/tenants/${name}`, { method: "DELETE", headers: admin });
+    expect(disabled.status).toBe(200);
+    await expectDocumented(disabled, "/v1/tenants/{name}", "delete");
+    const platform = await fetch(`${api.url}/v1/tenants/platform`, { method: "DELETE", headers: admin });
+    expect(platform.status).toBe(409);
+    await expectDocumented(platform, "/v1/tenants/{name}", "delete");
+    const unknown = await fetch(`${api.url}/v1/tenants/no-such-tenant`, { method: "DELETE", headers: admin });
+    expect(unknown.status).toBe(404);
+    await expectDocumented(unknown, "/v1/tenants/{name}", "delete");
+    const listed = await fetch(`${api.url}/v1/tenants`, { headers: admin });
+    expect(((await expectDocumented(listed, "/v1/tenants", "get")) as { items: Array<{ name: string; disabled_at: string | null }> }).items)
+      .toContainEqual(expect.objectContaining({ name, disabled_at: expect.any(String) as string }));
+  });
+
   it("describes the usage answers: 200 and 400", async () => {
     const usage = await api.fetch(`${api.url}/v1/usage?from=2026-01-01&to=2026-01-31`);
     expect(usage.status).toBe(200);

@@ -3,7 +3,7 @@ import { SCOPES } from "../domain/principal.js";
 import { formJob, jsonJob } from "./job-request.js";
 import { OPERATIONS, type Operation, type ResponseSpec } from "./openapi-routes.js";
 import { listQuery } from "./routes/jobs.js";
-import { newKey, newTenant } from "./routes/tenants.js";
+import { newKey, newTenant, tenantLimitsPatch } from "./routes/tenants.js";
 import { usageQuery } from "./routes/usage.js";
 import {
   createdKeySchema, healthSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
@@ -24,7 +24,7 @@ const RESPONSES = {
   Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema,
 };
 /** Read as their input (what a client sends): coercions and transforms as the wire sees them. */
-const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, NewKey: newKey };
+const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -91,7 +91,7 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
 
 const PROBLEM_STATUSES: Record<number, string> = {
   400: "malformed or over a limit (`errors` lists each issue)", 401: "no valid API key (WWW-Authenticate: Bearer)", 403: "the key lacks the route's scope (`scope`), or the link is not valid",
-  404: "unknown (or another tenant's)", 409: "a conflict: a finished job, a taken name, a request with this Idempotency-Key in progress",
+  404: "unknown (or another tenant's)", 409: "a conflict: a finished job, a taken name, a request with this Idempotency-Key in progress, the platform tenant disabled",
   413: "too large (`limit`)", 415: "not a content type (or image) taken here", 422: "valid JSON but not a job that can run (unknown model, params, input)",
   429: "the key's request rate or a tenant cap (Retry-After)", 500: "the server's fault; logged", 503: "a dependency is down; nothing was accepted (Retry-After)",
 };

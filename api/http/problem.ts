@@ -3,7 +3,7 @@ import { DependencyUnavailableError, ObjectNotFoundError } from "../../common/er
 import type { Logger } from "../../common/logger.js";
 import {
   IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
-  JobRejectedError, KeyNotActiveError, MissingScopeError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
+  JobRejectedError, KeyNotActiveError, MissingScopeError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, TenantProtectedError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
   UploadTooLargeError,
 } from "../domain/errors.js";
 import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
@@ -55,6 +55,7 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof NotFoundError) return problem(404, "not-found", "Not found", err.message);
   if (err instanceof KeyNotActiveError) return problem(409, "key-not-active", "Key not active", err.message);
   if (err instanceof TenantExistsError) return problem(409, "tenant-exists", "Tenant exists", err.message);
+  if (err instanceof TenantProtectedError) return problem(409, "tenant-protected", "Tenant protected", err.message);
   if (err instanceof JobNotFoundError) return problem(404, "not-found", "Not found", err.message);
   if (err instanceof ObjectNotFoundError) return problem(404, "not-found", "Not found", "there is no such file");
   if (err instanceof JobFinishedError) return problem(409, "job-finished", "Job already finished", err.message, { job_status: err.phase.toLowerCase() });

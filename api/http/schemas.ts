@@ -69,7 +69,18 @@ export const modelListSchema = z.object({
   items: z.array(z.object({ name: z.string(), task: z.string(), params: z.array(modelParamSchema) })),
 });
 
-export const tenantSchema = z.object({ id: z.string(), name: z.string(), namespace: z.string(), created_at: timestamp });
+export const tenantSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  namespace: z.string(),
+  created_at: timestamp,
+  disabled_at: nullableTimestamp.describe("when it was disabled: its keys are revoked and refused; its namespace and jobs stay"),
+  limits: z.object({
+    rate_limit_per_minute: z.int().nullable(),
+    max_active_jobs: z.int().nullable(),
+    max_upload_bytes_per_day: z.int().nullable(),
+  }).describe("the tenant's own limits; null: the configured default"),
+});
 export const tenantListSchema = z.object({ items: z.array(tenantSchema) });
 
 /** An API key as listed: never the key itself. */

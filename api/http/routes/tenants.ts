@@ -13,6 +13,14 @@ import type { KeyView, TenantView } from "../schemas.js";
 const dnsLabel = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lower-case letters, digits and '-')");
 
 export const newTenant = z.strictObject({ name: dnsLabel, namespace: dnsLabel.optional() });
+/** PATCH /v1/tenants/:name: each given limit is set, null takes the configured default again, an absent one stays. */
+export const tenantLimitsPatch = z.strictObject({
+  limits: z.strictObject({
+    rate_limit_per_minute: z.int().min(1).max(1_000_000).nullable().optional().describe("requests a minute, per API key"),
+    max_active_jobs: z.int().min(1).max(100_000).nullable().optional().describe("jobs pending, queued or running at once"),
+    max_upload_bytes_per_day: z.int().min(1).max(2 ** 50).nullable().optional().describe("bytes uploaded per UTC day"),
+  }),
+});
 export const newKey = z.strictObject({
   name: z.string().min(1).max(100),
   scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
@@ -43,6 +51,16 @@ export function tenantRoutes(deps: { tenants: ManageTenants; keys: ManageKeys; a
   router.get("/v1/tenants", admin, async (_req, res) => {
     res.json({ items: (await deps.tenants.list()).map(tenantView) });
   });
+  router.delete("/v1/tenants/:name", admin, async (req, res) => {
+    res.json(tenantView(await deps.tenants.disable(String(req.params.name))));
+  });
+  router.patch("/v1/tenants/:name", admin, json, async (req, res) => {
+    const { limits } = parse(tenantLimitsPatch, req.body);
+    const tenant = await deps.tenants.setLimits(String(req.params.name), {
+      rateLimitPerMinute: limits.rate_limit_per_minute, maxActiveJobs: limits.max_active_jobs, maxUploadBytesPerDay: limits.max_upload_bytes_per_day,
+    });
+    res.json(tenantView(tenant));
+  });
 
   router.post("/v1/keys", keysAdmin, json, async (req, res) => {
     const body = parse(newKey, req.body);
@@ -65,7 +83,11 @@ export function tenantRoutes(deps: { tenants: ManageTenants; keys: ManageKeys; a
 }
 
 function tenantView(t: TenantRecord): TenantView {
-  return { id: t.id, name: t.name, namespace: t.namespace, created_at: t.createdAt.toISOString() };
+  const limits = t.limits;
+  return {
+    id: t.id, name: t.name, namespace: t.namespace, created_at: t.createdAt.toISOString(), disabled_at: t.disabledAt?.toISOString() ?? null,
+    limits: { rate_limit_per_minute: limits?.rateLimitPerMinute ?? null, max_active_jobs: limits?.maxActiveJobs ?? null, max_upload_bytes_per_day: limits?.maxUploadBytesPerDay ?? null },
+  };
 }
 
 /** Never the key: its first characters tell it apart. */
