@@ -48,3 +48,11 @@ it("reads the bootstrap admin key from PIXELMILL_ADMIN_KEY or its file, and refu
   expect(() => adminKey(loadConfig({ PIXELMILL_ADMIN_KEY_FILE: join(file, "missing") }))).toThrow(/PIXELMILL_ADMIN_KEY_FILE/);
   expect(() => adminKey(loadConfig({ PIXELMILL_ADMIN_KEY: key, PIXELMILL_ADMIN_KEY_FILE: file }))).toThrow(/not both/);
 });
+
+it("has client-go's leader election timings by default and refuses them out of order", () => {
+  const c = loadConfig({});
+  expect(c.LEADER_ELECTION).toBe(true);
+  expect([c.LEADER_ELECTION_LEASE_DURATION_S, c.LEADER_ELECTION_RENEW_DEADLINE_S, c.LEADER_ELECTION_RETRY_PERIOD_S]).toEqual([15, 10, 2]);
+  expect(loadConfig({ LEADER_ELECTION: "false" }).LEADER_ELECTION).toBe(false);
+  expect(() => loadConfig({ LEADER_ELECTION_RENEW_DEADLINE_S: "20" })).toThrow(/LEADER_ELECTION_RENEW_DEADLINE_S/);
+});

@@ -64,6 +64,16 @@ const schema = z.object({
    */
   HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
   HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
+  // operator
+  /**
+   * Only the operator holding the Lease `pixelmill-operator` reconciles and autoscales (ADR 0011);
+   * in LEADER_ELECTION_NAMESPACE, else PIXELMILL_NAMESPACE. Timings are client-go's defaults.
+   */
+  LEADER_ELECTION: z.stringbool().default(true),
+  LEADER_ELECTION_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
+  LEADER_ELECTION_LEASE_DURATION_S: z.coerce.number().positive().default(15),
+  LEADER_ELECTION_RENEW_DEADLINE_S: z.coerce.number().positive().default(10),
+  LEADER_ELECTION_RETRY_PERIOD_S: z.coerce.number().positive().default(2),
   // worker
   /** Models whose queues this worker consumes, comma-separated. */
   WORKER_MODELS: z.string().default("").transform((v) => v.split(",").map((m) => m.trim()).filter(Boolean)),
@@ -85,7 +95,7 @@ const schema = z.object({
   /** The worker's pod and namespace (downward API), naming its presence entry. */
   POD_NAME: z.string().min(1).optional(),
   POD_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
-  /** The worker's /healthz and /readyz (readiness probe); 0 turns the server off. */
+  /** The worker's and the operator's /healthz and /readyz (readiness probe); 0 turns the server off. */
   HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   /** Decoded images larger than this (width × height) fail with InputTooLarge. */
   MAX_INPUT_PIXELS: z.coerce.number().int().positive().default(40_000_000),
@@ -129,6 +139,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError("invalid configuration:\n  S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together");
+  }
+  if (!(config.LEADER_ELECTION_RETRY_PERIOD_S < config.LEADER_ELECTION_RENEW_DEADLINE_S && config.LEADER_ELECTION_RENEW_DEADLINE_S < config.LEADER_ELECTION_LEASE_DURATION_S)) {
+    throw new ConfigError("invalid configuration:\n  LEADER_ELECTION_RETRY_PERIOD_S < LEADER_ELECTION_RENEW_DEADLINE_S < LEADER_ELECTION_LEASE_DURATION_S is required");
   }
   return config;
 }

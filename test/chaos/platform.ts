@@ -96,6 +96,9 @@ export class Platform {
       WORKER_STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
       // Two workers on one machine: no health server each (it would want the same port).
       HEALTH_PORT: "0",
+      // One operator, and no kubelet here to restart it: a leader that cannot renew through the
+      // kube-apiserver outage would exit for good. Leader election has its own tests.
+      LEADER_ELECTION: "false",
       MODEL_CACHE_DIR: join(this.logDir, "models"),
     };
     await Promise.all(Platform.NAMES.map((name) => this.launch(name)));
