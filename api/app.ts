@@ -26,6 +26,8 @@ import { jobEventRoutes } from "./http/routes/job-events.js";
 import { jobRoutes } from "./http/routes/jobs.js";
 import { modelRoutes } from "./http/routes/models.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
+import { httpMetrics, metricsRoutes } from "./http/metrics.js";
+import { processRegistry, type Registry } from "../common/metrics.js";
 import { SseStreams } from "./http/sse-streams.js";
 
 export interface AppDeps {
@@ -63,6 +65,8 @@ export interface AppDeps {
   inputBuckets?: readonly string[];
   /** Request rate per key and the tenant caps (ADR 0009); none: unlimited. */
   limits?: LimitsDeps;
+  /** Where the HTTP metrics go and what GET /metrics serves; the process's registry by default. */
+  metrics?: Registry;
 }
 
 export interface LimitsDeps {
@@ -94,9 +98,12 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  const metrics = deps.metrics ?? processRegistry();
   app.use(requestLog(log));
+  app.use(httpMetrics(metrics));
   app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
   app.use(openApiRoutes({ publicUrl: deps.publicUrl }));
+  app.use(metricsRoutes(metrics));
   // After the key, before the body is read: a job that could not be kept is refused without storing its upload.
   const beforeSubmit = health && (async (_req: unknown, _res: unknown, next: () => void) => {
     await health.require(...SUBMIT_NEEDS);

@@ -9,6 +9,8 @@ import { asJobFailure, toQueueError } from "./failure.js";
 import type { InputFetcher } from "./input/input-fetcher.js";
 import { outputKey, parseJobData } from "./job-data.js";
 import { raceAbort } from "./input/limits.js";
+import { processRegistry, type Registry } from "../common/metrics.js";
+import { jobMetrics, type JobMetrics } from "./metrics.js";
 import type { RunResult, Runner } from "./runner.js";
 
 export interface JobDeps {
@@ -28,6 +30,8 @@ export interface JobDeps {
   progress?: ProgressReporter;
   /** PIXELMILL_GPUS: the GPUs of this worker's pod, for the result's usage (0 when absent). */
   gpus?: number;
+  /** Where pixelmill_jobs_total and pixelmill_job_stage_seconds go; the process's registry by default. */
+  metrics?: Registry;
 }
 
 export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: string, signal?: AbortSignal) => Promise<QueueJobResult>;
@@ -37,25 +41,30 @@ export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: stri
  * It declares BullMQ's third parameter, so BullMQ passes the signal that cancels a job.
  */
 export function jobProcessor(deps: JobDeps): JobProcessor {
+  const metrics = jobMetrics(deps.metrics ?? processRegistry());
   return async (job, token, signal) => {
     const attempt = job.attemptsMade + 1;
     const fields = { uid: job.id, model: (job.data as Partial<QueueJobData> | undefined)?.model, attempt };
+    const model = typeof fields.model === "string" ? fields.model : "unknown";
     const why = deps.notTaking?.();
     if (why && token && (await handBack(job, token))) {
       deps.log.info({ ...fields, why }, "Job handed back");
+      metrics.outcome(model, "handed_back");
       throw new WaitingError(); // BullMQ: the job was moved by hand, leave it where it is
     }
     const started = Date.now();
     deps.log.info(fields, "Job started");
     try {
       if (job.id && (await deps.canceled?.(job.id))) throw new JobFailure("Canceled", "the job was canceled before it started");
-      const result = await runAttempt(deps, job.data, attempt, signal, started);
+      const result = await runAttempt(deps, job.data, attempt, signal, started, metrics);
       deps.log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
+      metrics.outcome(model, "succeeded");
       return result;
     } catch (err) {
       const failure = asJobFailure(err);
       const retry = isRetried(failure.reason);
       deps.log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message }, "Job failed");
+      metrics.outcome(model, "failed", failure.reason);
       throw toQueueError(failure);
     }
   };
@@ -70,10 +79,16 @@ async function handBack(job: Job<QueueJobData, QueueJobResult>, token: string): 
   return job.moveToWait(token).then(() => true, () => false);
 }
 
-async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined, started: number): Promise<QueueJobResult> {
+async function runAttempt(
+  deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined, started: number, metrics: JobMetrics,
+): Promise<QueueJobResult> {
   const data = parseJobData(raw);
   const report = deps.progress ?? ((p) => deps.log.debug(p, "Job progress"));
-  const enter = (stage: JobStage) => report({ uid: data.uid, attempt, stage, elapsedMs: Date.now() - started });
+  const stages = metrics.stageTimer(data.model);
+  const enter = (stage: JobStage) => {
+    stages.enter(stage);
+    report({ uid: data.uid, attempt, stage, elapsedMs: Date.now() - started });
+  };
   const limit = data.timeoutSeconds ? AbortSignal.timeout(data.timeoutSeconds * 1000) : undefined;
   const signals = [cancel, limit].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length ? AbortSignal.any(signals) : undefined;
@@ -84,6 +99,8 @@ async function runAttempt(deps: JobDeps, raw: unknown, attempt: number, cancel: 
     if (cancel?.aborted) throw new JobFailure("Canceled", "the job was canceled while it ran", { cause: err });
     if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
     throw err;
+  } finally {
+    stages.end();
   }
 }
 

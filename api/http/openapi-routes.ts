@@ -125,4 +125,8 @@ export const OPERATIONS: Operation[] = [
     method: "get", path: "/openapi.json", operationId: "openapi", summary: "This document.",
     responses: { 200: { description: "the OpenAPI 3.1 document", contentType: "application/json" } }, problems: [],
   },
+  {
+    method: "get", path: "/metrics", operationId: "metrics", summary: "Prometheus metrics of this replica, in the text format; no key.",
+    responses: { 200: { description: "the metrics", contentType: "text/plain" } }, problems: [],
+  },
 ];

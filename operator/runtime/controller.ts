@@ -1,6 +1,7 @@
 import type { Logger } from "../../common/logger.js";
 import { WorkQueue } from "./workqueue.js";
 import { errorMessage } from "../../common/kube/list-watch.js";
+import { operatorMetrics, type OperatorMetrics } from "../../common/metrics.js";
 
 /** The work-queue key of an object: `namespace/name`. */
 export const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string => `${o.metadata?.namespace}/${o.metadata?.name}`;
@@ -19,14 +20,17 @@ export class Controller {
   readonly queue: WorkQueue;
   private loops: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
+  private readonly metrics: OperatorMetrics;
 
+  /** `metrics`: where pixelmill_reconcile_total and _duration_seconds go; the process's registry by default. */
   constructor(
     private readonly name: string,
     private readonly reconciler: Reconciler,
     private readonly log: Logger,
-    private readonly opts: { workers?: number; resyncMs?: number; keys?: () => string[]; baseDelayMs?: number } = {},
+    private readonly opts: { workers?: number; resyncMs?: number; keys?: () => string[]; baseDelayMs?: number; metrics?: OperatorMetrics } = {},
   ) {
     this.queue = new WorkQueue({ baseDelayMs: opts.baseDelayMs ?? 200, maxDelayMs: 60_000 });
+    this.metrics = opts.metrics ?? operatorMetrics();
   }
 
   add(key: string): void {
@@ -49,13 +53,17 @@ export class Controller {
 
   private async work(): Promise<void> {
     for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
+      const controller = this.name;
+      const timer = this.metrics.reconcileSeconds.startTimer({ controller });
       try {
         const result = await this.reconciler.reconcile(key);
+        this.metrics.reconciles.inc({ controller, result: result.requeueAfterMs === undefined ? "success" : "requeue" });
         this.queue.forget(key);
         // addAfter caps the wait (MAX_ADD_AFTER_MS, 1 h): a TTL of 30 days re-checks hourly and
         // asks again for what is left, and no delay ever overflows a Node timer into a busy loop.
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
+        this.metrics.reconciles.inc({ controller, result: (err as { code?: number }).code === 409 ? "conflict" : "error" });
         if ((err as { code?: number }).code === 409) {
           // The cache had not yet seen our own last write: expected, and fixed by a re-read.
           const retryInMs = this.queue.addRateLimited(key);
@@ -65,6 +73,7 @@ export class Controller {
           this.log.warn({ controller: this.name, key, err: errorMessage(err), retryInMs }, "Reconcile failed, will retry");
         }
       } finally {
+        timer();
         this.queue.done(key);
       }
     }

@@ -10,6 +10,7 @@ import { DELETION_COST_ANNOTATION, deploymentName, TEMPLATE_HASH_ANNOTATION, wor
 import { OwnWrites } from "../../runtime/own-writes.js";
 import type { PoolPresence, PresenceReader } from "./worker-presence.js";
 import { poolStatus, statusWriteDue, type ScaleEvent } from "./workerpool-status.js";
+import { operatorMetrics, type OperatorMetrics } from "../../../common/metrics.js";
 
 export interface WorkerPoolReconcilerDeps {
   pools: Informer<WorkerPool>;
@@ -21,6 +22,8 @@ export interface WorkerPoolReconcilerDeps {
   now?: () => Date;
   /** Least time between two status writes that change only queue numbers. */
   statusIntervalMs?: number;
+  /** pixelmill_queue_waiting_jobs{model} is set from each plan's reading; the process's registry by default. */
+  metrics?: OperatorMetrics;
 }
 
 /**
@@ -101,6 +104,8 @@ export class WorkerPoolReconciler implements Reconciler {
       Promise.all(pools.map((p) => this.deps.presence.read(p.metadata.namespace!, p.metadata.name!))),
       Promise.all(models.map(async (m) => [m, await this.deps.queue.waiting(m)] as const)),
     ]);
+    const waitingJobs = (this.deps.metrics ?? operatorMetrics()).waitingJobs;
+    for (const [model, count] of waiting) waitingJobs.set({ model }, count);
     const presence = new Map(pools.map((p, i) => [keyOf(p), presences[i]!]));
     const inputs = pools.map((p): PoolInput => {
       const key = keyOf(p);
