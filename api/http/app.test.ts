@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { withServer } from "../../test/support/serve.js";
 import { createLogger } from "../../common/logger.js";
 import { createApp, type AppDeps } from "../app.js";
 import { JobEvents } from "../domain/job-events.js";
@@ -24,15 +23,7 @@ async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<voi
     },
     store: api.store, events: new JobEvents(), ...over,
   });
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  try {
-    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  await withServer(app, run);
 }
 
 describe("the API", () => {

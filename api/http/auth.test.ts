@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { withServer } from "../../test/support/serve.js";
 import { CoreV1Api } from "@kubernetes/client-node";
 import sharp from "sharp";
 import { generateApiKey } from "../../common/auth/api-key.js";
@@ -121,17 +120,13 @@ describe("API keys", () => {
       },
       store: api.store, events: new JobEvents(),
     });
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, "127.0.0.1", () => resolve(s));
-    });
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      expect((await fetch(`${url}/v1/jobs/${jobId}`, { headers: bearer(api.key) })).status).toBe(200);
-      expect((await fetch(`${url}/v1/models`, { headers: bearer(api.key) })).status).toBe(200);
-      expect((await fetch(`${url}/v1/tenants`, { headers: bearer(api.adminKey) })).status).toBe(200);
+      await withServer(app, async (url) => {
+        expect((await fetch(`${url}/v1/jobs/${jobId}`, { headers: bearer(api.key) })).status).toBe(200);
+        expect((await fetch(`${url}/v1/models`, { headers: bearer(api.key) })).status).toBe(200);
+        expect((await fetch(`${url}/v1/tenants`, { headers: bearer(api.adminKey) })).status).toBe(200);
+      });
     } finally {
-      server.closeAllConnections();
-      server.close();
       await prisma.$disconnect();
     }
   });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { withServer } from "../../test/support/serve.js";
 import { createLogger } from "../../common/logger.js";
 import { Registry } from "../../common/metrics.js";
 import { createApp, type AppDeps } from "../app.js";
@@ -11,15 +10,7 @@ const JOB_ID = "0b6f2a52-7c1e-4d2b-9a53-3f1c2d4e5f60";
 /** The app on its own registry; nothing behind it is reached by these requests (no key, health). */
 async function withApp(metrics: Registry, run: (url: string) => Promise<void>): Promise<void> {
   const app = createApp({ log: createLogger({ level: "silent" }), publicUrl: "http://api.test", events: new JobEvents(), metrics, inputBuckets: [], store: { uri: (k: string) => `s3://b/${k}` } } as unknown as AppDeps);
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  try {
-    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
+  await withServer(app, run);
 }
 
 describe("GET /metrics", () => {
