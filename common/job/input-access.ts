@@ -19,15 +19,30 @@ export function storeRoot(store: { uri(key: string): string }): string | undefin
   return root.startsWith("s3://") ? root : undefined;
 }
 
+/** The key, within the platform's store, of an `s3://` object there; undefined for any other object. */
+function storeKey(input: { bucket: string; key: string }, root: string | undefined): string | undefined {
+  const uri = `s3://${input.bucket}/${input.key}`;
+  return root !== undefined && uri.startsWith(root) ? uri.slice(root.length) : undefined;
+}
+
+/** True for a store key in the namespace's own uploads or outputs. */
+function ownKey(key: string, namespace: string): boolean {
+  return key.startsWith(uploadsPrefix(namespace)) || key.startsWith(outputsPrefix(namespace));
+}
+
+/** True for an `s3://` object in the namespace's own uploads or outputs in the platform's store. */
+export function inOwnArea(input: { bucket: string; key: string }, namespace: string, root: string | undefined): boolean {
+  const key = storeKey(input, root);
+  return key !== undefined && ownKey(key, namespace);
+}
+
 /** Why a job in `namespace` may not read `input`, or undefined when it may. `root`: storeRoot of the platform's store. */
 export function refuseInput(input: InputUri, namespace: string, root: string | undefined): string | undefined {
   if (input.scheme === "upload") {
     return input.key.startsWith(uploadsPrefix(namespace)) ? undefined : `upload:${input.key} is not an upload of namespace ${namespace} (uploads/${namespace}/...)`;
   }
-  if (input.scheme !== "s3" || root === undefined) return undefined;
-  const uri = `s3://${input.bucket}/${input.key}`;
-  if (!uri.startsWith(root)) return undefined;
-  const key = uri.slice(root.length);
-  if (!PLATFORM_AREAS.test(key) || key.startsWith(uploadsPrefix(namespace)) || key.startsWith(outputsPrefix(namespace))) return undefined;
-  return `${uri} is in the platform's storage, outside namespace ${namespace}'s uploads and outputs`;
+  if (input.scheme !== "s3") return undefined;
+  const key = storeKey(input, root);
+  if (key === undefined || !PLATFORM_AREAS.test(key) || ownKey(key, namespace)) return undefined;
+  return `s3://${input.bucket}/${input.key} is in the platform's storage, outside namespace ${namespace}'s uploads and outputs`;
 }

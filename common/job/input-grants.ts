@@ -1,4 +1,4 @@
-import { outputsPrefix, uploadsPrefix } from "./input-access.js";
+import { inOwnArea } from "./input-access.js";
 import { isBucketName, type InputUri } from "./input-uri.js";
 
 /**
@@ -36,14 +36,6 @@ export interface BucketRule {
 export function refuseBucket(input: InputUri, namespace: string, rule: BucketRule): string | undefined {
   if (input.scheme !== "s3") return undefined;
   if (!rule.allowed.has(input.bucket)) return `bucket ${input.bucket} is not one inputs may be read from (INPUT_BUCKETS)`;
-  if (rule.granted === undefined || rule.granted.includes(input.bucket) || ownArea(input, namespace, rule.root)) return undefined;
+  if (rule.granted === undefined || rule.granted.includes(input.bucket) || inOwnArea(input, namespace, rule.root)) return undefined;
   return `bucket ${input.bucket} is not granted to namespace ${namespace} (annotation ${INPUT_BUCKETS_ANNOTATION} on the Namespace)`;
-}
-
-/** True for an object in the namespace's own uploads or outputs in the platform's store. */
-function ownArea(input: { bucket: string; key: string }, namespace: string, root: string | undefined): boolean {
-  const uri = `s3://${input.bucket}/${input.key}`;
-  if (root === undefined || !uri.startsWith(root)) return false;
-  const key = uri.slice(root.length);
-  return key.startsWith(uploadsPrefix(namespace)) || key.startsWith(outputsPrefix(namespace));
 }
