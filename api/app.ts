@@ -20,13 +20,14 @@ import { GuardedStore } from "./health/guarded-store.js";
 import { JobPresenter } from "./http/job-presenter.js";
 import { errorHandler, notFound } from "./http/problem.js";
 import { requestLog } from "./http/request-log.js";
+import { requestIds } from "./http/request-id.js";
 import { fileRoutes } from "./http/routes/files.js";
 import { healthRoutes, type ReadinessChecks } from "./http/routes/health.js";
 import { jobEventRoutes } from "./http/routes/job-events.js";
 import { jobRoutes } from "./http/routes/jobs.js";
 import { modelRoutes } from "./http/routes/models.js";
 import { openApiRoutes } from "./http/routes/openapi.js";
-import { httpMetrics, metricsRoutes } from "./http/metrics.js";
+import { httpMetrics, metricsRoutes, rateLimitMetrics } from "./http/metrics.js";
 import { processRegistry, type Registry } from "../common/metrics.js";
 import { SseStreams } from "./http/sse-streams.js";
 
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   const metrics = deps.metrics ?? processRegistry();
+  app.use(requestIds());
   app.use(requestLog(log));
   app.use(httpMetrics(metrics));
   app.use(healthRoutes({ readiness: deps.readiness ?? {}, log }));
@@ -118,6 +120,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
   app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));
   app.use(notFound());
+  app.use(rateLimitMetrics(metrics));
   app.use(errorHandler(log));
   return app;
 }

@@ -6,12 +6,14 @@ import { inputBuckets } from "../common/job/input-uri.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore, UrlSigner } from "../common/storage/index.js";
 import { assembleApi } from "./assemble.js";
+import { instrumentKubeConfig } from "../common/kube/kube-metrics.js";
 
 const config = loadConfig();
 const bootstrapKey = adminKey(config); // fails fast on a malformed key, before anything starts
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-api" });
 const kc = new KubeConfig();
 kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster service account
+instrumentKubeConfig(kc, "api"); // pixelmill_kube_api_requests_total
 
 const platformNamespace = config.PIXELMILL_NAMESPACE;
 const fileUrlSigner = config.STORAGE_URL.startsWith("file:") ? new UrlSigner({ baseUrl: `${config.PUBLIC_URL.replace(/\/+$/, "")}/v1/files`, secret: signingSecret() }) : undefined;

@@ -60,6 +60,8 @@ export interface QueueJobData {
    * other. Absent from older operators' jobs, which INPUT_BUCKETS alone decides.
    */
   inputBuckets?: string[];
+  /** The id of the API request that created the ImageJob (common/request-id.ts), for the worker's logs; absent for kubectl's jobs. */
+  requestId?: string;
 }
 
 /** What a worker returns for a job that succeeded: the ImageJob's status.output. */

@@ -33,6 +33,10 @@ export interface EnqueueOptions {
   retryBaseDelayMs: number;
 }
 
+/** BullMQ's prioritized score: priority × 2^32 + arrival counter; priorities 1..201 (101 - spec.priority). */
+const PRIORITY_SCORE_STEP = 0x100000000;
+const PRIORITY_LEVELS = 201;
+
 /** The operator's side of the queue contract (common/queue.ts): one BullMQ queue per model. */
 export class JobQueue {
   private readonly queues = new Map<string, Queue<QueueJobData, QueueJobResult>>();
@@ -108,6 +112,29 @@ export class JobQueue {
   async waiting(model: string): Promise<number> {
     const counts = await this.queue(model).getJobCounts("waiting", "prioritized", "delayed");
     return (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+  }
+
+  /**
+   * When the oldest job of `model` not yet taken by a worker was enqueued (ms), or undefined when
+   * none waits. Every job is enqueued with a priority, so waiting jobs sit in BullMQ's prioritized
+   * set, ordered by priority level and then by arrival: the first job of each level present is
+   * that level's oldest, found with one lookup per level (a handful), never a scan of the queue.
+   * Delayed jobs (retries in their backoff) wait for their time, not for a worker: not counted.
+   */
+  async oldestWaiting(model: string): Promise<number | undefined> {
+    const queue = this.queue(model);
+    const heads: string[] = [];
+    const unprioritized = await this.connection.lindex(queue.toKey("wait"), -1); // pushed on the left, taken from the right
+    if (unprioritized) heads.push(unprioritized);
+    for (let from = 0, levels = 0; levels <= PRIORITY_LEVELS; levels++) {
+      const [uid, score] = await this.connection.zrangebyscore(queue.toKey("prioritized"), from, "+inf", "WITHSCORES", "LIMIT", 0, 1);
+      if (uid === undefined || score === undefined) break;
+      heads.push(uid);
+      from = (Math.floor(Number(score) / PRIORITY_SCORE_STEP) + 1) * PRIORITY_SCORE_STEP;
+    }
+    const enqueued = await Promise.all(heads.map((uid) => this.connection.hget(queue.toKey(uid), "timestamp")));
+    const times = enqueued.map(Number).filter((t) => t > 0);
+    return times.length ? Math.min(...times) : undefined;
   }
 
   async close(): Promise<void> {

@@ -5,11 +5,13 @@ import { hostname } from "node:os";
 import { startOperator, type Operator } from "./operator.js";
 import { startLeaderElection } from "./runtime/leader-election.js";
 import { startOpsServer } from "../common/ops-server.js";
+import { instrumentKubeConfig } from "../common/kube/kube-metrics.js";
 
 const config = loadConfig();
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-operator" });
 const kc = new KubeConfig();
 kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster service account
+instrumentKubeConfig(kc, "operator"); // pixelmill_kube_api_requests_total, leader election included
 let stopping = false;
 const health = config.HEALTH_PORT === 0 ? undefined : await startOpsServer(config.HEALTH_PORT, () => (stopping ? "shutting down" : "ready"), log);
 let starting: Promise<Operator> | undefined;

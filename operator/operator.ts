@@ -8,7 +8,8 @@ import { Controller, keyOf } from "./runtime/controller.js";
 import { ImageJobApi } from "./controllers/imagejob/imagejob-api.js";
 import { startableInformer } from "../common/kube/informer.js";
 import { ImageJobReconciler } from "./controllers/imagejob/imagejob-reconciler.js";
-import { isFinished } from "../common/job/phases.js";
+import { IMAGEJOB_PHASES, isFinished } from "../common/job/phases.js";
+import { operatorMetrics, type Registry } from "../common/metrics.js";
 import { JobQueue } from "./job-queue.js";
 import { NotificationListener } from "./controllers/imagejob/notifications.js";
 import { startWorkerPools } from "./controllers/workerpool/workerpools.js";
@@ -30,6 +31,8 @@ export interface OperatorOptions {
   cancelSweepGraceMs?: number;
   /** How often WorkerPools are re-planned without an event; 5 s. */
   poolResyncMs?: number;
+  /** Where the operator's metrics go (served on the ops server's /metrics); the process's registry by default. */
+  registry?: Registry;
 }
 
 export interface Operator {
@@ -51,7 +54,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     if (isFinished(o.status?.phase)) return;
     const { uid, namespace, name } = o.metadata as { uid: string; namespace: string; name: string };
     canceler.cancel({ uid, namespace, name, model: o.spec.model }).catch((err: Error) =>
-      log.warn({ job: keyOf(o), uid, err: err.message }, "Could not cancel the deleted job; the sweep will"));
+      log.warn({ job: keyOf(o), jobUid: uid, err: err.message }, "Could not cancel the deleted job; the sweep will"));
   };
   const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: enqueue, onDelete: cancel }, { log });
   const models = startableInformer<ImageModel>(opts.kc, api.modelsPath(), api.listModels, {
@@ -60,13 +63,17 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   }, { log });
   // Only read when a job is enqueued: a changed grant applies to jobs enqueued after it.
   const namespaces = startableInformer<V1Namespace>(opts.kc, api.namespacesPath(), api.listNamespaces, { onChange: () => {} }, { log });
-  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m) });
+  const metrics = operatorMetrics(opts.registry);
+  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), metrics });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 4,
     resyncMs: opts.resyncMs ?? 30_000,
     keys: () => jobs.list().map(keyOf),
+    metrics,
   });
-  const pools = await startWorkerPools({ kc: opts.kc, namespace: opts.namespace, redis, queue, queuePrefix: opts.queuePrefix, log, resyncMs: opts.poolResyncMs });
+  const pools = await startWorkerPools({ kc: opts.kc, namespace: opts.namespace, redis, queue, queuePrefix: opts.queuePrefix, log, resyncMs: opts.poolResyncMs, metrics });
+  // Counted from the cache when /metrics is scraped, never per event.
+  const stopCountingPhases = metrics.phaseJobs.add(() => jobsByPhase(jobs.list()));
   // Models and namespaces first, so the first reconcile of a job finds its model and grants in the cache.
   await Promise.all([models.start(), namespaces.start()]);
   await jobs.start();
@@ -86,6 +93,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   log.info({ namespace: opts.namespace ?? "(all)", jobs: jobs.list().length, models: models.list().length }, "Operator started");
   return {
     stop: async () => {
+      stopCountingPhases();
       await listener.stop();
       await sweep.stop();
       await controller.stop();
@@ -96,4 +104,14 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       log.info("Operator stopped");
     },
   };
+}
+
+/** Every phase with its count (0 when none); a job with no status yet is Pending. */
+function jobsByPhase(jobs: readonly ImageJob[]): [{ phase: string }, number][] {
+  const counts = new Map<string, number>(IMAGEJOB_PHASES.map((p) => [p, 0]));
+  for (const job of jobs) {
+    const phase = job.status?.phase ?? "Pending";
+    if (counts.has(phase)) counts.set(phase, counts.get(phase)! + 1);
+  }
+  return [...counts].map(([phase, count]) => [{ phase }, count]);
 }

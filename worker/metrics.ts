@@ -4,13 +4,26 @@ import { counter, DURATION_BUCKETS, histogram, type Registry } from "../common/m
 /** `outcome`: how an attempt ended; `reason`: a FAILURE_REASONS key when it failed, else "". */
 export type JobOutcome = "succeeded" | "failed" | "handed_back";
 
-/** The worker's job metrics, served on its health server's /metrics. Labels: model names, outcomes, reasons, stages. */
+/** The stages timed per attempt: `wait` (enqueued → taken by a worker), then the attempt's own (JOB_STAGES). */
+export type TimedStage = "wait" | JobStage;
+
+/**
+ * The worker's job metrics, served on its ops server's /metrics. Labels: model names (checked
+ * by the operator against its ImageModels), outcomes, reasons (FAILURE_REASONS), stages.
+ */
 export function jobMetrics(registry: Registry) {
   const jobs = counter(registry, "pixelmill_jobs_total", "Job attempts by model, outcome and failure reason.", ["model", "outcome", "reason"]);
-  const stages = histogram(registry, "pixelmill_job_stage_seconds", "Time an attempt spent in each stage, by model.", ["model", "stage"], DURATION_BUCKETS);
+  const stages = histogram(registry, "pixelmill_job_stage_seconds", "Time a job spent in each stage (wait: enqueued to taken; then fetch, decode, inference, encode, upload), by model.", ["model", "stage"], DURATION_BUCKETS);
+  const durations = histogram(registry, "pixelmill_job_duration_seconds", "Time one attempt took in the worker, start to end, by model and outcome.", ["model", "outcome"], DURATION_BUCKETS);
   return {
-    outcome(model: string, outcome: JobOutcome, reason = ""): void {
+    /** Counts an attempt's end; `seconds`, the attempt's length, for one that ran (not one handed back). */
+    outcome(model: string, outcome: JobOutcome, reason = "", seconds?: number): void {
       jobs.inc({ model, outcome, reason });
+      if (seconds !== undefined) durations.observe({ model, outcome }, seconds);
+    },
+    /** The first attempt's wait in the queue; a retry's wait is its backoff, set by policy, and is not timed. */
+    waited(model: string, seconds: number): void {
+      stages.observe({ model, stage: "wait" satisfies TimedStage }, Math.max(0, seconds));
     },
     /** Times the stages of one attempt: each lasts until the next is entered, the last until end(). */
     stageTimer(model: string): { enter(stage: JobStage): void; end(): void } {

@@ -10,6 +10,7 @@ import type { InputFetcher } from "./input/input-fetcher.js";
 import { outputKey, parseJobData } from "./job-data.js";
 import { raceAbort } from "./input/limits.js";
 import { processRegistry, type Registry } from "../common/metrics.js";
+import { acceptRequestId } from "../common/request-id.js";
 import { jobMetrics, type JobMetrics } from "./metrics.js";
 import type { RunResult, Runner } from "./runner.js";
 
@@ -44,27 +45,32 @@ export function jobProcessor(deps: JobDeps): JobProcessor {
   const metrics = jobMetrics(deps.metrics ?? processRegistry());
   return async (job, token, signal) => {
     const attempt = job.attemptsMade + 1;
-    const fields = { uid: job.id, model: (job.data as Partial<QueueJobData> | undefined)?.model, attempt };
+    const data = job.data as Partial<QueueJobData> | undefined;
+    const fields = { model: data?.model, attempt };
     const model = typeof fields.model === "string" ? fields.model : "unknown";
+    // Every line about the job carries its UID and the API request that made it (docs/metrics.md).
+    const requestId = acceptRequestId(data?.requestId);
+    const log = deps.log.child({ jobUid: job.id, ...(requestId ? { requestId } : {}) });
     const why = deps.notTaking?.();
     if (why && token && (await handBack(job, token))) {
-      deps.log.info({ ...fields, why }, "Job handed back");
+      log.info({ ...fields, why }, "Job handed back");
       metrics.outcome(model, "handed_back");
       throw new WaitingError(); // BullMQ: the job was moved by hand, leave it where it is
     }
     const started = Date.now();
-    deps.log.info(fields, "Job started");
+    if (job.attemptsMade === 0) metrics.waited(model, ((job.processedOn ?? started) - job.timestamp) / 1000);
+    log.info(fields, "Job started");
     try {
       if (job.id && (await deps.canceled?.(job.id))) throw new JobFailure("Canceled", "the job was canceled before it started");
-      const result = await runAttempt(deps, job.data, attempt, signal, started, metrics);
-      deps.log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
-      metrics.outcome(model, "succeeded");
+      const result = await runAttempt({ ...deps, log }, job.data, attempt, signal, started, metrics);
+      log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
+      metrics.outcome(model, "succeeded", "", (Date.now() - started) / 1000);
       return result;
     } catch (err) {
       const failure = asJobFailure(err);
       const retry = isRetried(failure.reason);
-      deps.log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message }, "Job failed");
-      metrics.outcome(model, "failed", failure.reason);
+      log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message }, "Job failed");
+      metrics.outcome(model, "failed", failure.reason, (Date.now() - started) / 1000);
       throw toQueueError(failure);
     }
   };
@@ -115,7 +121,7 @@ async function writeOutput(deps: JobDeps, uid: string, key: string, out: RunResu
     if (await deps.canceled?.(uid)) throw new JobFailure("Canceled", "the job was canceled while its output was written");
     signal?.throwIfAborted();
   } catch (err) {
-    await deps.store.delete(key).catch((cleanup: unknown) => deps.log.warn({ uid, key, err: String(cleanup) }, "Could not delete the output of a lost attempt"));
+    await deps.store.delete(key).catch((cleanup: unknown) => deps.log.warn({ key, err: String(cleanup) }, "Could not delete the output of a lost attempt"));
     if (err instanceof JobFailure || signal?.aborted) throw err;
     throw new JobFailure("StorageError", `writing the output failed: ${(err as Error).message}`, { cause: err });
   }
@@ -132,8 +138,10 @@ async function steps(
 ): Promise<QueueJobResult> {
   enter("fetch");
   const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace, inputBuckets: data.inputBuckets }, signal);
-  enter("inference");
+  // A run starts by decoding the input; the runner says when it moves on to inference and to encoding.
+  enter("decode");
   const out = await deps.runner.run({
+    onStage: enter,
     modelName: data.model,
     modelVersion: data.modelVersion,
     modelSpec: data.modelSpec,

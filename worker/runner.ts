@@ -15,6 +15,11 @@ export interface RunRequest {
   params: Record<string, unknown>;
   output: { format: OutputFormat; quality?: number };
   signal?: AbortSignal;
+  /**
+   * Told when the run moves from decoding the input to inference, and from inference to encoding
+   * the output (stage times and progress); a run starts in `decode`.
+   */
+  onStage?: (stage: "inference" | "encode") => void;
 }
 
 export interface RunResult {

@@ -9,6 +9,7 @@ import { DependencyMonitor } from "../common/health/dependency-monitor.js";
 import { Consumer } from "./queue/consumer.js";
 import { InputFetcher } from "./input/input-fetcher.js";
 import type { Runner } from "./runner.js";
+import type { Registry } from "../common/metrics.js";
 
 type WorkerConfig = Pick<Config,
   | "REDIS_URL" | "QUEUE_PREFIX" | "WORKER_MODELS" | "WORKER_CONCURRENCY" | "PIXELMILL_EXECUTION_PROVIDERS"
@@ -24,6 +25,8 @@ export interface StartWorkerOptions {
   createRunner: (ctx: { objectStoreFor: (bucket: string) => ObjectStore }) => Runner;
   lockDuration?: number;
   httpsAgent?: Agent;
+  /** Where the job metrics go (served by the ops server); the process's registry by default. */
+  metrics?: Registry;
 }
 
 export interface RunningWorker {
@@ -56,6 +59,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     log,
     presence: poolMembership(config),
     gpus: config.PIXELMILL_GPUS,
+    metrics: opts.metrics,
   });
   // While the store does not answer, take no jobs: each would fail and spend an attempt.
   let storageUp = true;

@@ -38,11 +38,11 @@ export class IdempotentSubmit {
   constructor(private readonly deps: IdempotentSubmitDeps) {}
 
   /** `uploadKey`: the object this request uploaded; SubmitJob owns it once called, else it is deleted here. */
-  /** Keys are the tenant's: the same key from two tenants names two claims. */
-  async submit(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey?: string): Promise<SubmitOutcome> {
+  /** Keys are the tenant's: the same key from two tenants names two claims. `requestId`: stamped on a job this request creates. */
+  async submit(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey?: string, requestId?: string): Promise<SubmitOutcome> {
     let handedOver = false;
     try {
-      const outcome = await this.claimOrReplay(principal, key, request, hash, uploadKey, () => (handedOver = true));
+      const outcome = await this.claimOrReplay(principal, key, request, hash, { uploadKey, requestId }, () => (handedOver = true));
       if (outcome.replayed && uploadKey !== undefined) await this.discard(uploadKey);
       return outcome;
     } catch (err) {
@@ -51,7 +51,7 @@ export class IdempotentSubmit {
     }
   }
 
-  private async claimOrReplay(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey: string | undefined, handOver: () => void): Promise<SubmitOutcome> {
+  private async claimOrReplay(principal: Principal, key: string, request: JobRequest, hash: string, made: { uploadKey?: string; requestId?: string }, handOver: () => void): Promise<SubmitOutcome> {
     const { keys } = this.deps;
     const { namespace } = principal;
     const deadline = Date.now() + (this.deps.waitMs ?? 10_000);
@@ -59,7 +59,7 @@ export class IdempotentSubmit {
       const claim = await keys.claim(namespace, key, hash, this.deps.ttlMs ?? 24 * 3600_000, this.deps.pendingMs ?? 60_000);
       if (claim.claimed) {
         handOver();
-        return { record: await this.create(principal, key, request, hash, uploadKey), replayed: false };
+        return { record: await this.create(principal, key, request, hash, made), replayed: false };
       }
       const entry = claim.entry;
       if (entry && entry.requestHash !== hash) throw new IdempotencyKeyReusedError();
@@ -69,10 +69,10 @@ export class IdempotentSubmit {
     }
   }
 
-  private async create(principal: Principal, key: string, request: JobRequest, hash: string, uploadKey?: string): Promise<JobRecord> {
+  private async create(principal: Principal, key: string, request: JobRequest, hash: string, made: { uploadKey?: string; requestId?: string }): Promise<JobRecord> {
     let record: JobRecord;
     try {
-      record = await this.deps.submit.submit(principal, request, uploadKey);
+      record = await this.deps.submit.submit(principal, request, made.uploadKey, made.requestId);
     } catch (err) {
       await this.deps.keys.release(principal.namespace, key, hash).catch((e: unknown) =>
         this.deps.log.warn({ err: e }, "Could not release an Idempotency-Key after a failed submit"));

@@ -12,6 +12,7 @@ import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
 import type { Principal } from "./principal.js";
 import type { TenantCaps } from "./limits.js";
+import { REQUEST_ID_ANNOTATION } from "../../common/request-id.js";
 
 export interface JobRequest {
   model: string;
@@ -48,8 +49,11 @@ export class SubmitJob {
     this.storeRoot = storeRoot(deps.store);
   }
 
-  /** `uploadKey`: the object the request uploaded, removed when no ImageJob comes of it. */
-  async submit(principal: Principal, request: JobRequest, uploadKey?: string): Promise<JobRecord> {
+  /**
+   * `uploadKey`: the object the request uploaded, removed when no ImageJob comes of it.
+   * `requestId`: the API request's id, stamped on the ImageJob (REQUEST_ID_ANNOTATION) for the operator's and workers' logs.
+   */
+  async submit(principal: Principal, request: JobRequest, uploadKey?: string, requestId?: string): Promise<JobRecord> {
     const { namespace } = principal;
     let created: ImageJob;
     try {
@@ -57,17 +61,17 @@ export class SubmitJob {
       if (!model) throw new UnknownModelError(request.model);
       await this.check(namespace, request, model);
       await this.deps.caps?.checkActiveJobs(principal);
-      created = await this.deps.cluster.createJob(this.manifest(namespace, request));
+      created = await this.deps.cluster.createJob(this.manifest(namespace, request, requestId));
     } catch (err) {
       if (uploadKey !== undefined) await this.discard(uploadKey);
       throw err;
     }
     const record = toJobRecord(created);
-    this.deps.log.info({ job: record.uid, name: record.name, model: record.model, tenant: principal.tenantName }, "Job submitted");
+    this.deps.log.info({ jobUid: record.uid, requestId, name: record.name, model: record.model, tenant: principal.tenantName }, "Job submitted");
     // The ImageJob exists now: failing the request would invite a retry and a second job. The
     // mirror writes the row when it sees the ImageJob, so a failure here costs only a moment.
     await this.deps.jobs.upsert(record).catch((err: unknown) => {
-      this.deps.log.warn({ job: record.uid, err }, "Could not record the new job; the mirror will");
+      this.deps.log.warn({ jobUid: record.uid, requestId, err }, "Could not record the new job; the mirror will");
     });
     return record;
   }
@@ -103,7 +107,7 @@ export class SubmitJob {
     if (ungranted) throw new InvalidJobError(ungranted);
   }
 
-  private manifest(namespace: string, request: JobRequest): ImageJob {
+  private manifest(namespace: string, request: JobRequest, requestId: string | undefined): ImageJob {
     return {
       apiVersion: API_VERSION,
       kind: IMAGEJOB_KIND,
@@ -111,6 +115,7 @@ export class SubmitJob {
         generateName: "job-",
         namespace,
         labels: { "pixelmill.io/model": request.model, "app.kubernetes.io/managed-by": "pixelmill-api" },
+        ...(requestId ? { annotations: { [REQUEST_ID_ANNOTATION]: requestId } } : {}),
       },
       spec: {
         model: request.model,

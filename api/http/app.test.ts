@@ -60,7 +60,9 @@ describe("the API", () => {
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(await res.json()).toEqual({
       type: "https://pixelmill.io/problems/not-found", title: "Not found", status: 404, detail: "no route for GET /v2/nothing", instance: "/v2/nothing?x=1",
+      request_id: res.headers.get("x-request-id"),
     });
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("answers an unexpected failure with a 500 problem that gives nothing away", async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJobList } from "../../common/crd-types.js";
 import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
+import { sample, scrape } from "../../test/support/metrics.js";
 
 // Request rate, active jobs and daily upload bytes (ADR 0009), on the real Redis and Postgres.
 const RATE = 5;
@@ -46,6 +47,11 @@ async function expectProblem(res: Response, status: number, type: string): Promi
   return body;
 }
 
+/** pixelmill_rate_limited_requests_total of `limit`, as the API's /metrics shows it now. */
+async function refusals(limit: "requests_per_minute" | "active_jobs" | "upload_bytes_per_day"): Promise<number> {
+  return sample(await scrape(`${api.url}/metrics`), `pixelmill_rate_limited_requests_total{limit="${limit}"}`);
+}
+
 async function imageJobCount(namespace: string): Promise<number> {
   const list = (await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL })) as ImageJobList;
   return list.items.length;
@@ -73,10 +79,12 @@ describe("request rate per API key", () => {
   it("refuses a burst past the limit with 429, Retry-After and a problem; another tenant's key keeps its own budget", async () => {
     const a = await api.newTenant("lim-burst-a");
     const b = await api.newTenant("lim-burst-b");
+    const before = await refusals("requests_per_minute");
     const answers = await Promise.all(Array.from({ length: RATE + 3 }, () => get(a.key, "/v1/jobs")));
     const statuses = answers.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(RATE);
     expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    expect(await refusals("requests_per_minute")).toBe(before + 3);
     const refused = answers.find((r) => r.status === 429)!;
     const body = await expectProblem(refused, 429, "rate-limited");
     expect(body.limit).toBe(RATE);
@@ -101,8 +109,10 @@ describe("tenant caps", () => {
   it("refuses a submit past the active-jobs cap with 429 naming the cap, creating no ImageJob", async () => {
     const tenant = await api.newTenant("lim-active");
     for (let i = 0; i < MAX_ACTIVE; i++) expect((await submitJson(tenant.key)).status).toBe(202);
+    const before = await refusals("active_jobs");
     const body = await expectProblem(await submitJson(tenant.key), 429, "tenant-cap");
     expect(body).toMatchObject({ cap: "active-jobs", limit: MAX_ACTIVE });
+    expect(await refusals("active_jobs")).toBe(before + 1);
     expect(await imageJobCount(tenant.namespace)).toBe(MAX_ACTIVE);
   });
 
@@ -120,6 +130,7 @@ describe("tenant caps", () => {
     const cap = Math.floor(png.length * 1.5);
     await api.prisma.tenant.update({ where: { name: tenant.name }, data: { maxUploadBytesPerDay: BigInt(cap), maxActiveJobs: 10 } });
     expect((await submitUpload(tenant.key)).status).toBe(202);
+    const before = await refusals("upload_bytes_per_day");
 
     const over = await submitUpload(tenant.key);
     const body = await expectProblem(over, 429, "tenant-cap");
@@ -134,6 +145,7 @@ describe("tenant caps", () => {
     await api.prisma.tenant.update({ where: { name: tenant.name }, data: { maxUploadBytesPerDay: BigInt(png.length) } });
     const full = await submitUpload(tenant.key);
     expect(await expectProblem(full, 429, "tenant-cap")).toMatchObject({ cap: "upload-bytes-per-day", limit: png.length });
+    expect(await refusals("upload_bytes_per_day")).toBe(before + 2);
     expect((await api.listKeys()).filter((k) => k.startsWith(`uploads/${tenant.namespace}/`))).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
-import { Router, type NextFunction, type Request, type Response } from "express";
+import { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import { counter, DURATION_BUCKETS, histogram, metricsResponse, type Registry } from "../../common/metrics.js";
+import { RateLimitedError, TenantCapError, type TenantCap } from "../domain/errors.js";
 
 /**
  * Counts every request by method, route pattern (`/v1/jobs/:id`, never the raw path; "unmatched"
@@ -18,6 +19,23 @@ export function httpMetrics(registry: Registry): (req: Request, res: Response, n
       duration.observe({ method, route }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
+  };
+}
+
+/** The `limit` label of each refusal with 429 (ADR 0009). */
+const LIMIT_LABELS: Record<TenantCap, string> = { "active-jobs": "active_jobs", "upload-bytes-per-day": "upload_bytes_per_day" };
+
+/**
+ * Counts the requests refused with 429 by the limit that refused them: requests_per_minute (the
+ * key's rate), active_jobs or upload_bytes_per_day (the tenant's caps). Mount just before the
+ * error handler, which answers them; other errors pass through untouched.
+ */
+export function rateLimitMetrics(registry: Registry): ErrorRequestHandler {
+  const refused = counter(registry, "pixelmill_rate_limited_requests_total", "Requests refused with 429 by limit (requests_per_minute, active_jobs, upload_bytes_per_day).", ["limit"]);
+  return (err: unknown, _req, _res, next) => {
+    if (err instanceof RateLimitedError) refused.inc({ limit: "requests_per_minute" });
+    else if (err instanceof TenantCapError) refused.inc({ limit: LIMIT_LABELS[err.cap] });
+    next(err);
   };
 }
 

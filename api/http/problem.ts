@@ -7,6 +7,7 @@ import {
   UploadTooLargeError,
 } from "../domain/errors.js";
 import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
+import { requestIdOf } from "./request-id.js";
 
 const TYPE_BASE = "https://pixelmill.io/problems/";
 
@@ -29,7 +30,7 @@ export function sendProblem(req: Request, res: Response, p: Problem): void {
   if (p.status === 503) res.setHeader("Retry-After", "5");
   if (p.status === 429 && typeof p.retry_after === "number") res.setHeader("Retry-After", String(p.retry_after));
   if (p.status === 401) res.setHeader("WWW-Authenticate", "Bearer");
-  res.status(p.status).type("application/problem+json").send(JSON.stringify({ ...p, instance: req.originalUrl }));
+  res.status(p.status).type("application/problem+json").send(JSON.stringify({ ...p, instance: req.originalUrl, request_id: requestIdOf(res) }));
 }
 
 /** The problem an error stands for; undefined for errors that are our fault (500). */

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import type { Logger } from "../../common/logger.js";
+import { requestIdOf } from "./request-id.js";
 
 const QUIET = new Set(["/healthz", "/readyz"]);
 
@@ -9,6 +10,7 @@ export function requestLog(log: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on("close", () => {
       const fields = {
+        requestId: requestIdOf(res),
         method: req.method,
         path: req.path,
         status: res.statusCode,

@@ -118,6 +118,7 @@ export const problemSchema = z.looseObject({
   status: z.int().min(400).max(599),
   detail: z.string(),
   instance: z.string().optional(),
+  request_id: z.string().optional().describe("the request's id, as in the X-Request-Id response header: quote it when reporting a problem"),
   errors: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), code: z.string(), message: z.string() })).optional()
     .describe("400: each problem with the request"),
   scope: z.enum(SCOPES).optional().describe("403: the scope the key lacks"),

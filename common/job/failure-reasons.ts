@@ -25,6 +25,15 @@ export type FailureReason = keyof typeof FAILURE_REASONS;
  */
 export type OperatorFailureReason = "InvalidSpec" | "DeadlineExceeded";
 
+const OPERATOR_FAILURE_REASONS: readonly OperatorFailureReason[] = ["InvalidSpec", "DeadlineExceeded"];
+/** WorkerError: a failure without a reason of ours (parseFailure's default). */
+const KNOWN_REASONS: ReadonlySet<string> = new Set([...Object.keys(FAILURE_REASONS), ...OPERATOR_FAILURE_REASONS, "WorkerError"]);
+
+/** A failure reason as a metric label: one of the reasons above, else "Other", so the label set stays bounded. */
+export function failureReasonLabel(reason: string | undefined): string {
+  return reason !== undefined && KNOWN_REASONS.has(reason) ? reason : "Other";
+}
+
 export function isRetried(reason: FailureReason): boolean {
   return FAILURE_REASONS[reason].retry;
 }

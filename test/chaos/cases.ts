@@ -71,7 +71,7 @@ export async function poll<T>(what: string, check: () => Promise<T | undefined>,
 
 /** The "Job started" lines of one job across both workers' logs, oldest first. */
 export function starts(lines: ReadonlyArray<LogLine & { worker: string }>, id: string): Array<LogLine & { worker: string }> {
-  return lines.filter((l) => l.msg === "Job started" && l.uid === id).sort((a, b) => a.time - b.time);
+  return lines.filter((l) => l.msg === "Job started" && l.jobUid === id).sort((a, b) => a.time - b.time);
 }
 
 /**

@@ -26,7 +26,7 @@ const inFlight = (run: CaseRun, n: number) => longAndSmall(platform, run, medium
 
 /** True once a worker logged the end of the job's attempt. */
 async function ended(id: string): Promise<boolean> {
-  return (await platform.workerLines()).some((l) => l.uid === id && (l.msg === "Job succeeded" || l.msg === "Job failed"));
+  return (await platform.workerLines()).some((l) => l.jobUid === id && (l.msg === "Job succeeded" || l.msg === "Job failed"));
 }
 
 describe("faults", () => {
@@ -46,7 +46,7 @@ describe("faults", () => {
       expect(job.job?.status?.attempts).toBeGreaterThanOrEqual(2);
       // Mid-job: the killed process logged the start of the attempt and never its end.
       const lines = await platform.workerLines();
-      expect(lines.filter((l) => l.pid === first.pid && l.uid === slow.id).map((l) => l.msg)).toEqual(["Job started"]);
+      expect(lines.filter((l) => l.pid === first.pid && l.jobUid === slow.id).map((l) => l.msg)).toEqual(["Job started"]);
       const runs = starts(lines, slow.id);
       const last = runs.at(-1)!;
       run.report!.row.notes.push(`the long job: ${victim} (pid ${String(first.pid)}) killed about ${killedAfterMs} ms into it; started ${runs.length} times, attempts ${job.job?.status?.attempts}, finished by ${last.worker} (pid ${String(last.pid)})`);
@@ -72,7 +72,7 @@ describe("faults", () => {
         expect(job?.status).toMatchObject({ phase: "Failed", reason: "InferenceError", attempts: maxAttempts });
         expect(job?.status?.message).toMatch(/onnxruntime.*Reshape/);
         const began = starts(lines, f.id).map((l) => l.time);
-        const failed = lines.filter((l) => l.uid === f.id && l.msg === "Job failed").map((l) => l.time).sort((x, y) => x - y);
+        const failed = lines.filter((l) => l.jobUid === f.id && l.msg === "Job failed").map((l) => l.time).sort((x, y) => x - y);
         expect(began).toHaveLength(maxAttempts);
         expect(failed).toHaveLength(maxAttempts);
         // The wait from a failed attempt to the next start: exponential backoff doubles it each time.
@@ -108,7 +108,7 @@ describe("faults", () => {
       const enqueued = (await platform.logLines("operator")).filter((l) => l.msg === "Enqueued job");
       const lines = await platform.workerLines();
       for (const s of run.submitted) {
-        expect(enqueued.filter((l) => l.uid === s.id).length).toBeLessThanOrEqual(1);
+        expect(enqueued.filter((l) => l.jobUid === s.id).length).toBeLessThanOrEqual(1);
         expect(starts(lines, s.id)).toHaveLength(1); // ran once: one queue job per UID
         expect(report.byId.get(s.id)?.job?.status?.attempts).toBe(1);
       }
@@ -141,7 +141,7 @@ describe("faults", () => {
       const report = await run.settle();
       // The append-only file kept every queue job: nothing had to be enqueued again.
       const enqueued = (await platform.logLines("operator")).filter((l) => l.msg === "Enqueued job");
-      for (const s of run.submitted) expect(enqueued.filter((l) => l.uid === s.id).length).toBeLessThanOrEqual(1);
+      for (const s of run.submitted) expect(enqueued.filter((l) => l.jobUid === s.id).length).toBeLessThanOrEqual(1);
       const accepted = answers.filter((s) => s === 202).length;
       run.report!.row.notes.push(`Redis down for ${downMs} ms while a long job ran; of 5 submits meanwhile ${accepted} accepted, ${5 - accepted} refused with 503; each enqueued once`);
       expectAccounted(report);

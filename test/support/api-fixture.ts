@@ -21,6 +21,7 @@ import { PLATFORM_TENANT, type Scope } from "../../api/domain/principal.js";
 import type { PrismaApiKeyRepository } from "../../api/data/api-key-repository.js";
 import type { PrismaTenantRepository } from "../../api/data/tenant-repository.js";
 import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../common/auth/api-key.js";
+import { instrumentKubeConfig } from "../../common/kube/kube-metrics.js";
 
 const migrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
 
@@ -110,7 +111,8 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     : createObjectStore({ ...s3, STORAGE_URL: `s3://${env.s3.bucket}/${prefix}` });
   const adminKey = generateApiKey("test");
   const api = assembleApi({
-    kc, platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    // Its own KubeConfig, instrumented as api/main.ts does: the test's own requests are not the API's.
+    kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
   });

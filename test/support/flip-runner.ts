@@ -35,7 +35,9 @@ export class FlipRunner implements Runner {
     });
     if (!meta.width || !meta.height) throw new JobFailure("InvalidImage", "the input has no dimensions");
     const [width, height] = [meta.width * 2, meta.height * 2];
+    req.onStage?.("inference");
     const image = sharp(req.input).flop().resize(width, height, { kernel: "nearest" });
+    req.onStage?.("encode");
     const body = await image.toFormat(req.output.format, req.output.quality ? { quality: req.output.quality } : {}).toBuffer();
     return { body, contentType: TYPES[req.output.format], width, height };
   }

@@ -63,12 +63,14 @@ export class Inference {
     pipeline.check?.(spec, image);
     throwIfAborted(req.signal);
     const decoded = performance.now();
+    req.onStage?.("inference");
     const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
       result: await pipeline.run({ spec, sessions, image, params, signal: req.signal }),
       ep: [...new Set(Object.values(sessions).map((s) => s.ep))].join(","),
     }));
     throwIfAborted(req.signal);
     const inferred = performance.now();
+    req.onStage?.("encode");
     const out = result.image;
     const encoded = await encode(out, req.output.format, req.output.quality);
     this.opts.log.debug({

@@ -32,7 +32,7 @@ export class CancelListener {
     try {
       return (await this.redis.exists(cancelMarkerKey(this.prefix, uid))) === 1;
     } catch (err) {
-      this.log.warn({ uid, err: (err as Error).message }, "Could not check the cancel marker");
+      this.log.warn({ jobUid: uid, err: (err as Error).message }, "Could not check the cancel marker");
       return false;
     }
   }

@@ -108,10 +108,10 @@ describe("queue consumer", () => {
     expect([...pixels.subarray(0, 3)]).toEqual([0, 0, 255]); // mirrored: blue now on the left
     expect([...pixels.subarray(39 * info.channels, 39 * info.channels + 3)]).toEqual([255, 0, 0]);
     await expect.poll(() => notifications(r, data.uid)).toBe(2); // active, completed
-    const lines = r.logs.filter((l) => l.uid === data.uid);
+    const lines = r.logs.filter((l) => l.jobUid === data.uid);
     expect(lines.map((l) => l.msg)).toEqual(["Job started", "Job succeeded"]);
     expect(lines[1]).toMatchObject({ model: MODEL, attempt: 1, bytes: head!.bytes, durationMs: expect.any(Number) as number });
-    expect(progress.map((p) => [p.uid, p.attempt, p.stage])).toEqual([[data.uid, 1, "fetch"], [data.uid, 1, "inference"], [data.uid, 1, "upload"]]);
+    expect(progress.map((p) => [p.uid, p.attempt, p.stage])).toEqual(["fetch", "decode", "inference", "encode", "upload"].map((stage) => [data.uid, 1, stage]));
     expect(progress.map((p) => p.elapsedMs)).toEqual([...progress.map((p) => p.elapsedMs)].sort((x, y) => x - y));
   });
 
@@ -126,7 +126,7 @@ describe("queue consumer", () => {
     expect(job.failedReason).toMatch(/^InputNotFound: no input object at upload:uploads\/team-a\/nothing-here\.png$/);
     expect(runner.calls).toBe(0);
     await expect.poll(() => notifications(r, data.uid)).toBe(2); // active, failed
-    expect(r.logs.find((l) => l.uid === data.uid && l.msg === "Job failed")).toMatchObject({ reason: "InputNotFound", retry: false, attempt: 1 });
+    expect(r.logs.find((l) => l.jobUid === data.uid && l.msg === "Job failed")).toMatchObject({ reason: "InputNotFound", retry: false, attempt: 1 });
   });
 
   it("does not retry the runner's unrecoverable JobFailure or malformed job data", async () => {
@@ -152,7 +152,7 @@ describe("queue consumer", () => {
     expect(job.attemptsMade).toBe(2);
     expect(job.returnvalue.uri).toBe(r.store.uri(`outputs/team-a/${data.name}/${data.uid}-2.png`));
     expect(await r.store.head(`outputs/team-a/${data.name}/${data.uid}-1.png`)).toBeUndefined();
-    expect(r.logs.find((l) => l.uid === data.uid && l.msg === "Job failed")).toMatchObject({ reason: "InferenceError", retry: true, attempt: 1 });
+    expect(r.logs.find((l) => l.jobUid === data.uid && l.msg === "Job failed")).toMatchObject({ reason: "InferenceError", retry: true, attempt: 1 });
     await expect.poll(() => notifications(r, data.uid)).toBe(4); // active, failed, active, completed
   });
 

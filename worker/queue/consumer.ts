@@ -63,7 +63,7 @@ export class Consumer {
       worker.on("active", (job) => this.notify(job));
       worker.on("completed", (job) => this.notify(job));
       worker.on("failed", (job) => job && this.notify(job));
-      worker.on("stalled", (jobId) => opts.log.warn({ uid: jobId, model }, "Stalled job requeued"));
+      worker.on("stalled", (jobId) => opts.log.warn({ jobUid: jobId, model }, "Stalled job requeued"));
       worker.on("error", (err) => opts.log.error({ model, err: err.message }, "Queue worker error"));
       return worker;
     });

@@ -20,7 +20,7 @@ export class Notifier {
       .xadd(this.key, "MAXLEN", "~", NOTIFY_STREAM_MAXLEN, "*", "uid", n.uid, "namespace", n.namespace, "name", n.name, ...(n.model ? ["model", n.model] : []))
       .then(
         () => undefined,
-        (err: Error) => this.log.warn({ uid: n.uid, err: err.message }, "Job notification not sent"),
+        (err: Error) => this.log.warn({ jobUid: n.uid, err: err.message }, "Job notification not sent"),
       )
       .finally(() => this.pending.delete(sent));
     this.pending.add(sent);

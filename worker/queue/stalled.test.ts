@@ -91,7 +91,7 @@ it("gives the job of a worker killed mid-job to another worker once its lock exp
   await expect.poll(() => queue.getJobState(data.uid), { timeout: 15_000, interval: 100 }).toBe("completed");
   const job = (await queue.getJob(data.uid))!;
   expect(job.stalledCounter).toBe(1);
-  expect(logs.find((l) => l.msg === "Stalled job requeued")).toMatchObject({ uid: data.uid, model: MODEL });
+  expect(logs.find((l) => l.msg === "Stalled job requeued")).toMatchObject({ jobUid: data.uid, model: MODEL });
   expect(job.attemptsStarted).toBe(2);
   expect(job.returnvalue).toMatchObject({ width: 16, height: 12 });
   // The killed attempt never counted, so the retry writes the first attempt's key (overwriting is harmless).

@@ -22,6 +22,7 @@ import { checkIdempotencyKey } from "../idempotency-key.js";
 import type { JobPresenter } from "../job-presenter.js";
 import { modelName, parseFormJob, parseJsonJob } from "../job-request.js";
 import { receiveMultipart } from "../multipart.js";
+import { requestIdOf } from "../request-id.js";
 
 export interface JobRoutesDeps {
   submit: SubmitJob;
@@ -66,8 +67,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const key = header === undefined ? undefined : checkIdempotencyKey(header);
     let record: JobRecord;
     let replayed: boolean;
-    if (req.is("multipart/form-data")) ({ record, replayed } = await submitMultipart(req, deps, principal, key));
-    else if (req.is("application/json")) ({ record, replayed } = await submitRequest(deps, principal, parseJsonJob(req.body), key));
+    const requestId = requestIdOf(res);
+    if (req.is("multipart/form-data")) ({ record, replayed } = await submitMultipart(req, deps, principal, key, requestId));
+    else if (req.is("application/json")) ({ record, replayed } = await submitRequest(deps, principal, parseJsonJob(req.body), key, requestId));
     else throw new UnsupportedMediaTypeError("send the job as multipart/form-data (with an image) or application/json");
     // A replay answers as the first request did (202, same Location), with the job as it is now.
     if (replayed) res.setHeader("Idempotent-Replayed", "true");
@@ -103,9 +105,11 @@ interface Submitted {
   replayed: boolean;
 }
 
-async function submitRequest(deps: JobRoutesDeps, principal: Principal, request: JobRequest, key: string | undefined, upload?: { key: string; sha256: string }): Promise<Submitted> {
-  if (key === undefined) return { record: await deps.submit.submit(principal, request, upload?.key), replayed: false };
-  return deps.idempotent.submit(principal, key, request, requestHash(request, upload?.sha256), upload?.key);
+async function submitRequest(
+  deps: JobRoutesDeps, principal: Principal, request: JobRequest, key: string | undefined, requestId: string | undefined, upload?: { key: string; sha256: string },
+): Promise<Submitted> {
+  if (key === undefined) return { record: await deps.submit.submit(principal, request, upload?.key, requestId), replayed: false };
+  return deps.idempotent.submit(principal, key, request, requestHash(request, upload?.sha256), upload?.key, requestId);
 }
 
 function discardUpload(deps: JobRoutesDeps, key: string): Promise<void> {
@@ -124,7 +128,7 @@ function hashing(file: Readable, digest: Hash): Readable {
   return file.pipe(tap);
 }
 
-async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Principal, key: string | undefined): Promise<Submitted> {
+async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Principal, key: string | undefined, requestId: string | undefined): Promise<Submitted> {
   const length = Number(req.headers["content-length"]);
   if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new UploadTooLargeError(deps.maxUploadBytes); // told by Content-Length, before reading
   const { caps } = deps;
@@ -146,5 +150,5 @@ async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Pri
     await discard(form.upload.key);
     throw err;
   }
-  return submitRequest(deps, principal, request, key, { key: form.upload.key, sha256: digest.digest("hex") });
+  return submitRequest(deps, principal, request, key, requestId, { key: form.upload.key, sha256: digest.digest("hex") });
 }

@@ -26,6 +26,6 @@ export class JobCanceler {
       .publish(cancelChannel(this.prefix), t.uid)
       .exec();
     const removed = await this.queue.removeWaiting(t.model, t.uid);
-    this.log.info({ job: `${t.namespace}/${t.name}`, uid: t.uid, model: t.model, removed }, "Canceled job");
+    this.log.info({ job: `${t.namespace}/${t.name}`, jobUid: t.uid, model: t.model, removed }, "Canceled job");
   }
 }

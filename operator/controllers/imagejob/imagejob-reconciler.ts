@@ -5,6 +5,9 @@ import type { V1Namespace } from "@kubernetes/client-node";
 import { grantedBuckets } from "../../../common/job/input-grants.js";
 import { parseInputUri } from "../../../common/job/input-uri.js";
 import { isFinished } from "../../../common/job/phases.js";
+import { failureReasonLabel } from "../../../common/job/failure-reasons.js";
+import { operatorMetrics, type OperatorMetrics } from "../../../common/metrics.js";
+import { acceptRequestId, REQUEST_ID_ANNOTATION } from "../../../common/request-id.js";
 import type { QueueJobData } from "../../../common/queue.js";
 import type { ImageJobApi } from "./imagejob-api.js";
 import type { Informer } from "../../../common/kube/informer.js";
@@ -34,6 +37,8 @@ export interface ReconcilerDeps {
   retryBaseDelayMs?: number;
   /** Told after each enqueue, so the pools serving the model scale at once. */
   onEnqueued?: (model: string) => void;
+  /** Where pixelmill_imagejob_failures_total goes; the process's registry by default. */
+  metrics?: OperatorMetrics;
 }
 
 const DEFAULT_TTL_SECONDS = 3600;
@@ -52,9 +57,11 @@ export class ImageJobReconciler {
    * and waits out a backoff; the Running phase of a short job would then be skipped.
    */
   private readonly written = new OwnWrites<ImageJob>();
+  private readonly metrics: OperatorMetrics;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.metrics = deps.metrics ?? operatorMetrics();
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -63,9 +70,8 @@ export class ImageJobReconciler {
     if (!job || job.metadata.deletionTimestamp) return {};
     if (isFinished(job.status?.phase)) return this.expire(job);
 
-    // The namespace's own model wins by name; else the platform's shared one.
     const { platformNamespace } = this.deps;
-    const model = this.deps.models.get(namespace, job.spec.model) ?? (platformNamespace ? this.deps.models.get(platformNamespace, job.spec.model) : undefined);
+    const model = this.modelOf(job);
     const input = parseInputUri(job.spec.input.uri);
     const invalid = !model ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}${platformNamespace && platformNamespace !== namespace ? ` nor in the platform namespace ${platformNamespace}` : ""}` : "problem" in input ? input.problem : undefined;
     if (invalid) {
@@ -88,7 +94,7 @@ export class ImageJobReconciler {
         retryBaseDelayMs: this.deps.retryBaseDelayMs ?? 2000,
       });
       view = { state: "waiting", attemptsMade: 0, attemptsStarted: 0 };
-      this.deps.log.info({ job: key, uid: job.metadata.uid, model: job.spec.model }, "Enqueued job");
+      this.logFor(job).info({ model: job.spec.model }, "Enqueued job");
       this.deps.onEnqueued?.(job.spec.model);
     }
     let requeueAfterMs: number | undefined;
@@ -112,7 +118,7 @@ export class ImageJobReconciler {
   private async failLate(job: ImageJob): Promise<ReconcileResult> {
     const status = deadlineExceededStatus(job, this.now());
     await this.write(job, status, { reason: "DeadlineExceeded", message: status.message ?? "" });
-    this.deps.log.info({ job: `${job.metadata.namespace}/${job.metadata.name}`, uid: job.metadata.uid }, "Job missed its start deadline");
+    this.logFor(job).info("Job missed its start deadline");
     return this.expire({ ...job, status });
   }
 
@@ -125,7 +131,7 @@ export class ImageJobReconciler {
     await this.deps.api.deleteJob(job).catch((err: { code?: number }) => {
       if (err.code !== 404 && err.code !== 409) throw err; // gone already, or a new object by that name
     });
-    this.deps.log.info({ job: `${job.metadata.namespace}/${job.metadata.name}`, uid: job.metadata.uid }, "Deleted finished job after its TTL");
+    this.logFor(job).info("Deleted finished job after its TTL");
     return {};
   }
 
@@ -141,11 +147,28 @@ export class ImageJobReconciler {
     const key = `${job.metadata.namespace}/${job.metadata.name}`;
     const updated = await this.deps.api.writeStatus(job, next);
     this.written.remember(key, job.metadata.resourceVersion, updated);
-    this.deps.log.info({ job: key, uid: job.metadata.uid, phase: next.phase, attempts: next.attempts, reason: next.reason }, "Updated job status");
+    const log = this.logFor(job);
+    log.info({ phase: next.phase, attempts: next.attempts, reason: next.reason }, "Updated job status");
+    if (next.phase === "Failed" && job.status?.phase !== "Failed") {
+      // A model the job names but no ImageModel defines is "unknown": names typed into a manifest never become label values.
+      this.metrics.failures.inc({ model: this.modelOf(job) ? job.spec.model : "unknown", reason: failureReasonLabel(next.reason) });
+    }
     if (event) {
       await this.deps.api.recordEvent(job, "Warning", event.reason, event.message, this.now()).catch((err: unknown) =>
-        this.deps.log.warn({ job: key, err: String(err) }, "Could not record event"));
+        log.warn({ err: String(err) }, "Could not record event"));
     }
+  }
+
+  /** The job's ImageModel: the namespace's own wins by name, else the platform's shared one. */
+  private modelOf(job: ImageJob): ImageModel | undefined {
+    const { platformNamespace, models } = this.deps;
+    return models.get(job.metadata.namespace!, job.spec.model) ?? (platformNamespace ? models.get(platformNamespace, job.spec.model) : undefined);
+  }
+
+  /** Log lines about one job carry its key, its UID and the request id of the API call that made it. */
+  private logFor(job: ImageJob): Logger {
+    const requestId = requestIdOf(job);
+    return this.deps.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}`, jobUid: job.metadata.uid, ...(requestId ? { requestId } : {}) });
   }
 }
 
@@ -157,7 +180,13 @@ function eventFor(before: ImageJobStatus | undefined, next: ImageJobStatus, view
   return undefined;
 }
 
+/** The API request that created the job, from its annotation (absent for kubectl's jobs). */
+function requestIdOf(job: ImageJob): string | undefined {
+  return acceptRequestId(job.metadata.annotations?.[REQUEST_ID_ANNOTATION]);
+}
+
 function queueData(job: ImageJob, model: ImageModel, inputBuckets: string[] | undefined): QueueJobData {
+  const requestId = requestIdOf(job);
   return {
     uid: job.metadata.uid!,
     namespace: job.metadata.namespace!,
@@ -170,5 +199,6 @@ function queueData(job: ImageJob, model: ImageModel, inputBuckets: string[] | un
     output: { format: job.spec.output?.format ?? "png", quality: job.spec.output?.quality },
     timeoutSeconds: job.spec.timeoutSeconds,
     ...(inputBuckets ? { inputBuckets } : {}),
+    ...(requestId ? { requestId } : {}),
   };
 }

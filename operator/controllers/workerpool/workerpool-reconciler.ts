@@ -22,7 +22,7 @@ export interface WorkerPoolReconcilerDeps {
   now?: () => Date;
   /** Least time between two status writes that change only queue numbers. */
   statusIntervalMs?: number;
-  /** pixelmill_queue_waiting_jobs{model} is set from each plan's reading; the process's registry by default. */
+  /** The queue gauges (waiting jobs, oldest's age), decisions and replicas of each plan; the process's registry by default. */
   metrics?: OperatorMetrics;
 }
 
@@ -41,9 +41,11 @@ export class WorkerPoolReconciler implements Reconciler {
   private readonly applied = new OwnWrites<{ replicas: number; hash: string }>();
   /** Status we wrote, until the WorkerPool cache shows it. */
   private readonly statusWritten = new OwnWrites<WorkerPool["status"]>();
+  private readonly metrics: OperatorMetrics;
 
   constructor(private readonly deps: WorkerPoolReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.metrics = deps.metrics ?? operatorMetrics();
   }
 
   async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
@@ -54,6 +56,7 @@ export class WorkerPoolReconciler implements Reconciler {
       this.lastStatusWrite.delete(key);
       this.applied.forget(key);
       this.statusWritten.forget(key);
+      for (const gauge of [this.metrics.desiredReplicas, this.metrics.readyReplicas]) gauge.remove({ pool: key });
       return {};
     }
     const now = this.now();
@@ -73,6 +76,7 @@ export class WorkerPoolReconciler implements Reconciler {
         this.deps.log.info({ pool: key, from: current ?? 0, to: plan.replicas, waiting: plan.waiting, inFlight: plan.inFlight, reason: plan.reason }, "Scaled worker pool");
       }
     }
+    this.record(key, current ?? 0, plan.replicas, deployment); // once the Deployment has what the plan asked
     const seen = { ...pool, status: this.statusWritten.pending(key, pool.metadata.resourceVersion) ?? pool.status };
     const status = poolStatus(seen, plan, deployment, scaled, now, pool.spec.autoscaling?.maxReplicas ?? 4);
     const due = statusWriteDue(seen.status, status, this.lastStatusWrite.get(key), now.getTime(), this.deps.statusIntervalMs ?? 2000);
@@ -83,6 +87,13 @@ export class WorkerPoolReconciler implements Reconciler {
     }
     const waits = [plan.recheckInMs, due || undefined].filter((n): n is number => n !== undefined);
     return waits.length ? { requeueAfterMs: Math.min(...waits) } : {};
+  }
+
+  /** One autoscaler decision per evaluation, and the pool's desired and ready replicas. */
+  private record(pool: string, current: number, desired: number, deployment: V1Deployment | undefined): void {
+    this.metrics.decisions.inc({ pool, direction: desired > current ? "up" : desired < current ? "down" : "hold" });
+    this.metrics.desiredReplicas.set({ pool }, desired);
+    this.metrics.readyReplicas.set({ pool }, deployment?.status?.readyReplicas ?? 0);
   }
 
   /** The Deployment's replicas and template hash: our last apply until the cache shows it. */
@@ -104,8 +115,7 @@ export class WorkerPoolReconciler implements Reconciler {
       Promise.all(pools.map((p) => this.deps.presence.read(p.metadata.namespace!, p.metadata.name!))),
       Promise.all(models.map(async (m) => [m, await this.deps.queue.waiting(m)] as const)),
     ]);
-    const waitingJobs = (this.deps.metrics ?? operatorMetrics()).waitingJobs;
-    for (const [model, count] of waiting) waitingJobs.set({ model }, count);
+    await this.recordQueues(waiting, nowMs);
     const presence = new Map(pools.map((p, i) => [keyOf(p), presences[i]!]));
     const inputs = pools.map((p): PoolInput => {
       const key = keyOf(p);
@@ -130,6 +140,15 @@ export class WorkerPoolReconciler implements Reconciler {
       };
     });
     return { plans: planPools(inputs, new Map(waiting), nowMs), presence };
+  }
+
+  /** The queue gauges from this plan's reading; the oldest job's age is read only where jobs wait. */
+  private async recordQueues(waiting: readonly (readonly [string, number])[], nowMs: number): Promise<void> {
+    await Promise.all(waiting.map(async ([model, count]) => {
+      const oldest = count > 0 ? await this.deps.queue.oldestWaiting(model) : undefined;
+      this.metrics.waitingJobs.set({ model }, count);
+      this.metrics.oldestWaitingAge.set({ model }, oldest === undefined ? 0 : Math.max(0, nowMs - oldest) / 1000);
+    }));
   }
 
   /**

@@ -9,6 +9,7 @@ import { startableInformer } from "../../../common/kube/informer.js";
 import { WORKER_SELECTOR, WorkerPoolApi } from "./workerpool-api.js";
 import { PresenceReader } from "./worker-presence.js";
 import { WorkerPoolReconciler } from "./workerpool-reconciler.js";
+import type { OperatorMetrics } from "../../../common/metrics.js";
 
 export interface WorkerPoolsOptions {
   kc: KubeConfig;
@@ -19,6 +20,8 @@ export interface WorkerPoolsOptions {
   log: Logger;
   /** How often every pool is re-planned without an event (presence expiry, clock). */
   resyncMs?: number;
+  /** The process's registry's when absent. */
+  metrics?: OperatorMetrics;
 }
 
 export interface WorkerPools {
@@ -40,9 +43,10 @@ export async function startWorkerPools(opts: WorkerPoolsOptions): Promise<Worker
   };
   const deployments = startableInformer<V1Deployment>(opts.kc, api.deploymentsPath(), api.listDeployments,
     { onChange: ownerOf, onDelete: ownerOf }, { log, labelSelector: WORKER_SELECTOR });
-  const reconciler = new WorkerPoolReconciler({ pools, deployments, api, queue: opts.queue, presence: new PresenceReader(opts.redis, opts.queuePrefix), log });
+  const reconciler = new WorkerPoolReconciler({ pools, deployments, api, queue: opts.queue, presence: new PresenceReader(opts.redis, opts.queuePrefix), log, metrics: opts.metrics });
   const controller = new Controller("workerpool", reconciler, log, {
     workers: 2,
+    metrics: opts.metrics,
     resyncMs: opts.resyncMs ?? 5_000,
     keys: () => pools.list().map(keyOf),
   });
