@@ -4,12 +4,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Pki } from "./pki.js";
-import { createGpuNodes, gpuNodes, isNodeReady, KWOK_NODE_ANNOTATION } from "./gpu-nodes.js";
+import { createKwokNodes, isNodeReady, KWOK_NODE_ANNOTATION, kwokNodes } from "./gpu-nodes.js";
 import { kwokStagesYaml } from "./kwok-stages.js";
 import { freePort, startProcess, waitUntil, type Managed } from "./processes.js";
 
 export interface Cluster {
-  /** Names of the fake GPU nodes, all Ready. */
+  /** Names of the fake nodes (GPU and system), all Ready. */
   nodes: string[];
   stop(): Promise<void>;
 }
@@ -25,10 +25,11 @@ export interface ClusterOptions {
 
 /**
  * What turns the bare apiserver into a cluster the operator's Deployments can run on:
- * kube-controller-manager (Deployments → ReplicaSets → Pods, service accounts, namespace
- * deletion, garbage collection, node lifecycle), kube-scheduler (binds Pods to nodes by
- * selectors, taints and `nvidia.com/gpu`), and KWOK keeping the fake GPU nodes (gpu-nodes.ts)
- * Ready. No kubelet: pods bound to those nodes are run by the pod runner (pod-runner.ts).
+ * kube-controller-manager (Deployments → ReplicaSets → Pods, Jobs, service accounts and the
+ * CA ConfigMap their tokens come with, namespace deletion, garbage collection, node lifecycle),
+ * kube-scheduler (binds Pods to nodes by selectors, taints and `nvidia.com/gpu`), and KWOK
+ * keeping the fake nodes (gpu-nodes.ts: the GPU nodes and one system node) Ready. No kubelet:
+ * pods bound to those nodes are run by the pod runner (pod-runner.ts).
  */
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const { binDir, dir, kubeconfigPath, pki } = opts;
@@ -49,7 +50,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   try {
     const kcm = start("kube-controller-manager", [
       `--kubeconfig=${kubeconfigPath}`, "--leader-elect=false",
-      "--controllers=deployment,replicaset,garbagecollector,serviceaccount,serviceaccount-token,namespace,nodelifecycle,podgc",
+      "--controllers=deployment,replicaset,job,garbagecollector,serviceaccount,serviceaccount-token,root-ca-cert-publisher,namespace,nodelifecycle,podgc",
       `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
       "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, `--cert-dir=${join(dir, "kcm-certs")}`,
       // Fake nodes have no kubelet to evict from; a missed heartbeat must not empty them.
@@ -72,9 +73,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       waitUntil("kwok /healthz", healthy(`http://127.0.0.1:${kwokPort}/healthz`), { timeoutMs: 60_000, process: kwok }),
     ]);
     const core = opts.kc.makeApiClient(CoreV1Api);
-    await createGpuNodes(core);
-    const names = gpuNodes.map((n) => n.name);
-    await waitUntil("the fake GPU nodes to be Ready", async () => {
+    await createKwokNodes(core);
+    const names = kwokNodes();
+    await waitUntil("the fake nodes to be Ready", async () => {
       // Ready, and the node lifecycle controller has lifted its not-ready taint.
       const ready = await Promise.all(names.map(async (name) => {
         const node = await core.readNode({ name });

@@ -1,4 +1,4 @@
-import type { CoreV1Api, V1Node } from "@kubernetes/client-node";
+import type { CoreV1Api, V1Node, V1Taint } from "@kubernetes/client-node";
 
 /** The taint real GPU node pools carry, so only pods that tolerate it land there. */
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" } as const;
@@ -26,39 +26,60 @@ export const gpuNodes: ReadonlyArray<{ name: string; gpu: GpuClass }> = [
 
 /** A Node labelled, tainted and sized like a real GPU node of a managed cluster (GKE, Karpenter, GPU operator). */
 export function gpuNodeManifest(name: string, gpu: GpuClass): V1Node {
-  const resources = { cpu: gpu.cpu, memory: "1Ti", pods: "110", "nvidia.com/gpu": String(GPUS_PER_NODE) };
+  return kwokNode(name, { cpu: gpu.cpu, memory: "1Ti", "nvidia.com/gpu": String(GPUS_PER_NODE) }, {
+    "nvidia.com/gpu.product": gpu.product,
+    "nvidia.com/gpu.count": String(GPUS_PER_NODE),
+    "cloud.google.com/gke-accelerator": gpu.gkeAccelerator,
+    "karpenter.k8s.aws/instance-gpu-name": gpu.karpenterGpuName,
+  }, [{ ...GPU_TAINT }]);
+}
+
+/** The fake node for everything that needs no GPU (the chart's API, operator and migration Job; CPU worker pools): untainted. */
+export const SYSTEM_NODE = "kwok-system-0";
+
+/** A plain node of a cluster's system pool. */
+export function systemNodeManifest(name: string): V1Node {
+  return kwokNode(name, { cpu: "16", memory: "64Gi" }, {}, []);
+}
+
+/** A Node KWOK keeps Ready, with the standard labels, these sizes (and 110 pods), labels and taints. */
+function kwokNode(name: string, sizes: Record<string, string>, labels: Record<string, string>, taints: V1Taint[]): V1Node {
+  const resources = { ...sizes, pods: "110" };
   return {
     apiVersion: "v1",
     kind: "Node",
     metadata: {
       name,
       annotations: { [KWOK_NODE_ANNOTATION.key]: KWOK_NODE_ANNOTATION.value, "node.alpha.kubernetes.io/ttl": "0" },
-      labels: {
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "nvidia.com/gpu.product": gpu.product,
-        "nvidia.com/gpu.count": String(GPUS_PER_NODE),
-        "cloud.google.com/gke-accelerator": gpu.gkeAccelerator,
-        "karpenter.k8s.aws/instance-gpu-name": gpu.karpenterGpuName,
-        type: "kwok",
-      },
+      labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", ...labels, type: "kwok" },
     },
-    spec: { taints: [{ ...GPU_TAINT }] },
+    ...(taints.length ? { spec: { taints } } : {}),
     // The apiserver keeps a new Node's status; KWOK's node-initialize stage keeps these sizes.
     status: { capacity: resources, allocatable: resources },
   };
 }
 
+/** Every fake node's name: the GPU nodes and the system node. */
+export function kwokNodes(): string[] {
+  return [...gpuNodes.map((n) => n.name), SYSTEM_NODE];
+}
+
 /** Creates the fake GPU nodes (an existing one of the same name is left as it is). */
 export async function createGpuNodes(core: CoreV1Api): Promise<void> {
-  await Promise.all(gpuNodes.map(async ({ name, gpu }) => {
-    try {
-      await core.createNode({ body: gpuNodeManifest(name, gpu) });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err;
-    }
-  }));
+  await Promise.all(gpuNodes.map(({ name, gpu }) => createNode(core, gpuNodeManifest(name, gpu))));
+}
+
+/** Creates every fake node: the GPU nodes and the system node. */
+export async function createKwokNodes(core: CoreV1Api): Promise<void> {
+  await Promise.all([createGpuNodes(core), createNode(core, systemNodeManifest(SYSTEM_NODE))]);
+}
+
+async function createNode(core: CoreV1Api, node: V1Node): Promise<void> {
+  try {
+    await core.createNode({ body: node });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err;
+  }
 }
 
 export function isNodeReady(node: V1Node): boolean {

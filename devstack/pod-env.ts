@@ -64,7 +64,8 @@ async function valueFrom(pod: V1Pod, name: string, from: ValueFrom, sources: Env
   return value;
 }
 
-function fieldValue(pod: V1Pod, path: string, podIP: string): string {
+/** A downward-API field of the pod (env fieldRef, downwardAPI volume items). */
+export function fieldValue(pod: V1Pod, path: string, podIP: string): string {
   const meta = pod.metadata ?? {};
   const keyed = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (keyed) return (keyed[1] === "labels" ? meta.labels : meta.annotations)?.[keyed[2]!] ?? "";

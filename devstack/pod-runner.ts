@@ -5,14 +5,17 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod
 import { createLogger, type Logger } from "../common/logger.js";
 import { errorMessage, startableInformer } from "../common/kube/informer.js";
 import { projectRoot } from "./binaries.js";
-import { gpuNodes } from "./gpu-nodes.js";
+import { kwokNodes } from "./gpu-nodes.js";
+import { entryPoint, mountVolumes, remapPorts, serviceAccountKubeconfig, serviceAccountToken } from "./pod-container.js";
 import { apiEnvSources, resolveContainerEnv } from "./pod-env.js";
 import { podStatus, type ContainerRun } from "./pod-status.js";
-import { freePort, startProcess, type Managed } from "./processes.js";
+import { signalGroup, startProcess, type Managed } from "./processes.js";
 
-export const WORKER_POD_SELECTOR = "app.kubernetes.io/name=pixelmill-worker";
+/** The pods it runs: the operator's worker pods, and the Helm chart's (API, operator, migration Job). */
+export const POD_SELECTOR = "app.kubernetes.io/name in (pixelmill-worker,pixelmill)";
+const RUNNABLE = new Set(["pixelmill-worker", "pixelmill"]);
 
-/** One worker process the runner started for a pod. */
+/** One process the runner started for a pod. */
 export interface WorkerProcess {
   pod: string;
   uid: string;
@@ -33,7 +36,7 @@ export interface PodRunnerOptions {
   namespace?: string;
   /** Also copy the workers' output to this process's stdout. */
   mirrorOutput?: boolean;
-  /** Nodes whose pods this runner plays the kubelet for (default: the fake GPU nodes). */
+  /** Nodes whose pods this runner plays the kubelet for (default: every fake node). */
   nodeNames?: readonly string[];
   log?: Logger;
 }
@@ -42,8 +45,16 @@ export interface PodRunner {
   start(): Promise<void>;
   /** SIGTERMs every worker (bounded wait, then SIGKILL) and stops watching. Pods are left as they are. */
   stop(): Promise<void>;
-  /** Every worker process started, oldest first, for one pod (`namespace/name`) or all. */
+  /** Every process started, oldest first, for one pod (`namespace/name`) or all. */
   processes(pod?: string): WorkerProcess[];
+  /** Where a running pod's port (its number or name) is served on this machine: `http://127.0.0.1:<port>`. */
+  endpoint(pod: string, port: string | number): string | undefined;
+  /**
+   * Node `name` vanishes with all it runs, as a machine that loses power: its processes are
+   * SIGKILLed, its pods get no restart, status write or delete from here again, and its Node
+   * object is deleted (the pod GC removes the pods later). Returns the processes killed.
+   */
+  loseNode(name: string): Promise<WorkerProcess[]>;
 }
 
 interface Slot {
@@ -51,7 +62,8 @@ interface Slot {
   pod: V1Pod;
   run: ContainerRun;
   proc?: Managed;
-  healthPort?: number;
+  /** The container's ports (by number and name) → the host ports its process listens on. */
+  ports?: Map<string, number>;
   terminating: boolean;
   restartTimer?: NodeJS.Timeout;
   probeTimer?: NodeJS.Timeout;
@@ -74,27 +86,29 @@ const MIN_GRACE_SECONDS = 2;
 export function createPodRunner(opts: PodRunnerOptions): PodRunner {
   const log = opts.log ?? createLogger({ name: "pod-runner" });
   const core = opts.kc.makeApiClient(CoreV1Api);
-  const nodes = new Set(opts.nodeNames ?? gpuNodes.map((n) => n.name));
+  const nodes = new Set(opts.nodeNames ?? kwokNodes());
   const slots = new Map<string, Slot>();
   const history: WorkerProcess[] = [];
+  /** UIDs of pods whose node was lost (loseNode): never run or touched again. */
+  const lost = new Set<string>();
   let stopped = false;
   let nextIp = 0;
 
   const path = opts.namespace ? `/api/v1/namespaces/${opts.namespace}/pods` : "/api/v1/pods";
   const list = () => opts.namespace
-    ? core.listNamespacedPod({ namespace: opts.namespace, labelSelector: WORKER_POD_SELECTOR })
-    : core.listPodForAllNamespaces({ labelSelector: WORKER_POD_SELECTOR });
+    ? core.listNamespacedPod({ namespace: opts.namespace, labelSelector: POD_SELECTOR })
+    : core.listPodForAllNamespaces({ labelSelector: POD_SELECTOR });
   // List and watch are filtered by the apiserver; the node check keeps to the fake nodes.
-  const ours = (pod: V1Pod) => pod.metadata?.labels?.["app.kubernetes.io/name"] === "pixelmill-worker" && nodes.has(pod.spec?.nodeName ?? "");
+  const ours = (pod: V1Pod) => RUNNABLE.has(pod.metadata?.labels?.["app.kubernetes.io/name"] ?? "") && nodes.has(pod.spec?.nodeName ?? "");
   const informer = startableInformer<V1Pod>(opts.kc, path, list, {
     onChange: (pod) => ours(pod) && onPod(pod),
     onDelete: (pod) => ours(pod) && onPodGone(pod),
-  }, { log, labelSelector: WORKER_POD_SELECTOR });
+  }, { log, labelSelector: POD_SELECTOR });
 
   const keyOf = (pod: V1Pod) => `${pod.metadata!.namespace}/${pod.metadata!.name}`;
 
   function onPod(pod: V1Pod): void {
-    if (stopped) return;
+    if (stopped || lost.has(pod.metadata?.uid ?? "")) return;
     const key = keyOf(pod);
     let slot = slots.get(key);
     if (slot && slot.pod.metadata?.uid !== pod.metadata?.uid) {
@@ -127,24 +141,31 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
     if (stopped || slot.terminating) return;
     const pod = slot.pod;
     const container = pod.spec!.containers[0]!;
-    let podEnv: Record<string, string>;
+    const name = `${pod.metadata!.namespace}_${pod.metadata!.name}`;
+    const podDir = join(opts.logDir, name);
+    let run: { script: string; args: string[]; env: NodeJS.ProcessEnv; ports: Map<string, number> };
     try {
-      podEnv = await resolveContainerEnv(pod, container, apiEnvSources(core, pod.metadata!.namespace!), slot.run.podIP);
+      await mkdir(podDir, { recursive: true });
+      const sources = apiEnvSources(core, pod.metadata!.namespace!);
+      const podEnv = await resolveContainerEnv(pod, container, sources, slot.run.podIP);
+      const token = await serviceAccountToken(core, pod);
+      const mounted = await mountVolumes(pod, container, { sources, token, podIP: slot.run.podIP }, podDir, podEnv);
+      const { env, ports } = await remapPorts(container, mounted);
+      // The pod's own credentials, or none: never the runner's (the base environment's KUBECONFIG).
+      const kubeconfig = token === undefined ? undefined : await serviceAccountKubeconfig(opts.kc, pod, token, join(podDir, "kubeconfig"));
+      run = { ...entryPoint(pod, container), env: { ...opts.baseEnv, ...env, KUBECONFIG: kubeconfig }, ports };
     } catch (err) {
-      log.warn({ pod: slot.key, err: errorMessage(err) }, "Cannot build the worker's environment, retrying");
+      log.warn({ pod: slot.key, err: errorMessage(err) }, "Cannot set up the container, retrying");
       return scheduleRestart(slot, false);
     }
-    const healthPort = await freePort();
-    await mkdir(opts.logDir, { recursive: true });
     if (stopped || slot.terminating) return;
-    slot.healthPort = healthPort;
-    const name = `${pod.metadata!.namespace}_${pod.metadata!.name}`;
+    slot.ports = run.ports;
     const proc = startProcess({
-      name: `worker ${slot.key}`,
+      name: `${pod.metadata!.labels?.["app.kubernetes.io/component"] ?? "worker"} ${slot.key}`,
       command: process.execPath,
-      args: ["--import", "tsx", join(projectRoot, "worker", "main.ts")],
+      args: ["--import", "tsx", join(projectRoot, run.script), ...run.args],
       cwd: projectRoot,
-      env: { ...opts.baseEnv, ...podEnv, HEALTH_PORT: String(slot.healthPort) },
+      env: run.env,
       logPath: join(opts.logDir, `${name}.log`),
       teeOutput: opts.mirrorOutput,
     });
@@ -152,17 +173,25 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
     history.push(record);
     slot.proc = proc;
     slot.run.runningSince = record.startedAt;
-    log.info({ pod: slot.key, pid: proc.pid, restartCount: slot.run.restartCount, logPath: proc.logPath }, "Started worker");
+    log.info({ pod: slot.key, pid: proc.pid, script: run.script, restartCount: slot.run.restartCount, logPath: proc.logPath }, "Started container");
     writeStatus(slot);
     slot.probeTimer = setInterval(() => void probe(slot, proc), 500);
     void proc.exited.then((code) => {
       record.exitCode = code;
       record.exitedAt = new Date();
       clearInterval(slot.probeTimer);
-      log.info({ pod: slot.key, pid: proc.pid, exitCode: code }, "Worker exited");
+      log.info({ pod: slot.key, pid: proc.pid, exitCode: code }, "Container exited");
       if (stopped || slot.terminating) return;
-      slot.run.lastExit = { exitCode: code ?? 137, startedAt: record.startedAt, finishedAt: record.exitedAt };
+      const exit = { exitCode: code ?? 137, startedAt: record.startedAt, finishedAt: record.exitedAt };
       slot.run.runningSince = undefined;
+      const policy = slot.pod.spec?.restartPolicy ?? "Always";
+      if (policy === "Never" || (policy === "OnFailure" && exit.exitCode === 0)) {
+        slot.run.finished = exit; // Succeeded or Failed: the pod is done (a Job's pod)
+        slot.run.ready = false;
+        slot.run.readyChangedAt = exit.finishedAt;
+        return writeStatus(slot);
+      }
+      slot.run.lastExit = exit;
       slot.run.restartCount++;
       setReady(slot, false);
       scheduleRestart(slot, true);
@@ -174,10 +203,11 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
     slot.restartTimer = setTimeout(() => background(slot, launch(slot)), delay);
   }
 
-  /** Ready when the worker's readiness endpoint answers 200: the container's readinessProbe path, else /readyz. */
+  /** Ready when the container's HTTP readiness probe answers 200 (on the host port serving its port); without a probe, once running. */
   async function probe(slot: Slot, proc: Managed): Promise<void> {
-    const path = slot.pod.spec?.containers[0]?.readinessProbe?.httpGet?.path ?? "/readyz";
-    const ready = await httpStatus(`http://127.0.0.1:${slot.healthPort}${path}`).then((s) => s === 200, () => false);
+    const check = slot.pod.spec?.containers[0]?.readinessProbe?.httpGet;
+    const port = check && slot.ports?.get(String(check.port));
+    const ready = !check || (port !== undefined && await httpStatus(`http://127.0.0.1:${port}${check.path ?? "/"}`).then((s) => s === 200, () => false));
     if (slot.proc === proc) setReady(slot, ready);
   }
 
@@ -242,6 +272,28 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
       slots.clear();
     },
     processes: (pod) => history.filter((h) => pod === undefined || h.pod === pod).map((h) => ({ ...h })),
+    endpoint(pod, port) {
+      const slot = slots.get(pod);
+      const host = slot?.proc && slot.ports?.get(String(port));
+      return host ? `http://127.0.0.1:${host}` : undefined;
+    },
+    async loseNode(name) {
+      const gone = [...slots.values()].filter((slot) => slot.pod.spec?.nodeName === name);
+      for (const slot of gone) {
+        slot.terminating = true; // no restart, no status write
+        lost.add(slot.pod.metadata!.uid!);
+        slots.delete(slot.key);
+        clearTimeout(slot.restartTimer);
+        clearInterval(slot.probeTimer);
+      }
+      const procs = gone.flatMap((slot) => slot.proc ?? []);
+      for (const proc of procs) signalGroup(proc.pid, "SIGKILL");
+      await Promise.all(procs.map((proc) => proc.exited));
+      log.info({ node: name, pods: gone.map((slot) => slot.key) }, "Node lost");
+      await core.deleteNode({ name });
+      const pids = new Set(procs.map((proc) => proc.pid));
+      return history.filter((h) => pids.has(h.pid)).map((h) => ({ ...h }));
+    },
   };
 }
 

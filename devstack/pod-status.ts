@@ -10,26 +10,33 @@ export interface ContainerRun {
   ready: boolean;
   readyChangedAt: Date;
   restartCount: number;
-  lastExit?: { exitCode: number; startedAt: Date; finishedAt: Date };
+  lastExit?: ContainerExit;
+  /** The exit that ended the pod (restartPolicy Never, or OnFailure and code 0): phase Succeeded or Failed. */
+  finished?: ContainerExit;
+}
+
+export interface ContainerExit {
+  exitCode: number;
+  startedAt: Date;
+  finishedAt: Date;
 }
 
 /**
  * The `status` a kubelet would write for a one-container pod whose container is `run`: phase
- * Running, the four standard conditions, and the container's state. Timestamps in whole seconds,
+ * Running (Succeeded or Failed once it finished), the standard conditions, and the container's state. Timestamps in whole seconds,
  * as the apiserver stores them. Arrays are complete, so a JSON merge patch replaces them whole.
  */
 export function podStatus(container: V1Container, run: ContainerRun): Record<string, unknown> {
   const t = rfc3339Seconds;
   const ready = run.ready ? "True" : "False";
   const condition = (type: string, status: string, since: Date) => ({ type, status, lastProbeTime: null, lastTransitionTime: t(since) });
-  const state = run.runningSince
-    ? { running: { startedAt: t(run.runningSince) } }
-    : { waiting: { reason: "CrashLoopBackOff", message: "back-off restarting the worker" } };
-  const lastState = run.lastExit
-    ? { terminated: { exitCode: run.lastExit.exitCode, reason: run.lastExit.exitCode === 0 ? "Completed" : "Error", startedAt: t(run.lastExit.startedAt), finishedAt: t(run.lastExit.finishedAt) } }
-    : {};
+  const terminated = (exit: ContainerExit) => ({ terminated: { exitCode: exit.exitCode, reason: exit.exitCode === 0 ? "Completed" : "Error", startedAt: t(exit.startedAt), finishedAt: t(exit.finishedAt) } });
+  const state = run.finished ? terminated(run.finished)
+    : run.runningSince ? { running: { startedAt: t(run.runningSince) } }
+      : { waiting: { reason: "CrashLoopBackOff", message: "back-off restarting the container" } };
+  const lastState = run.lastExit ? terminated(run.lastExit) : {};
   return {
-    phase: "Running",
+    phase: run.finished ? (run.finished.exitCode === 0 ? "Succeeded" : "Failed") : "Running",
     startTime: t(run.startTime),
     hostIP: "127.0.0.1",
     hostIPs: [{ ip: "127.0.0.1" }],

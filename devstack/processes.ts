@@ -84,7 +84,8 @@ async function stopGroup(child: ChildProcess, exited: Promise<number | null>, gr
   signalGroup(child.pid!, "SIGKILL"); // anything the leader left behind in its group
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** Sends `signal` to the process group `pid` leads (a Managed process and all it started); nothing if it is gone. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

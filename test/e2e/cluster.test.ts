@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1PodSpec } from "@kubernetes/client-node";
 import { kubeConfig, uniqueName } from "../support/env.js";
-import { GPU_TAINT, GPUS_PER_NODE, gpuNodes, H100, isNodeReady } from "../../devstack/gpu-nodes.js";
+import { GPU_TAINT, GPUS_PER_NODE, gpuNodes, H100, isNodeReady, kwokNodes, SYSTEM_NODE } from "../../devstack/gpu-nodes.js";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -32,9 +32,13 @@ const podsOf = async (app: string) => (await core.listNamespacedPod({ namespace,
 const scheduledCondition = (pod: { status?: { conditions?: Array<{ type: string; status: string; reason?: string }> } }) =>
   pod.status?.conditions?.find((c) => c.type === "PodScheduled");
 
-it("has two A100 and two H100 fake nodes, Ready, labelled, tainted and sized like real GPU nodes", async () => {
+it("has two A100 and two H100 fake nodes, Ready, labelled, tainted and sized like real GPU nodes, and one untainted system node", async () => {
   const nodes = (await core.listNode({ labelSelector: "type=kwok" })).items;
-  expect(nodes.map((n) => n.metadata?.name).sort()).toEqual(gpuNodes.map((n) => n.name).sort());
+  expect(nodes.map((n) => n.metadata?.name).sort()).toEqual(kwokNodes().sort());
+  const system = nodes.find((n) => n.metadata?.name === SYSTEM_NODE)!;
+  expect(isNodeReady(system), "the system node Ready").toBe(true);
+  expect(system.spec?.taints ?? []).toEqual([]);
+  expect(system.status?.allocatable?.["nvidia.com/gpu"]).toBeUndefined();
   for (const { name, gpu } of gpuNodes) {
     const node = nodes.find((n) => n.metadata?.name === name)!;
     expect(isNodeReady(node), `${name} Ready`).toBe(true);
