@@ -11,7 +11,17 @@ export const projectRoot = fileURLToPath(new URL("..", import.meta.url));
  * once per pinned version) and says so on stderr.
  */
 export async function controlPlaneBinaries(): Promise<string> {
-  const child = run("bash", [`${projectRoot}/hack/build-controlplane.sh`], { maxBuffer: 1 << 20 });
+  return buildScript("build-controlplane.sh");
+}
+
+/** The helm binary: hack/build-helm.sh returns the cached build at once, or builds it (minutes, once per pinned version). */
+export async function helmBinary(): Promise<string> {
+  return buildScript("build-helm.sh");
+}
+
+/** Runs a hack/ build script (progress on stderr) and returns the last line it prints: what it built. */
+async function buildScript(script: string): Promise<string> {
+  const child = run("bash", [`${projectRoot}/hack/${script}`], { maxBuffer: 1 << 20 });
   child.child.stderr?.pipe(process.stderr);
   const { stdout } = await child;
   return stdout.trim().split("\n").pop()!;

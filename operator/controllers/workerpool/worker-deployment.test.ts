@@ -34,10 +34,23 @@ describe("workerDeployment", () => {
     const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     expect(env).toEqual({
       WORKER_MODELS: "upscale-x2,text-detect", PIXELMILL_POOL: "h100", PIXELMILL_GPUS: "1", POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace",
-      PIXELMILL_EXECUTION_PROVIDERS: "cuda,cpu", WORKER_CONCURRENCY: "4",
+      MODEL_CACHE_DIR: "/var/cache/pixelmill/models", PIXELMILL_EXECUTION_PROVIDERS: "cuda,cpu", WORKER_CONCURRENCY: "4",
     });
     expect(container.envFrom).toEqual([{ secretRef: { name: "s3" } }]);
     expect(container.readinessProbe!.httpGet).toEqual({ path: "/readyz", port: "health" });
+  });
+
+  it("runs hardened: non-root, no privilege escalation or capabilities, RuntimeDefault seccomp, read-only root", () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+  });
+
+  it("writes only to emptyDirs: /tmp and the model cache, where MODEL_CACHE_DIR points", () => {
+    const mounts = Object.fromEntries(container.volumeMounts!.map((m) => [m.mountPath, m.name]));
+    expect(mounts).toEqual({ "/tmp": "tmp", "/var/cache/pixelmill/models": "model-cache" });
+    expect(pod.volumes!.map((v) => [v.name, Object.keys(v)])).toEqual([["tmp", ["name", "emptyDir"]], ["model-cache", ["name", "emptyDir"]]]);
+    const own = workerDeployment({ ...h100, spec: { ...h100.spec, env: [{ name: "MODEL_CACHE_DIR", value: "/elsewhere" }] } });
+    expect(own.spec!.template.spec!.containers[0]!.env!.filter((e) => e.name === "MODEL_CACHE_DIR")).toEqual([{ name: "MODEL_CACHE_DIR", value: "/var/cache/pixelmill/models" }]);
   });
 
   it("derives the termination grace from the pool's longest job", () => {

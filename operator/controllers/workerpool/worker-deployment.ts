@@ -8,6 +8,10 @@ export const POOL_LABEL = "pixelmill.io/pool";
 export const TEMPLATE_HASH_ANNOTATION = "pixelmill.io/template-hash";
 export const DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
 export const HEALTH_PORT = 8081;
+/** Where workers keep downloaded model files: an emptyDir, the root filesystem being read-only. */
+export const MODEL_CACHE_DIR = "/var/cache/pixelmill/models";
+/** Set by the operator from the pool; a pool's own env cannot override them. */
+const OWN_ENV = ["WORKER_MODELS", "PIXELMILL_POOL", "PIXELMILL_GPUS", "POD_NAME", "POD_NAMESPACE", "MODEL_CACHE_DIR"];
 /** Time for a drained worker to hand back and exit after its longest job. */
 const GRACE_MARGIN_SECONDS = 30;
 const GPU = "nvidia.com/gpu";
@@ -41,8 +45,9 @@ export function workerDeployment(pool: WorkerPool): V1Deployment {
     { name: "PIXELMILL_GPUS", value: String(gpus) },
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    { name: "MODEL_CACHE_DIR", value: MODEL_CACHE_DIR },
     ...(gpus > 0 && !spec.env?.some((e) => e.name === "PIXELMILL_EXECUTION_PROVIDERS") ? [{ name: "PIXELMILL_EXECUTION_PROVIDERS", value: "cuda,cpu" }] : []),
-    ...(spec.env ?? []).filter((e) => !["WORKER_MODELS", "PIXELMILL_POOL", "PIXELMILL_GPUS", "POD_NAME", "POD_NAMESPACE"].includes(e.name)),
+    ...(spec.env ?? []).filter((e) => !OWN_ENV.includes(e.name)),
   ];
   const resources = withGpus(spec.resources ?? {}, gpus);
   const template: V1Deployment["spec"] = {
@@ -54,6 +59,10 @@ export function workerDeployment(pool: WorkerPool): V1Deployment {
       spec: {
         // Workers need Redis and storage, never the Kubernetes API.
         automountServiceAccountToken: false,
+        // Hardened like the chart's pods (charts/pixelmill/templates/_security.tpl): the image's
+        // non-root user, RuntimeDefault seccomp; writable only /tmp and the model cache.
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+        volumes: [{ name: "tmp", emptyDir: {} }, { name: "model-cache", emptyDir: {} }],
         terminationGracePeriodSeconds: (spec.maxJobSeconds ?? 600) + GRACE_MARGIN_SECONDS,
         ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
         ...(spec.gpu?.product ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {
@@ -66,6 +75,8 @@ export function workerDeployment(pool: WorkerPool): V1Deployment {
           ...(spec.command ? { command: spec.command } : {}),
           env,
           ...(spec.envFrom ? { envFrom: spec.envFrom } : {}),
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+          volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, { name: "model-cache", mountPath: MODEL_CACHE_DIR }],
           ports: [{ name: "health", containerPort: HEALTH_PORT }],
           readinessProbe: { httpGet: { path: "/readyz", port: "health" }, periodSeconds: 2, failureThreshold: 1 },
           livenessProbe: { httpGet: { path: "/healthz", port: "health" }, periodSeconds: 10, failureThreshold: 6 },
