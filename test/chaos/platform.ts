@@ -1,9 +1,11 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { API_VERSION, GROUP, IMAGEMODEL_PLURAL, VERSION } from "../../common/crd-types.js";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1LeaseSpec, type V1Pod } from "@kubernetes/client-node";
+import { API_VERSION, GROUP, IMAGEMODEL_PLURAL, VERSION, WORKERPOOL_KIND, WORKERPOOL_PLURAL } from "../../common/crd-types.js";
+import { createLogger } from "../../common/logger.js";
+import { deploymentName, POOL_LABEL } from "../../operator/controllers/workerpool/worker-deployment.js";
 import { migrate } from "../../prisma/migrate.js";
 import { projectRoot } from "../../devstack/binaries.js";
 import { startComponent, type Component } from "../../devstack/components.js";
@@ -11,7 +13,9 @@ import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { kubeConfig, testEnv, uniqueName } from "../support/env.js";
 import { generateApiKey } from "../../common/auth/api-key.js";
 import { applyManifests, readManifests } from "../../devstack/manifests.js";
-import { freePort, waitUntil, type Managed } from "../../devstack/processes.js";
+import { A100 } from "../../devstack/gpu-nodes.js";
+import { createPodRunner, type PodRunner, type WorkerProcess } from "../../devstack/pod-runner.js";
+import { freePort, signalGroup, waitUntil, type Managed } from "../../devstack/processes.js";
 import { writeFailingModel } from "./failing-model.js";
 
 /** The ImageModel whose graph fails at run time (failing-model.ts). */
@@ -25,6 +29,27 @@ export const FAILING_MODEL = "reshape-fails";
 const LOCK_DURATION_MS = 6000;
 const STALLED_INTERVAL_MS = 2000;
 
+/** The operator's Lease (operator/main.ts), in the platform namespace. */
+const OPERATOR_LEASE = "pixelmill-operator";
+/** The WorkerPool whose pods are the workers when they run as pods. */
+const POOL = "a100";
+
+export type ProcessName = "api" | "operator" | "operator-a" | "operator-b" | "worker-1" | "worker-2";
+
+export interface PlatformOptions {
+  /**
+   * Two operators contending for the Lease, with client-go's timings (lease 15 s, renew deadline
+   * 10 s, retry 2 s), instead of one without election. Not with a kube-apiserver outage: a leader
+   * that cannot renew exits, and nothing here restarts it.
+   */
+  standbyOperator?: boolean;
+  /**
+   * Workers as the two pods of a WorkerPool on the fake A100 nodes, which a pod runner plays the
+   * kubelet for, instead of two worker processes.
+   */
+  workerPods?: boolean;
+}
+
 export interface LogLine {
   time: number;
   msg: string;
@@ -32,9 +57,10 @@ export interface LogLine {
 }
 
 /**
- * The platform as separate processes, as it runs in production: the API, the operator and two
- * workers, started from `<component>/main.ts` with one environment, in a namespace, database,
- * queue prefix and storage prefix of their own. Processes can be killed and started again.
+ * The platform as separate processes, as it runs in production: the API, the operator (or two,
+ * leader and standby) and two workers (processes, or pods on the fake GPU nodes), started from
+ * `<component>/main.ts` with one environment, in a namespace, database, queue prefix and storage
+ * prefix of their own. Processes can be killed and started again; a node can be lost.
  */
 export class Platform {
   readonly namespace = uniqueName("chaos");
@@ -49,6 +75,9 @@ export class Platform {
   /** Processes that ended without being told to: a crash, which the running case reports. */
   private readonly crashes: string[] = [];
   private readonly intended = new Set<Managed>();
+  /** Worker pods' processes the case killed (with their node) or already reported as crashed. */
+  private readonly seenPodExits = new Set<number>();
+  private runner?: PodRunner;
   private env: NodeJS.ProcessEnv = {};
   private db?: TestDatabase;
   private logDir = "";
@@ -60,7 +89,11 @@ export class Platform {
     return fetch(`${this.apiUrl}${path}`, { ...init, headers });
   }
 
-  static readonly NAMES = ["operator", "api", "worker-1", "worker-2"] as const;
+  readonly names: readonly ProcessName[];
+
+  constructor(private readonly opts: PlatformOptions = {}) {
+    this.names = ["api", ...(opts.standbyOperator ? ["operator-a", "operator-b"] as const : ["operator"] as const), ...(opts.workerPods ? [] : ["worker-1", "worker-2"] as const)];
+  }
 
   async start(): Promise<void> {
     const env = testEnv();
@@ -97,19 +130,23 @@ export class Platform {
       // Two workers on one machine: no health server each (it would want the same port).
       HEALTH_PORT: "0",
       // One operator, and no kubelet here to restart it: a leader that cannot renew through the
-      // kube-apiserver outage would exit for good. Leader election has its own tests.
+      // kube-apiserver outage would exit for good. With standbyOperator, launch() turns it on.
       LEADER_ELECTION: "false",
       MODEL_CACHE_DIR: join(this.logDir, "models"),
     };
-    await Promise.all(Platform.NAMES.map((name) => this.launch(name)));
+    await Promise.all(this.names.map((name) => this.launch(name)));
+    if (this.opts.standbyOperator) await waitUntil("an operator to lead", async () => (await this.leader()) !== undefined, { timeoutMs: 60_000 });
+    if (this.opts.workerPods) await this.startWorkerPods();
   }
 
-  /** Starts `name` (again) and waits until it says it is ready. */
-  async launch(name: (typeof Platform.NAMES)[number]): Promise<void> {
+  /** Starts `name` (again) and waits until it says it is ready (a standby operator: once its health server listens). */
+  async launch(name: ProcessName): Promise<void> {
     const [component, instance] = name.split("-") as [Component, string | undefined];
-    const ready = { api: "API listening", operator: "Operator started", worker: "Worker started" }[component];
+    const elected = component === "operator" && this.opts.standbyOperator;
+    const ready = elected ? "Health server listening" : { api: "API listening", operator: "Operator started", worker: "Worker started" }[component];
+    const env = elected ? { ...this.env, LEADER_ELECTION: "true", POD_NAME: name, HEALTH_PORT: String(await freePort()) } : this.env;
     const before = (await this.logLines(name)).filter((l) => l.msg === ready).length;
-    const proc = startComponent(component, this.env, this.logDir, { instance });
+    const proc = startComponent(component, env, this.logDir, { instance });
     this.processes.set(name, proc);
     void proc.exited.then((code) => {
       if (!this.intended.has(proc)) this.crashes.push(`${name} exited on its own (code ${code}); log: ${proc.logPath}`);
@@ -118,27 +155,71 @@ export class Platform {
   }
 
   /** Kills `name`'s process group with `signal` and waits until it is gone. */
-  async kill(name: (typeof Platform.NAMES)[number], signal: NodeJS.Signals): Promise<void> {
+  async kill(name: ProcessName, signal: NodeJS.Signals): Promise<void> {
     const proc = this.processes.get(name);
     if (!proc) return;
     this.intended.add(proc);
-    try {
-      process.kill(-proc.pid, signal);
-    } catch {
-      // already gone
-    }
+    signalGroup(proc.pid, signal);
     await proc.exited;
   }
 
-  /** Crashes seen since the last call. */
+  /** Crashes seen since the last call: processes, and worker pods' processes that ended on their own. */
   takeCrashes(): string[] {
+    for (const p of this.runner?.processes() ?? []) {
+      if (!p.exitedAt || p.exitCode === 0 || this.seenPodExits.has(p.pid)) continue;
+      this.seenPodExits.add(p.pid);
+      this.crashes.push(`worker of pod ${p.pod} (pid ${p.pid}) exited on its own (code ${p.exitCode})`);
+    }
     return this.crashes.splice(0);
+  }
+
+  /** The operators' Lease as it is now. */
+  async lease(): Promise<V1LeaseSpec> {
+    return (await this.kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: OPERATOR_LEASE, namespace: this.namespace })).spec ?? {};
+  }
+
+  /** The operator that holds the Lease and runs its controllers, if one does. */
+  async leader(): Promise<ProcessName | undefined> {
+    const holder = (await this.lease().catch(() => undefined))?.holderIdentity as ProcessName | undefined;
+    if (!holder || !this.names.includes(holder)) return undefined;
+    return (await this.logLines(holder)).some((l) => l.msg === "Operator started") ? holder : undefined;
+  }
+
+  /** The WorkerPool's pods, as the apiserver has them now. */
+  async workerPods(): Promise<V1Pod[]> {
+    return (await this.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: this.namespace, labelSelector: `${POOL_LABEL}=${POOL}` })).items;
+  }
+
+  /** Ready replicas of the WorkerPool's Deployment. */
+  async readyWorkerPods(): Promise<number> {
+    return (await this.kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: this.namespace, name: deploymentName(POOL) })).status?.readyReplicas ?? 0;
+  }
+
+  /** Loses a fake GPU node with the worker pods on it (PodRunner.loseNode); the processes killed. */
+  async loseNode(node: string): Promise<WorkerProcess[]> {
+    const killed = await this.runner!.loseNode(node);
+    for (const p of killed) this.seenPodExits.add(p.pid);
+    return killed;
+  }
+
+  /** Two worker pods of a WorkerPool on the A100 nodes, run by a pod runner with the platform's environment. */
+  private async startWorkerPods(): Promise<void> {
+    this.runner = createPodRunner({ kc: this.kc, namespace: this.namespace, logDir: this.logDir, baseEnv: this.env, log: createLogger({ name: "pod-runner", level: "warn" }) });
+    await this.runner.start();
+    await this.custom.createNamespacedCustomObject({
+      group: GROUP, version: VERSION, namespace: this.namespace, plural: WORKERPOOL_PLURAL,
+      body: {
+        apiVersion: API_VERSION, kind: WORKERPOOL_KIND, metadata: { name: POOL },
+        spec: { image: "pixelmill/worker:dev", models: this.env.WORKER_MODELS!.split(","), gpu: { count: 1, product: A100.product }, maxJobSeconds: 60, autoscaling: { minReplicas: 2, maxReplicas: 2 } },
+      },
+    });
+    await waitUntil("two worker pods to be ready", async () => (await this.readyWorkerPods()) === 2, { timeoutMs: 90_000 });
   }
 
   /** Starts again any process that is not running (after a crash, or a kill a failed case left behind). */
   async ensureRunning(): Promise<void> {
-    const dead: (typeof Platform.NAMES)[number][] = [];
-    for (const name of Platform.NAMES) {
+    const dead: ProcessName[] = [];
+    for (const name of this.names) {
       const proc = this.processes.get(name);
       const gone = await Promise.race([proc?.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))]);
       if (!proc || gone) dead.push(name);
@@ -162,16 +243,24 @@ export class Platform {
     return lines;
   }
 
+  /** Every worker's lines, each with `worker`: the process name, or the pod name (the pod runner logs `<namespace>_<pod>.log`). */
   async workerLines(): Promise<Array<LogLine & { worker: string }>> {
-    const [one, two] = await Promise.all([this.logLines("worker-1"), this.logLines("worker-2")]);
-    return [...one.map((l) => ({ ...l, worker: "worker-1" })), ...two.map((l) => ({ ...l, worker: "worker-2" }))];
+    const podLog = new RegExp(`^${this.namespace}_(.+)\\.log$`);
+    const workers = this.runner
+      ? (await readdir(this.logDir)).flatMap((f) => podLog.exec(f)?.[1] ?? []).map((pod) => ({ worker: pod, log: `${this.namespace}_${pod}` }))
+      : ["worker-1", "worker-2"].map((w) => ({ worker: w, log: w }));
+    const lines = await Promise.all(workers.map(async ({ worker, log }) => (await this.logLines(log)).map((l) => ({ ...l, worker }))));
+    return lines.flat();
   }
 
   async stop(): Promise<void> {
     for (const proc of this.processes.values()) this.intended.add(proc);
-    await Promise.all([...this.processes.values()].map((p) => p.stop(15_000)));
+    await Promise.all([...[...this.processes.values()].map((p) => p.stop(15_000)), this.runner?.stop()]);
     await this.db?.drop().catch(() => {});
-    await this.kc.makeApiClient(CoreV1Api).deleteNamespace({ name: this.namespace }).catch(() => {});
+    const core = this.kc.makeApiClient(CoreV1Api);
+    await core.deleteNamespace({ name: this.namespace }).catch(() => {});
+    // No kubelet is left to finish the worker pods: remove them, so they hold no GPUs of the nodes.
+    if (this.runner) await core.deleteCollectionNamespacedPod({ namespace: this.namespace, gracePeriodSeconds: 0 }).catch(() => {});
     if (process.env.PIXELMILL_KEEP_TMP) console.log(`[chaos] component logs kept in ${this.logDir}`);
     else await rm(this.logDir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@ export default class ChaosTableReporter implements Reporter {
       for (const test of m.children.allTests()) {
         const result = test.result();
         const error = result.state === "failed" ? result.errors?.[0]?.message?.split("\n", 1)[0] : undefined;
-        rows.push({ row: test.meta().chaos, name: test.name, result: error ? `${result.state}: ${error.slice(0, 120)}` : result.state });
+        rows.push({ row: test.meta().chaos, name: test.name, result: error ? `${result.state}: ${error.slice(0, 120)}` : result.state, ms: test.diagnostic()?.duration });
       }
     }
     console.log(`\nChaos suite: every job accounted for\n\n${formatTable(rows)}\n`);

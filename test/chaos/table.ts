@@ -27,16 +27,17 @@ declare module "vitest" {
   }
 }
 
-const COLUMNS = ["fault", "jobs", "succeeded", "failed with reason", "canceled", "lost", "duplicated", "stuck", "result"] as const;
+const COLUMNS = ["fault", "jobs", "succeeded", "failed with reason", "canceled", "lost", "duplicated", "stuck", "seconds", "result"] as const;
 
 /** A case's label: its row's, or for a case that never counted its jobs the test name up to its colon. */
 const label = (row: ChaosRow | undefined, name: string) => row?.fault ?? name.split(":")[0]!;
 
-/** The table `npm run test:chaos` ends with; a case that never got to count its jobs shows dashes. */
-export function formatTable(rows: Array<{ row?: ChaosRow; name: string; result: string }>): string {
-  const cells = rows.map(({ row, name, result }) => {
+/** The table `npm run test:chaos` ends with (`ms`: how long the case took); a case that never got to count its jobs shows dashes. */
+export function formatTable(rows: Array<{ row?: ChaosRow; name: string; result: string; ms?: number }>): string {
+  const cells = rows.map(({ row, name, result, ms }) => {
     const n = (v: number | undefined) => (v === undefined ? "-" : String(v));
-    return [label(row, name), n(row?.jobs), n(row?.succeeded), n(row?.failed), n(row?.canceled), n(row?.lost), n(row?.duplicated), n(row?.stuck), result];
+    const seconds = ms === undefined ? "-" : String(Math.round(ms / 1000));
+    return [label(row, name), n(row?.jobs), n(row?.succeeded), n(row?.failed), n(row?.canceled), n(row?.lost), n(row?.duplicated), n(row?.stuck), seconds, result];
   });
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
   const line = (r: readonly string[]) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
