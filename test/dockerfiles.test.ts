@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, matchesGlob } from "node:path";
 import { validate } from "dockerfile-utils";
 import { projectRoot } from "../devstack/binaries.js";
 
-/** No Docker engine here: the Dockerfiles are linted and checked against the tree instead of built. */
+/**
+ * The Dockerfiles, linted and checked against the tree. CI also builds and runs both images
+ * (hack/images/ci.sh, ADR 0012); these checks say what is wrong before a build would.
+ */
 describe.each(["Dockerfile.api", "Dockerfile.worker"])("%s", (file) => {
   const text = readFileSync(join(projectRoot, file), "utf8");
   const lines = text.replace(/\\\n/g, " ").split("\n");
+  /** The stage the image is: after the last FROM. */
+  const final = lines.slice(lines.findLastIndex((l) => /^FROM\s/.test(l)));
 
   it("passes the Dockerfile linter", () => {
     expect(validate(text).map((p) => `${p.range.start.line + 1}: ${typeof p.message === "string" ? p.message : p.message.value}`)).toEqual([]);
@@ -19,6 +24,7 @@ describe.each(["Dockerfile.api", "Dockerfile.worker"])("%s", (file) => {
       .flatMap((l) => l.trim().split(/\s+/).slice(1, -1).filter((a) => !a.startsWith("--")));
     expect(sources.length).toBeGreaterThan(3);
     for (const src of sources) expect(existsSync(join(projectRoot, src)), src).toBe(true);
+    expect(sources.filter((src) => ignoredByDockerignore(src))).toEqual([]);
   });
 
   it("copies into the build stage every source the build compiles", () => {
@@ -28,6 +34,8 @@ describe.each(["Dockerfile.api", "Dockerfile.worker"])("%s", (file) => {
     expect(compiled.length).toBeGreaterThan(50);
     const missing = compiled.filter((f) => !copied.some((src) => f === src || f.startsWith(`${src}/`)));
     expect(missing).toEqual([]);
+    // The build context has them too; generated ones are made in the image by `npm ci`'s postinstall.
+    expect(compiled.filter((f) => !f.includes("/generated/") && ignoredByDockerignore(f))).toEqual([]);
   }, 60_000);
 
   it("starts entry points whose sources exist", () => {
@@ -35,7 +43,57 @@ describe.each(["Dockerfile.api", "Dockerfile.worker"])("%s", (file) => {
     expect(entries.length).toBeGreaterThan(0);
     for (const entry of entries) expect(existsSync(join(projectRoot, entry)), entry).toBe(true);
   });
+
+  it("runs as a user other than root", () => {
+    const users = final.filter((l) => /^USER\s/.test(l)).map((l) => l.split(/\s+/)[1]);
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
+  });
+
+  it("has a HEALTHCHECK that asks the liveness endpoint on a port the image sets", () => {
+    const checks = final.filter((l) => /^HEALTHCHECK\s/.test(l));
+    expect(checks).toHaveLength(1);
+    // Exec form with Node's fetch: slim images have no curl.
+    const [, port] = /CMD \["node", "-e", ".*process\.env\.(\w+) \+ '\/healthz'/.exec(checks[0]!) ?? [];
+    expect(port).toBeDefined();
+    expect(final.some((l) => new RegExp(`^ENV\\s.*\\b${port}=\\d+`).test(l)), `ENV ${port}`).toBe(true);
+  });
 });
+
+describe("Dockerfile.worker", () => {
+  const final = readFileSync(join(projectRoot, "Dockerfile.worker"), "utf8").replace(/\\\n/g, " ").split(/^FROM /m).at(-1)!;
+
+  it("declares the model cache as a volume, where MODEL_CACHE_DIR points", () => {
+    const [, dir] = /^ENV\s.*\bMODEL_CACHE_DIR=(\S+)/m.exec(final) ?? [];
+    expect(dir).toMatch(/^\//);
+    expect(final).toMatch(new RegExp(`^VOLUME \\[?"?${dir}"?\\]?$`, "m"));
+  });
+
+  it("installs onnxruntime-node's CUDA EP unless the build says otherwise", () => {
+    expect(readFileSync(join(projectRoot, "Dockerfile.worker"), "utf8")).toMatch(/^ARG ONNXRUNTIME_CUDA=install$/m);
+  });
+});
+
+describe(".dockerignore", () => {
+  it("keeps local state, dependencies, build output and tests out of the build context", () => {
+    for (const path of [".git", "node_modules", "dist", ".pixelmill", "api/data/generated", "test", "bench", "docs", "common/config.test.ts"]) {
+      expect(ignoredByDockerignore(path), path).toBe(true);
+    }
+  });
+});
+
+/** Whether Docker's build context leaves `path` out: the last .dockerignore pattern matching it or a folder above it decides. */
+function ignoredByDockerignore(path: string): boolean {
+  const patterns = readFileSync(join(projectRoot, ".dockerignore"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const parts = path.split("/");
+  let ignored = false;
+  for (const pattern of patterns) {
+    const negated = pattern.startsWith("!");
+    const glob = negated ? pattern.slice(1) : pattern;
+    if (parts.some((_, i) => matchesGlob(parts.slice(0, i + 1).join("/"), glob))) ignored = !negated;
+  }
+  return ignored;
+}
 
 let compiled: string[] | undefined;
 /** The project files `npm run build` compiles (tsconfig.build.json and everything it imports). */
