@@ -65,6 +65,8 @@ describe("pixelmill", () => {
     expect((JSON.parse(listed.stdout) as { items: JobView[] }).items.map((j) => j.id)).toContain(id);
     const models = await cli(["models", "--json"]);
     expect((JSON.parse(models.stdout) as ModelList).items.map((m) => m.name)).toContain("upscale-x2");
+    const described = await cli(["models"]);
+    expect(described.stdout.split("\n")).toEqual(expect.arrayContaining(["grayscale  image-to-image  Apache-2.0", "text-detect  image-to-mask  MIT AND Apache-2.0  params: threshold (number)"]));
   });
 
   it("exits 1 when a job fails, and 3 with the problem in words when the API refuses", async () => {

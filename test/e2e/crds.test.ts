@@ -15,6 +15,7 @@ import {
 import {
   MAX_PARAM_STRING_LENGTH, MAX_START_DEADLINE_SECONDS, MAX_TIMEOUT_SECONDS, MAX_TTL_SECONDS_AFTER_FINISHED,
 } from "../../common/job/limits.js";
+import { manifest } from "../support/inference.js";
 
 type Manifest = ImageJob | ImageModel | WorkerPool;
 
@@ -248,7 +249,7 @@ describe("validation refuses", () => {
 describe("installed CRDs", () => {
   it.each([
     ["imagejobs.pixelmill.io", "ij", ["Model", "Phase", "Attempts", "Age"]],
-    ["imagemodels.pixelmill.io", "im", ["Task", "Source", "Age"]],
+    ["imagemodels.pixelmill.io", "im", ["Task", "Source", "License", "Age"]],
     ["workerpools.pixelmill.io", "wp", ["GPU", "Min", "Max", "Waiting", "InFlight", "Desired", "Ready", "Pending", "Scaled", "Age", "Reason"]],
   ])("%s has its names, status subresource and printer columns", async (name, shortName, columns) => {
     const crd = await kubeConfig().makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name });
@@ -259,5 +260,20 @@ describe("installed CRDs", () => {
     expect(version?.subresources?.status).toEqual({});
     expect(version?.subresources?.scale).toBeUndefined();
     expect(version?.additionalPrinterColumns?.map((c) => c.name)).toEqual(columns);
+  });
+
+  it("shows an ImageModel's task, and its licence with -o wide (the Table kubectl asks the apiserver for)", async () => {
+    const model = await manifest("text-detect");
+    const name = uniqueName("provenance");
+    await custom.createNamespacedCustomObject({
+      group: GROUP, version: VERSION, namespace: ns, plural: IMAGEMODEL_PLURAL, body: { ...model, metadata: { name, namespace: ns } },
+    });
+    const table = (await custom.listNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: ns, plural: IMAGEMODEL_PLURAL, fieldSelector: `metadata.name=${name}` },
+      setHeaderOptions("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io"),
+    )) as { columnDefinitions: Array<{ name: string; priority: number }>; rows: Array<{ cells: unknown[] }> };
+    // Priority 1: only `-o wide` shows the column.
+    expect(table.columnDefinitions.map((c) => [c.name, c.priority])).toEqual([["Name", 0], ["Task", 0], ["Source", 0], ["License", 1], ["Age", 0]]);
+    expect(table.rows.map((r) => r.cells.slice(0, 4))).toEqual([[name, "image-to-mask", "builtin:text-detect", "MIT AND Apache-2.0"]]);
   });
 });
