@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient, type TenantLimits, type TenantView } from "../client/index.js";
+import { convertTfjsCommand } from "./convert-tfjs.js";
 import { UsageError, type Io } from "./io.js";
 import type { Options } from "./run.js";
 
@@ -92,6 +93,7 @@ export const jobsCommand: Command = async ({ client, args, options, io }) => {
 };
 
 export const modelsCommand: Command = async ({ client, args, options, io }) => {
+  if (args[0] === "convert-tfjs") return convertTfjsCommand(args.slice(1), options, io);
   if (args.length) throw new UsageError("models takes no arguments");
   const models = await client.models();
   const line = (m: (typeof models.items)[number]) =>

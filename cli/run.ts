@@ -14,6 +14,7 @@ export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
   jobs list [--status S] [--model M] [--limit N] [--cursor C]
   jobs get|cancel|watch ID
   models
+  models convert-tfjs DIR --out FILE.onnx   (local: a TF.js layers model → ONNX; exit 1 if it cannot)
   keys create NAME --scope S... [--tenant T] [--expires-at ISO-8601]
   keys list
   keys revoke ID
