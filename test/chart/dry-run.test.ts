@@ -18,8 +18,8 @@ describe("the rendered chart against the apiserver", () => {
 
   it.each([["default", []], ["production", [productionValues]]])("accepts every object of the %s values", async (_, values) => {
     const rendered = await template({ namespace, values });
-    // The test cluster has no Prometheus Operator CRDs; ServiceMonitors are checked by shape in chart.test.ts.
-    const objects = parse(rendered).filter((o) => o.kind !== "ServiceMonitor");
+    // The test cluster has no Prometheus Operator CRDs; their objects are checked by shape in chart.test.ts.
+    const objects = parse(rendered).filter((o) => o.kind !== "ServiceMonitor" && o.kind !== "PodMonitor");
     const out = await apply(JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
     const accepted = out.split("\n").filter((l) => / serverside-applied \(server dry run\)$/.test(l));
     expect(accepted, out).toHaveLength(objects.length);
