@@ -36,6 +36,6 @@ describe("the rendered chart against the apiserver", () => {
     const notes = out.slice(out.indexOf("NOTES:"));
     expect(notes).toContain(`kubectl get secret --namespace ${namespace} pixelmill-admin-key -o jsonpath='{.data.admin-key}' | base64 -d`);
     expect(notes).toContain(`kubectl port-forward --namespace ${namespace} service/pixelmill-api 8080:80`);
-    expect(notes).toContain(`curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -F model=grayscale -F image=@cat.png "$PIXELMILL_URL/v1/jobs"`);
+    expect(notes).toContain(`curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -F model=grayscale -F image=@cat.png "$PIXELMILL_API_URL/v1/jobs"`);
   });
 });
