@@ -52,7 +52,7 @@ const storage = { STORAGE_URL: `s3://${s3.bucket}/${prefix}`, S3_ENDPOINT: s3.en
 await core.createNamespace({ body: { metadata: { name: namespace, annotations: { [INPUT_BUCKETS_ANNOTATION]: s3.bucket } } } });
 await applyManifests(kc, await readManifests(join(projectRoot, "models/manifests")), namespace);
 const store = createObjectStore(loadConfig({ ...storage }));
-// Big enough that a burst keeps the pool busy for seconds (upscale-x2 of 384×384, about 0.1 s a job here).
+// Big enough that a burst keeps the pool busy for seconds (resize-x2 of 384×384, about 0.1 s a job here).
 const input = await sharp({ create: { width: 384, height: 384, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 40 } } }).png().toBuffer();
 await store.put("inputs/in.png", input, { contentType: "image/png" });
 store.close();
@@ -83,7 +83,7 @@ const watches = await Promise.all([
 await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: WORKERPOOL_PLURAL, body: {
   apiVersion: `${GROUP}/${VERSION}`, kind: "WorkerPool", metadata: { name: "h100" },
   spec: {
-    image: "pixelmill/worker:bench", models: ["upscale-x2"], gpu: { count: 1, product: H100.product }, maxJobSeconds: 60,
+    image: "pixelmill/worker:bench", models: ["resize-x2"], gpu: { count: 1, product: H100.product }, maxJobSeconds: 60,
     env: [{ name: "WORKER_CONCURRENCY", value: "2" }],
     autoscaling: { minReplicas: 0, maxReplicas: MAX, targetJobsPerReplica: TARGET, scaleDownWindowSeconds: WINDOW_S },
   },
@@ -91,7 +91,7 @@ await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, name
 await until(() => deploymentEvents.length > 0, 20_000, "the pool's Deployment");
 
 const createJob = (name: string) => custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL, body: {
-  apiVersion: `${GROUP}/${VERSION}`, kind: "ImageJob", metadata: { name }, spec: { model: "upscale-x2", input: { uri: `s3://${s3.bucket}/${prefix}/inputs/in.png` } },
+  apiVersion: `${GROUP}/${VERSION}`, kind: "ImageJob", metadata: { name }, spec: { model: "resize-x2", input: { uri: `s3://${s3.bucket}/${prefix}/inputs/in.png` } },
 } });
 
 // 1. One job into a pool at zero.

@@ -3,7 +3,7 @@
  * (`npm run dev` in another terminal). Times are taken by this client from the 202 and the SSE
  * stream, so each stage includes the watch hop that makes it visible to the API.
  *
- *   npx tsx bench/latency.ts [--url http://localhost:8080] [--model upscale-x2] [--runs 20]
+ *   npx tsx bench/latency.ts [--url http://localhost:8080] [--model resize-x2] [--runs 20]
  *
  * The key is PIXELMILL_API_KEY (what `npm run dev` prints), else the one it keeps in .pixelmill/dev-key.
  */
@@ -15,7 +15,7 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
 const url = arg("url", "http://localhost:8080");
-const model = arg("model", "upscale-x2");
+const model = arg("model", "resize-x2");
 const runs = Number(arg("runs", "20"));
 const key = process.env.PIXELMILL_API_KEY ?? readFileSync(".pixelmill/dev-key", "utf8").trim();
 const headers = { authorization: `Bearer ${key}` };

@@ -117,7 +117,7 @@ async function main(): Promise<void> {
 Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${started.apiserverVersion}).
 
   export PIXELMILL_API_KEY=${devKey.key}
-  curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -F model=upscale-x2 -F image=@your.png http://localhost:${port}/v1/jobs
+  curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -F model=resize-x2 -F image=@your.png http://localhost:${port}/v1/jobs
   curl -H "Authorization: Bearer $PIXELMILL_API_KEY" http://localhost:${port}/v1/jobs/<id>          # status, and the output URL once done
   curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -N http://localhost:${port}/v1/jobs/<id>/events # live updates (SSE)
 

@@ -16,7 +16,7 @@ const specs: Record<string, ImageModelSpec> = {};
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "pixelmill-builtin-"));
   inference = new Inference({ cacheDir: dir, executionProviders: ["cpu"], maxInputPixels: 40_000_000, fetchMaxBytes: 1 << 20, fetchTimeoutMs: 1000, log: captureLog().log });
-  for (const name of ["upscale-x2", "grayscale", "blur"]) specs[name] = (await manifest(name)).spec;
+  for (const name of ["resize-x2", "grayscale", "blur"]) specs[name] = (await manifest(name)).spec;
 });
 
 afterAll(async () => {
@@ -92,7 +92,7 @@ function blurRef(img: RawImage): RawImage {
 const SIZES: Array<[number, number]> = [[7, 5], [1, 1], [2, 3], [16, 9], [31, 17]];
 
 describe.each([
-  ["upscale-x2", upscaleRef],
+  ["resize-x2", upscaleRef],
   ["grayscale", grayscaleRef],
   ["blur", blurRef],
 ] as const)("builtin %s", (model, reference) => {
@@ -112,10 +112,10 @@ describe.each([
   });
 });
 
-describe("builtin upscale-x2", () => {
+describe("builtin resize-x2", () => {
   it("returns a PNG exactly twice the input's size", async () => {
     const out = await inference.run({
-      modelName: "upscale-x2", modelVersion: "1", modelSpec: specs["upscale-x2"]!, input: await png(randomImage(13, 7, 5)),
+      modelName: "resize-x2", modelVersion: "1", modelSpec: specs["resize-x2"]!, input: await png(randomImage(13, 7, 5)),
       params: {}, output: { format: "png" },
     });
     expect(out).toMatchObject({ contentType: "image/png", width: 26, height: 14 });

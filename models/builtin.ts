@@ -1,17 +1,22 @@
 import { blur } from "./blur.js";
 import { grayscale } from "./grayscale.js";
+import { resizeX2 } from "./resize-x2.js";
 import { textDetect } from "./text-detect.js";
-import { upscaleX2 } from "./upscale-x2.js";
+import { esrganSlim } from "./upscale-esrgan.js";
 
 /**
  * The models a `builtin:<name>` source names, as ONNX bytes built by code in this folder.
  * Adding a builtin graph is code; adding any other model is only an ImageModel manifest.
  */
 const BUILTINS: Record<string, () => Uint8Array | Promise<Uint8Array>> = {
-  "upscale-x2": upscaleX2,
+  "resize-x2": resizeX2,
   grayscale,
   blur,
   "text-detect": textDetect,
+  "upscale-x2": () => esrganSlim(2),
+  "upscale-x3": () => esrganSlim(3),
+  "upscale-x4": () => esrganSlim(4),
+  "upscale-x8": () => esrganSlim(8),
 };
 
 export function builtinNames(): string[] {

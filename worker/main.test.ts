@@ -44,11 +44,11 @@ it("refuses to start without WORKER_MODELS, exiting 1 with the reason", async ()
 
 it("starts, answers its readiness probe, then drains and exits 0 on SIGTERM", async () => {
   const port = await freePort();
-  const main = startMain({ WORKER_MODELS: "upscale-x2,segment", WORKER_CONCURRENCY: "1", HEALTH_PORT: String(port) });
+  const main = startMain({ WORKER_MODELS: "resize-x2,segment", WORKER_CONCURRENCY: "1", HEALTH_PORT: String(port) });
   const probe = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status, () => 0);
   try {
     await expect.poll(() => main.lines().find((l) => l.msg === "Worker started"), { timeout: 20_000, interval: 100 })
-      .toMatchObject({ models: ["upscale-x2", "segment"], concurrency: 1, executionProviders: ["cpu"] });
+      .toMatchObject({ models: ["resize-x2", "segment"], concurrency: 1, executionProviders: ["cpu"] });
     expect(await probe("/readyz")).toBe(200);
     expect(await probe("/healthz")).toBe(200);
     main.child.kill("SIGTERM");

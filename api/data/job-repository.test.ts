@@ -25,7 +25,7 @@ afterAll(async () => {
 
 function record(over: Partial<JobRecord> = {}): JobRecord {
   return {
-    uid: randomUUID(), namespace: "ns", name: "job-abc", model: "upscale-x2", inputUri: "upload:uploads/ns/x.png",
+    uid: randomUUID(), namespace: "ns", name: "job-abc", model: "resize-x2", inputUri: "upload:uploads/ns/x.png",
     params: { strength: 0.5 }, phase: "Pending", attempts: 0, createdAt: new Date("2026-05-01T10:00:00Z"),
     queuedAt: null, startedAt: null, finishedAt: null, output: null, error: null, runSeconds: null, gpuSeconds: null, resourceVersion: 100n, deletedAt: null,
     ...over,

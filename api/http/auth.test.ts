@@ -31,7 +31,7 @@ const jsonPost = (key: string, path: string, body: unknown) => asKey(key, path, 
 
 function submitForm(): FormData {
   const form = new FormData();
-  form.append("model", "upscale-x2");
+  form.append("model", "resize-x2");
   form.append("image", new Blob([png], { type: "image/png" }), "cat.png");
   return form;
 }

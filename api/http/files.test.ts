@@ -68,7 +68,7 @@ it("answers 404 for a signed URL of an object that is not there", async () => {
 it("stores multipart uploads in the file store too", async () => {
   const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#000000" } }).png().toBuffer();
   const body = new FormData();
-  body.append("model", "upscale-x2");
+  body.append("model", "resize-x2");
   body.append("image", new Blob([png]), "x.png");
   const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body });
   expect(res.status).toBe(202);

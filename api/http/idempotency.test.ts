@@ -20,11 +20,11 @@ async function imageJobs(): Promise<ImageJob[]> {
   return list.items;
 }
 
-const body = (extra: Record<string, unknown> = {}) => ({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 0.5 }, ...extra });
+const body = (extra: Record<string, unknown> = {}) => ({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 0.5 }, ...extra });
 const postJson = (key: string | undefined, json: unknown) =>
   api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: JSON.stringify(json), headers: { "content-type": "application/json", ...(key === undefined ? {} : { "idempotency-key": key }) } });
 
-function postForm(key: string, image: Buffer, fields: Record<string, string> = { model: "upscale-x2" }): Promise<Response> {
+function postForm(key: string, image: Buffer, fields: Record<string, string> = { model: "resize-x2" }): Promise<Response> {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   form.append("image", new Blob([image], { type: "image/png" }), "cat.png");
@@ -87,7 +87,7 @@ describe("POST /v1/jobs with Idempotency-Key", () => {
     expect(retry.status).toBe(202);
     expect(((await retry.json()) as { id: string }).id).toBe(id);
     await problem(await postForm(key, otherPng), 422, "idempotency-key-reused");
-    await problem(await postForm(key, png, { model: "upscale-x2", output_format: "webp" }), 422, "idempotency-key-reused");
+    await problem(await postForm(key, png, { model: "resize-x2", output_format: "webp" }), 422, "idempotency-key-reused");
     expect(await api.listKeys()).toEqual(keys); // the refused and replayed uploads are gone
     expect((await imageJobs()).filter((j) => j.metadata.uid === id)).toHaveLength(1);
   });

@@ -48,7 +48,7 @@ describe("GET /v1/jobs/:id", () => {
       return v.status === "succeeded" && v;
     }, "succeeded");
     expect(view).toMatchObject({
-      id: uid, model: "upscale-x2", attempts: 1, error: null,
+      id: uid, model: "resize-x2", attempts: 1, error: null,
       queued_at: "2026-05-01T10:00:00.000Z", started_at: "2026-05-01T10:00:05.000Z", finished_at: "2026-05-01T10:00:09.000Z",
       output: { content_type: "image/png", width: 8, height: 6, bytes: put.bytes },
       urls: { self: `${api.url}/v1/jobs/${uid}`, events: `${api.url}/v1/jobs/${uid}/events` },
@@ -146,7 +146,7 @@ describe("GET /v1/jobs", () => {
       expect(res.body.type).toBe("https://pixelmill.io/problems/invalid-request");
       expect([...new Set(res.body.errors?.map((e) => e.path[0]))], q).toEqual(["model"]);
     }
-    expect((await getJson("/v1/jobs?model=upscale-x2")).status).toBe(200);
+    expect((await getJson("/v1/jobs?model=resize-x2")).status).toBe(200);
   });
 });
 

@@ -22,11 +22,11 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const get = (key: string, path: string) => fetch(`${api.url}${path}`, { headers: bearer(key) });
 const submitJson = (key: string) => fetch(`${api.url}/v1/jobs`, {
   method: "POST", headers: { ...bearer(key), "content-type": "application/json" },
-  body: JSON.stringify({ model: "upscale-x2", input: { uri: "https://example.com/cat.png" } }),
+  body: JSON.stringify({ model: "resize-x2", input: { uri: "https://example.com/cat.png" } }),
 });
 function submitUpload(key: string): Promise<Response> {
   const body = new FormData();
-  body.append("model", "upscale-x2");
+  body.append("model", "resize-x2");
   body.append("image", new Blob([png], { type: "image/png" }), "cat.png");
   return fetch(`${api.url}/v1/jobs`, { method: "POST", headers: bearer(key), body });
 }

@@ -80,7 +80,7 @@ describe("the OpenAPI document", () => {
   it("describes the real answers: 202 submit, 200 get, list and models, 400, 401, 403 and 404 problems", async () => {
     const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#808080" } }).png().toBuffer();
     const form = new FormData();
-    form.set("model", "upscale-x2");
+    form.set("model", "resize-x2");
     form.set("image", new Blob([png]), "cat.png");
     const submitted = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form });
     expect(submitted.status).toBe(202);

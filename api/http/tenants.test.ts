@@ -21,7 +21,7 @@ const asAdmin = (method: string, path: string, body?: unknown) => fetch(`${api.u
 });
 const submitJson = (key: string) => fetch(`${api.url}/v1/jobs`, {
   method: "POST", headers: { ...bearer(key), "content-type": "application/json" },
-  body: JSON.stringify({ model: "upscale-x2", input: { uri: "https://example.com/cat.png" } }),
+  body: JSON.stringify({ model: "resize-x2", input: { uri: "https://example.com/cat.png" } }),
 });
 const policyQ = (res: Response) => Number(/;q=(\d+);/.exec(res.headers.get("ratelimit-policy") ?? "")?.[1]);
 

@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 function form(): FormData {
   const body = new FormData();
-  body.append("model", "upscale-x2");
+  body.append("model", "resize-x2");
   body.append("image", new Blob([png], { type: "image/png" }), "cat.png");
   return body;
 }

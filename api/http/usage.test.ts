@@ -18,7 +18,7 @@ async function finished(namespace: string, finishedAt: string, usage: { runSecon
   const at = new Date(finishedAt);
   const gpuSeconds = usage && usage.runSeconds * usage.gpus;
   await api.jobs.upsert({
-    uid: randomUUID(), namespace, name: `job-${randomUUID().slice(0, 8)}`, model: "upscale-x2", inputUri: "https://example.com/x.png", params: null,
+    uid: randomUUID(), namespace, name: `job-${randomUUID().slice(0, 8)}`, model: "resize-x2", inputUri: "https://example.com/x.png", params: null,
     phase, attempts: 1, createdAt: at, queuedAt: at, startedAt: at, finishedAt: at,
     output: usage && { uri: "s3://b/o.png", usage: { ...usage, gpuSeconds: gpuSeconds! } }, error: null,
     runSeconds: usage?.runSeconds ?? null, gpuSeconds, resourceVersion: 1n, deletedAt: null,

@@ -35,7 +35,7 @@ afterAll(async () => {
 
 const createJob = async (name: string, params?: Record<string, unknown>) => (await custom.createNamespacedCustomObject({
   group: GROUP, version: VERSION, namespace: ns, plural: IMAGEJOB_PLURAL,
-  body: { apiVersion: API_VERSION, kind: "ImageJob", metadata: { name }, spec: { model: "upscale-x2", input: { uri: "https://example.com/a.png" }, params } },
+  body: { apiVersion: API_VERSION, kind: "ImageJob", metadata: { name }, spec: { model: "resize-x2", input: { uri: "https://example.com/a.png" }, params } },
 })) as ImageJob;
 
 it("on start, records the ImageJobs that exist and marks deleted those gone while it was away", async () => {
@@ -43,7 +43,7 @@ it("on start, records the ImageJobs that exist and marks deleted those gone whil
   const [a, b] = [await createJob("before-a"), await createJob("before-b")];
   // A row from an earlier run whose ImageJob was deleted while no mirror watched.
   const vanished: JobRecord = {
-    uid: randomUUID(), namespace: ns, name: "vanished", model: "upscale-x2", inputUri: "https://example.com/v.png", params: null,
+    uid: randomUUID(), namespace: ns, name: "vanished", model: "resize-x2", inputUri: "https://example.com/v.png", params: null,
     phase: "Running", attempts: 1, createdAt: new Date(), queuedAt: null, startedAt: null, finishedAt: null, output: null, error: null, runSeconds: null, gpuSeconds: null,
     resourceVersion: 1n, deletedAt: null,
   };

@@ -33,6 +33,6 @@ describe("Controller metrics", () => {
   it("reuses the metrics already in a registry", () => {
     const registry = new Registry();
     expect(operatorMetrics(registry).reconciles).toBe(operatorMetrics(registry).reconciles);
-    expect(() => operatorMetrics(registry).waitingJobs.set({ model: "upscale-x2" }, 3)).not.toThrow();
+    expect(() => operatorMetrics(registry).waitingJobs.set({ model: "resize-x2" }, 3)).not.toThrow();
   });
 });

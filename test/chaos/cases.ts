@@ -15,7 +15,7 @@ let seed = 0;
 /** A new seed for noisePng: no two jobs of a run read the same bytes. */
 export const nextSeed = (): number => ++seed;
 
-export const SMALL_MODELS = ["grayscale", "upscale-x2"] as const;
+export const SMALL_MODELS = ["grayscale", "resize-x2"] as const;
 
 /** Submits `n` small jobs, alternating the two cheap built-in models. */
 export async function submitSmall(run: CaseRun, n: number): Promise<void> {
@@ -24,7 +24,7 @@ export async function submitSmall(run: CaseRun, n: number): Promise<void> {
 
 /** Submits `long` (an image that takes a second or more) and `n` small jobs; resolves once a worker runs the long one. */
 export async function longAndSmall(platform: Platform, run: CaseRun, long: Buffer, n: number): Promise<Submitted> {
-  const slow = await run.submit("upscale-x2", long);
+  const slow = await run.submit("resize-x2", long);
   await submitSmall(run, n);
   await poll("the long job to start", async () => starts(await platform.workerLines(), slow.id)[0], 60_000);
   return slow;

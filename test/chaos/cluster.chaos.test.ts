@@ -34,7 +34,7 @@ describe("cluster faults", () => {
       expect(leader).toBe(before.holderIdentity);
       await longAndSmall(platform, run, medium, 5);
       // Long jobs in the worker slots, so the burst behind them waits for the operators.
-      for (let i = 0; i < 4; i++) await run.submit("upscale-x2", medium);
+      for (let i = 0; i < 4; i++) await run.submit("resize-x2", medium);
       // A burst from 4 clients at once; the leader dies half-way through it.
       let answered = 0;
       let killedAt = 0;
@@ -92,7 +92,7 @@ describe("cluster faults", () => {
   it("a GPU node lost with its running workers: its pods go, and the jobs they held run again on the other node", async ({ task }) => {
     await chaosCase(platform, task.meta, "GPU node lost", async (run) => {
       const slow = await longAndSmall(platform, run, big, 6);
-      for (let i = 0; i < 3; i++) await run.submit("upscale-x2", medium);
+      for (let i = 0; i < 3; i++) await run.submit("resize-x2", medium);
       const nodeOf = new Map((await platform.workerPods()).map((p) => [p.metadata!.name!, p.spec!.nodeName!]));
       const node = nodeOf.get(starts(await platform.workerLines(), slow.id)[0]!.worker)!;
       try {

@@ -32,7 +32,7 @@ async function ended(id: string): Promise<boolean> {
 describe("faults", () => {
   it("a worker killed with SIGKILL mid-job: its job runs again after stall detection and completes", async ({ task }) => {
     await chaosCase(platform, task.meta, "worker SIGKILL mid-job", async (run) => {
-      const slow = await run.submit("upscale-x2", big);
+      const slow = await run.submit("resize-x2", big);
       await submitSmall(run, 20);
       const first = await poll("the slow job to start", async () => starts(await platform.workerLines(), slow.id)[0], 60_000);
       const victim = first.worker as "worker-1" | "worker-2";

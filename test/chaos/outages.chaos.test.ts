@@ -25,7 +25,7 @@ describe("outages", () => {
   it("S3 frozen for 40 s mid-burst: submits get 503 within seconds, workers take no jobs, and every job completes after", async ({ task }) => {
     await chaosCase(platform, task.meta, "S3 frozen 40 s mid-burst", async (run) => {
       await longAndSmall(platform, run, medium, 5);
-      for (let i = 0; i < 4; i++) await run.submit("upscale-x2", medium);
+      for (let i = 0; i < 4; i++) await run.submit("resize-x2", medium);
       await submitSmall(run, 10);
       const jobs = await imageJobs(platform);
       const unfinished = run.submitted.filter((s) => !isFinished(jobs.get(s.id)?.status?.phase)).length;
@@ -69,7 +69,7 @@ describe("outages", () => {
     await chaosCase(platform, task.meta, "API SIGKILL mid-burst", async (run) => {
       await longAndSmall(platform, run, medium, 5);
       // Long jobs in every worker slot, so the burst behind them waits in the queue.
-      for (let i = 0; i < 6; i++) await run.submit("upscale-x2", medium);
+      for (let i = 0; i < 6; i++) await run.submit("resize-x2", medium);
       // A burst from 4 clients at once; the API dies while it is still coming in.
       let answered = 0;
       const refused: number[] = [];

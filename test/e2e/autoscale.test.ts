@@ -31,7 +31,7 @@ const env = testEnv();
 const s3 = new S3Client({ endpoint: env.s3.endpoint, region: env.s3.region, forcePathStyle: true, credentials: { accessKeyId: env.s3.accessKeyId, secretAccessKey: env.s3.secretAccessKey } });
 const log = createLogger({ level: (process.env.LOG_LEVEL as "info" | undefined) ?? "silent" });
 const inputUri = `s3://${env.s3.bucket}/${prefix}/inputs/in.png`;
-/** Large enough that upscale-x2 keeps a worker busy for seconds. */
+/** Large enough that resize-x2 keeps a worker busy for seconds. */
 const bigInputUri = `s3://${env.s3.bucket}/${prefix}/inputs/big.png`;
 const redis = new Redis(env.redisUrl);
 let operator: Operator;
@@ -161,12 +161,12 @@ describe("WorkerPool autoscaling on the local cluster", () => {
 
   it("scales down idle workers first, and lets busy ones finish when it must remove them", async () => {
     await createPool("a100", {
-      models: ["upscale-x2"], gpu: { count: 1, product: A100.product }, maxJobSeconds: 120,
+      models: ["resize-x2"], gpu: { count: 1, product: A100.product }, maxJobSeconds: 120,
       autoscaling: { minReplicas: 3, maxReplicas: 3, targetJobsPerReplica: 1, scaleDownWindowSeconds: 1 },
       env: [{ name: "WORKER_CONCURRENCY", value: "1" }],
     });
     await expect.poll(async () => (await getPool("a100")).status?.readyReplicas, { timeout: 30_000, interval: 250 }).toBe(3);
-    await submitJobs("upscale-x2", 2, "long", bigInputUri);
+    await submitJobs("resize-x2", 2, "long", bigInputUri);
     await expect.poll(async () => [...(await busyByPod("a100")).values()].sort(), { timeout: 30_000, interval: 100 }).toEqual([0, 1, 1]);
     const before = await busyByPod("a100");
     const idle = [...before].find(([, busy]) => busy === 0)![0];

@@ -90,13 +90,13 @@ describe("one image, end to end", () => {
     const png = await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
     // Through the typed client (client/): upload, follow the job's events to its end, download.
     const client = new PixelmillClient({ baseUrl: api.url, apiKey: api.key });
-    const { id, status } = await client.submit(png, { model: "upscale-x2", filename: "in.png" });
+    const { id, status } = await client.submit(png, { model: "resize-x2", filename: "in.png" });
     expect(["pending", "queued"]).toContain(status);
     const job = await client.wait(id);
     expect(job).toMatchObject({ status: "succeeded", attempts: 1, output: { width: 2 * w, height: 2 * h, content_type: "image/png" } });
     const out = await sharp(Buffer.from(await client.download(job))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     expect([out.info.width, out.info.height]).toEqual([2 * w, 2 * h]);
-    // Bilinear ×2 with half-pixel centres (models/upscale-x2.ts): output (x, y) samples the input
+    // Bilinear ×2 with half-pixel centres (models/resize-x2.ts): output (x, y) samples the input
     // at ((x + 0.5) / 2 - 0.5, (y + 0.5) / 2 - 0.5), clamped to the edges; exact in float32.
     const at = (x: number, y: number, c: number) => pixels[(y * w + x) * 3 + c]!;
     let mismatches = 0;
@@ -185,14 +185,14 @@ describe("one image, end to end", () => {
   it("takes the first frame of an animated GIF and says so in the job's output", async () => {
     const frames = Buffer.concat([Buffer.alloc(6 * 5 * 4, 200), Buffer.alloc(6 * 5 * 4, 30)]);
     const gif = await sharp(frames, { raw: { width: 6, height: 10, channels: 4, pageHeight: 5 } }).gif().toBuffer();
-    const res = await submit("upscale-x2", gif, "anim.gif");
+    const res = await submit("resize-x2", gif, "anim.gif");
     expect(res.status).toBe(202);
     const job = await finished(((await res.json()) as { id: string }).id);
     expect(job).toMatchObject({ status: "succeeded", output: { width: 12, height: 10, notes: ["the input has 2 frames; only the first was used"] } });
   });
 
   it("refuses a text file with 415", async () => {
-    const res = await submit("upscale-x2", Buffer.from("just some text, not an image"), "notes.txt");
+    const res = await submit("resize-x2", Buffer.from("just some text, not an image"), "notes.txt");
     expect(res.status).toBe(415);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
   });

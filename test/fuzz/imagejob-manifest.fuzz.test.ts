@@ -72,7 +72,7 @@ const uri = fc.oneof(
 
 // Each field: a valid value, or anything that field might wrongly be given.
 const valid = {
-  model: fc.constantFrom("upscale-x2", "a", "m-1", "x".repeat(63)),
+  model: fc.constantFrom("resize-x2", "a", "m-1", "x".repeat(63)),
   input: fc.record({ uri: fc.constantFrom("s3://pixelmill/inputs/cat.png", "https://example.com/cat.png?x=1", "upload:uploads/ns/a.png") }),
   params: fc.dictionary(fc.string({ maxLength: 12 }), scalarParam, { maxKeys: 5 }),
   output: fc.record({ format: fc.constantFrom("png", "webp", "jpeg"), quality: fc.integer({ min: 1, max: 100 }) }, { requiredKeys: [] }),

@@ -97,7 +97,7 @@ const fieldName = fc.oneof(
   fc.string({ maxLength: 20 }).filter((s) => !/["\r\n]/.test(s)),
 );
 const fieldValue = fc.oneof(
-  fc.constantFrom("upscale-x2", "nope", "Bad_Name", "png", "bmp", "{}", "[1,2]", "null", '{"strength":0.3}', '{"strength":"high"}', '{"strength":7}', '{"bogus":1}'),
+  fc.constantFrom("resize-x2", "nope", "Bad_Name", "png", "bmp", "{}", "[1,2]", "null", '{"strength":0.3}', '{"strength":"high"}', '{"strength":7}', '{"bogus":1}'),
   fc.json().map((j) => j),
   fc.string({ maxLength: 200 }),
 );
@@ -154,7 +154,7 @@ describe("POST /v1/jobs, fuzzed (fast-check)", () => {
 
   it("answers arbitrary JSON job bodies with 202 or a problem+json, never a 5xx", async () => {
     const job = fc.record({
-      model: fc.oneof(fc.constant("upscale-x2"), fc.string({ maxLength: 70 })),
+      model: fc.oneof(fc.constant("resize-x2"), fc.string({ maxLength: 70 })),
       input: fc.oneof(fc.record({ uri: fc.oneof(
         fc.constantFrom("s3://pixelmill/inputs/cat.png", "s3://other-bucket/x.png", "s3://ab/x", "https://example.com/cat.png", "https://", "file:///etc/passwd", "upload:uploads/x.png"),
         fc.webUrl({ validSchemes: ["https"] }), fc.string({ maxLength: 3000 }),
@@ -206,17 +206,17 @@ describe("POST /v1/jobs: params and input buckets checked before the job exists"
 
   it("refuses params of the wrong type, out of range or unknown with 422, by the worker's own rules, keeping no upload", async () => {
     const before = await api.listKeys();
-    await expectInvalidJob(await post(form({ model: "upscale-x2", params: '{"strength":"high"}' })), 'param strength must be a number, got "high"');
-    await expectInvalidJob(await post(form({ model: "upscale-x2", params: '{"strength":2}' })), "param strength must be at most 1, got 2");
-    await expectInvalidJob(await post(form({ model: "upscale-x2", params: '{"bogus":1}' })), "unknown param bogus; this model takes strength");
+    await expectInvalidJob(await post(form({ model: "resize-x2", params: '{"strength":"high"}' })), 'param strength must be a number, got "high"');
+    await expectInvalidJob(await post(form({ model: "resize-x2", params: '{"strength":2}' })), "param strength must be at most 1, got 2");
+    await expectInvalidJob(await post(form({ model: "resize-x2", params: '{"bogus":1}' })), "unknown param bogus; this model takes strength");
     expect(await api.listKeys()).toEqual(before);
     const uri = "s3://pixelmill/inputs/cat.png";
-    await expectInvalidJob(await post(JSON.stringify({ model: "upscale-x2", input: { uri }, params: { strength: true } }), true), "param strength must be a number, got true");
-    expect((await post(JSON.stringify({ model: "upscale-x2", input: { uri }, params: { strength: 0.25 } }), true)).status).toBe(202);
+    await expectInvalidJob(await post(JSON.stringify({ model: "resize-x2", input: { uri }, params: { strength: true } }), true), "param strength must be a number, got true");
+    expect((await post(JSON.stringify({ model: "resize-x2", input: { uri }, params: { strength: 0.25 } }), true)).status).toBe(202);
   });
 
   it("refuses an s3:// input outside INPUT_BUCKETS (default: the store's bucket) with 422", async () => {
-    await expectInvalidJob(await post(JSON.stringify({ model: "upscale-x2", input: { uri: "s3://someone-elses/x.png" } }), true),
+    await expectInvalidJob(await post(JSON.stringify({ model: "resize-x2", input: { uri: "s3://someone-elses/x.png" } }), true),
       "bucket someone-elses is not one inputs may be read from (INPUT_BUCKETS)");
   });
 
@@ -224,14 +224,14 @@ describe("POST /v1/jobs: params and input buckets checked before the job exists"
     for (const [host, why] of [["127.0.0.1", "loopback"], ["169.254.169.254", "link-local"], ["[::ffff:10.0.0.1]", "private"], ["[fd00::1]", "private"]]) {
       const uri = `https://${host}/latest/meta-data`;
       const bare = new URL(uri).hostname.replace(/^\[(.*)\]$/, "$1");
-      await expectInvalidJob(await post(JSON.stringify({ model: "upscale-x2", input: { uri } }), true), `${bare} is a ${why} address; inputs are fetched only from public addresses`);
+      await expectInvalidJob(await post(JSON.stringify({ model: "resize-x2", input: { uri } }), true), `${bare} is a ${why} address; inputs are fetched only from public addresses`);
     }
-    expect((await post(JSON.stringify({ model: "upscale-x2", input: { uri: "https://93.184.216.34/cat.png" } }), true)).status).toBe(202);
+    expect((await post(JSON.stringify({ model: "resize-x2", input: { uri: "https://93.184.216.34/cat.png" } }), true)).status).toBe(202);
   });
 
   it("refuses an SVG upload with 415 naming the types it takes", async () => {
     const body = new FormData();
-    body.append("model", "upscale-x2");
+    body.append("model", "resize-x2");
     body.append("image", new Blob(['<svg xmlns="http://www.w3.org/2000/svg"/>'], { type: "image/svg+xml" }), "x.svg");
     const res = await post(body);
     expect(res.status).toBe(415);

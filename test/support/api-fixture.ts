@@ -28,7 +28,7 @@ const migrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.me
 /** The API of one test file on the real parts: its own namespace, database and key prefix. */
 export interface ApiFixture {
   url: string;
-  /** The platform namespace (PIXELMILL_NAMESPACE), holding the model `upscale-x2`: the fixture's tenant's namespace. */
+  /** The platform namespace (PIXELMILL_NAMESPACE), holding the model `resize-x2`: the fixture's tenant's namespace. */
   namespace: string;
   /** A key of the fixture's tenant (the platform tenant) with jobs:write, jobs:read and models:read. */
   key: string;
@@ -91,9 +91,9 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   await custom.createNamespacedCustomObject({
     group: GROUP, version: VERSION, namespace, plural: IMAGEMODEL_PLURAL,
     body: {
-      apiVersion: API_VERSION, kind: "ImageModel", metadata: { name: "upscale-x2" },
+      apiVersion: API_VERSION, kind: "ImageModel", metadata: { name: "resize-x2" },
       spec: {
-        source: { uri: "builtin:upscale-x2" }, task: "image-to-image", input: { range: { min: 0, max: 1 } }, output: { kind: "image", scale: 2 },
+        source: { uri: "builtin:resize-x2" }, task: "image-to-image", input: { range: { min: 0, max: 1 } }, output: { kind: "image", scale: 2 },
         params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }],
       },
     },
@@ -156,7 +156,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     async createJob(name, spec = {}) {
       const body: ImageJob = {
         apiVersion: API_VERSION, kind: "ImageJob", metadata: { name },
-        spec: { model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, ...spec },
+        spec: { model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, ...spec },
       };
       return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEJOB_PLURAL, body })) as ImageJob;
     },

@@ -18,10 +18,10 @@ import { declaredPng, manifest } from "../../test/support/inference.js";
 import { startWorker, type RunningWorker } from "../worker.js";
 
 // A batch of hostile inputs through the real worker (startWorker, real onnxruntime on the
-// built-in upscale-x2, real Redis and S3): each fails with its reason after exactly one of its
+// built-in resize-x2, real Redis and S3): each fails with its reason after exactly one of its
 // three allowed attempts, the process survives, and a good job after them still succeeds.
 
-const MODEL = "upscale-x2";
+const MODEL = "resize-x2";
 let spec: ImageModelSpec;
 let worker: RunningWorker;
 let store: ObjectStore;
@@ -52,7 +52,7 @@ beforeAll(async () => {
   redis = createRedis(redisUrl);
   queue = new Queue<QueueJobData, QueueJobResult>(queueName(MODEL), { connection: redis, prefix });
   const declared = (await manifest(MODEL)).spec;
-  // upscale-x2 takes no params; declaring one lets the batch send wrong ones.
+  // resize-x2 takes no params; declaring one lets the batch send wrong ones.
   spec = { ...declared, params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }] };
 });
 

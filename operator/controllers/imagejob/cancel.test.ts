@@ -18,7 +18,7 @@ import { startOperator, type Operator } from "../../operator.js";
 
 // The API, the operator and a real worker (the test-only FlipRunner instead of an ONNX model)
 // on one namespace: cancel and deadlines end to end, asserted on the queue, S3 and the API.
-const SERVED = "upscale-x2"; // the fixture's model, served by the worker below
+const SERVED = "resize-x2"; // the fixture's model, served by the worker below
 const IDLE = "idle"; // a model no worker serves: its jobs wait
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
 const redis = createRedis(testEnv().redisUrl);

@@ -18,14 +18,14 @@ function cache<T extends { metadata: { namespace?: string; name?: string } }>(it
 }
 
 const model = (namespace: string, task: string): ImageModel => ({
-  apiVersion: "pixelmill.io/v1alpha1", kind: "ImageModel", metadata: { namespace, name: "upscale-x2", resourceVersion: "7" },
+  apiVersion: "pixelmill.io/v1alpha1", kind: "ImageModel", metadata: { namespace, name: "resize-x2", resourceVersion: "7" },
   spec: { source: { uri: `builtin:${task}` }, task: "image-to-image", output: { kind: "image", scale: 2 } },
 });
 
 const job = (namespace: string): ImageJob => ({
   apiVersion: "pixelmill.io/v1alpha1", kind: "ImageJob",
   metadata: { namespace, name: "j", uid: `uid-${namespace}`, resourceVersion: "1", creationTimestamp: new Date() },
-  spec: { model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" } },
+  spec: { model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" } },
 });
 
 /** Reconciles the job of `namespace` with these models; what was enqueued, or the status written. */
@@ -52,17 +52,17 @@ async function reconcile(namespace: string, models: ImageModel[]): Promise<{ enq
 
 describe("ImageModels of a tenant's job (ADR 0007)", () => {
   it("come from the platform namespace when the tenant has none of that name", async () => {
-    const { enqueued } = await reconcile("tenant-a", [model("platform", "upscale-x2")]);
-    expect(enqueued?.modelSpec.source.uri).toBe("builtin:upscale-x2");
+    const { enqueued } = await reconcile("tenant-a", [model("platform", "resize-x2")]);
+    expect(enqueued?.modelSpec.source.uri).toBe("builtin:resize-x2");
   });
 
   it("are the tenant's own when it has one of that name", async () => {
-    const { enqueued } = await reconcile("tenant-a", [model("platform", "upscale-x2"), model("tenant-a", "grayscale")]);
+    const { enqueued } = await reconcile("tenant-a", [model("platform", "resize-x2"), model("tenant-a", "grayscale")]);
     expect(enqueued?.modelSpec.source.uri).toBe("builtin:grayscale");
   });
 
   it("fail the spec when neither has it, saying where it looked", async () => {
-    const { enqueued, status } = await reconcile("tenant-a", [model("tenant-b", "upscale-x2")]);
+    const { enqueued, status } = await reconcile("tenant-a", [model("tenant-b", "resize-x2")]);
     expect(enqueued).toBeUndefined();
     expect(status).toMatchObject({ phase: "Failed", reason: "InvalidSpec" });
     expect(status?.message).toMatch(/not found in namespace tenant-a nor in the platform namespace platform/);

@@ -6,7 +6,7 @@ const h100: WorkerPool = {
   apiVersion: "pixelmill.io/v1alpha1", kind: "WorkerPool",
   metadata: { name: "h100", namespace: "ml", uid: "u-1" },
   spec: {
-    image: "worker:1", models: ["upscale-x2", "text-detect"], gpu: { count: 1, product: "NVIDIA-H100-80GB-HBM3" },
+    image: "worker:1", models: ["resize-x2", "text-detect"], gpu: { count: 1, product: "NVIDIA-H100-80GB-HBM3" },
     resources: { requests: { cpu: "4" }, limits: { memory: "32Gi" } }, envFrom: [{ secretRef: { name: "s3" } }],
     env: [{ name: "WORKER_CONCURRENCY", value: "4" }, { name: "WORKER_MODELS", value: "sneaky" }], maxJobSeconds: 900,
   },
@@ -33,7 +33,7 @@ describe("workerDeployment", () => {
   it("gives the worker its pool identity, its models (not overridable) and its config sources", () => {
     const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     expect(env).toEqual({
-      WORKER_MODELS: "upscale-x2,text-detect", PIXELMILL_POOL: "h100", PIXELMILL_GPUS: "1", POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace",
+      WORKER_MODELS: "resize-x2,text-detect", PIXELMILL_POOL: "h100", PIXELMILL_GPUS: "1", POD_NAME: "metadata.name", POD_NAMESPACE: "metadata.namespace",
       MODEL_CACHE_DIR: "/var/cache/pixelmill/models", PIXELMILL_EXECUTION_PROVIDERS: "cuda,cpu", WORKER_CONCURRENCY: "4",
     });
     expect(container.envFrom).toEqual([{ secretRef: { name: "s3" } }]);

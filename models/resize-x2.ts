@@ -6,10 +6,10 @@ import { FLOAT, encodeModel, floatTensor, node, valueInfo } from "./onnx-builder
  * positions outside the image clamped to its edge. Each output value is a weighted mean of four
  * input values with weights in {1, 3, 9}/16; with 0..255 inputs the float32 arithmetic is exact.
  */
-export function upscaleX2(): Uint8Array {
+export function resizeX2(): Uint8Array {
   return encodeModel({
-    name: "upscale_x2",
-    doc: "pixelmill builtin upscale-x2: bilinear 2x Resize, half_pixel, NCHW float32",
+    name: "resize_x2",
+    doc: "pixelmill builtin resize-x2: bilinear 2x Resize, half_pixel, NCHW float32",
     nodes: [
       node("Resize", ["image", "", "scales"], ["output"], { mode: "linear", coordinate_transformation_mode: "half_pixel" }),
     ],
