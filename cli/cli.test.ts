@@ -42,13 +42,13 @@ async function cli(argv: string[], key: string = api.key): Promise<{ code: numbe
 describe("pixelmill", () => {
   it("submit --wait --out writes the result, showing progress on stderr", async () => {
     const out = join(dir, "out");
-    const res = await cli(["submit", cat, "--model", "upscale-x2", "--param", "strength=0.5", "--wait", "--out", out]);
+    const res = await cli(["submit", cat, "--model", "resize-x2", "--param", "strength=0.5", "--wait", "--out", out]);
     expect(res.stderr).toMatch(/cat\.png [0-9a-f]{8}: succeeded/);
     expect(res.code).toBe(0);
-    expect(await readdir(out)).toEqual(["cat.upscale-x2.png"]);
-    const meta = await sharp(join(out, "cat.upscale-x2.png")).metadata();
+    expect(await readdir(out)).toEqual(["cat.resize-x2.png"]);
+    const meta = await sharp(join(out, "cat.resize-x2.png")).metadata();
     expect([meta.width, meta.height]).toEqual([12, 10]);
-    expect(res.stdout).toContain(`saved: ${join(out, "cat.upscale-x2.png")}`);
+    expect(res.stdout).toContain(`saved: ${join(out, "cat.resize-x2.png")}`);
   });
 
   it("jobs get --json prints the job; jobs list and models too", async () => {
@@ -64,7 +64,7 @@ describe("pixelmill", () => {
     const listed = await cli(["jobs", "list", "--model", "grayscale", "--json"]);
     expect((JSON.parse(listed.stdout) as { items: JobView[] }).items.map((j) => j.id)).toContain(id);
     const models = await cli(["models", "--json"]);
-    expect((JSON.parse(models.stdout) as ModelList).items.map((m) => m.name)).toContain("upscale-x2");
+    expect((JSON.parse(models.stdout) as ModelList).items.map((m) => m.name)).toContain("resize-x2");
     const described = await cli(["models"]);
     expect(described.stdout.split("\n")).toEqual(expect.arrayContaining(["grayscale  image-to-image  Apache-2.0", "text-detect  image-to-mask  MIT AND Apache-2.0  params: threshold (number)"]));
   });
@@ -167,8 +167,29 @@ describe("pixelmill", () => {
     expect((await cli(["keys", "rotate", fresh.id], api.adminKey)).stderr).toContain("HTTP 409");
   });
 
+  it("a repeated job is a cache hit: cached, no GPU-seconds, the same bytes; --no-cache runs the model", async () => {
+    const image = join(dir, "repeat.png");
+    await writeFile(image, await sharp({ create: { width: 7, height: 3, channels: 3, background: "#3060a0" } }).png().toBuffer());
+    const views: JobView[] = [];
+    for (const extra of [[], [], ["--no-cache"]]) {
+      const res = await cli(["--json", "submit", image, "--model", "grayscale", "--output-format", "webp", "--wait", ...extra]);
+      expect(res.code).toBe(0);
+      views.push(JSON.parse(res.stdout) as JobView);
+    }
+    expect(views.map((v) => v.output?.cached)).toEqual([false, true, false]);
+    const rows = await Promise.all(views.map((v) => api.prisma.job.findUniqueOrThrow({ where: { uid: v.id } })));
+    expect(rows[0]!.gpuSeconds).toBeGreaterThan(0);
+    expect(rows[1]).toMatchObject({ runSeconds: 0, gpuSeconds: 0 });
+    expect(rows[2]!.gpuSeconds).toBeGreaterThan(0);
+    const bytes = await Promise.all(views.slice(0, 2).map(async (v) => Buffer.from(await (await fetch(v.output!.url!)).arrayBuffer())));
+    expect(bytes[1]!.equals(bytes[0]!)).toBe(true);
+    expect(views[1]!.output!.url).not.toBe(views[0]!.output!.url);
+    expect((await cli(["jobs", "get", views[1]!.id])).stdout).toContain("cached: the output of an equal earlier job");
+  });
+
   it("a job run by a worker with PIXELMILL_GPUS=2 records its usage; usage --json sums it", async () => {
-    const submitted = await cli(["--json", "submit", cat, "--model", "grayscale", "--wait"]);
+    // --no-cache: an earlier test ran this very job, whose output the result cache would reuse.
+    const submitted = await cli(["--json", "submit", cat, "--model", "grayscale", "--wait", "--no-cache"]);
     expect(submitted.code).toBe(0);
     const { id } = JSON.parse(submitted.stdout) as JobView;
     const record = await api.jobs.get(api.namespace, id);

@@ -29,6 +29,7 @@ export function describeJob(j: JobView): string {
   const lines = [`${j.id}  ${j.status}  ${j.model}  created ${j.created_at}  attempts ${j.attempts}`];
   if (j.error) lines.push(`  error: ${j.error.reason}: ${j.error.message}`);
   if (j.output) lines.push(`  output: ${j.output.width ?? "?"}×${j.output.height ?? "?"} ${j.output.content_type ?? ""} ${j.output.url ?? ""}`.trimEnd());
+  if (j.output?.cached) lines.push("  cached: the output of an equal earlier job (no inference ran)");
   for (const note of j.output?.notes ?? []) lines.push(`  note: ${note}`);
   return lines.join("\n");
 }
@@ -43,7 +44,9 @@ export const submitCommand: Command = async ({ client, args, options, io }) => {
   if (format !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--output-format is one of ${OUTPUT_FORMATS.join(", ")}`);
   if (options.out && !options.wait) throw new UsageError("--out needs --wait");
   const params = options.param ? Object.fromEntries(options.param.map(paramOf)) : undefined;
-  const job = { model, ...(params ? { params } : {}), ...(format ? { output: { format: format as (typeof OUTPUT_FORMATS)[number] } } : {}) };
+  const job = {
+    model, ...(params ? { params } : {}), ...(format ? { output: { format: format as (typeof OUTPUT_FORMATS)[number] } } : {}), ...(options["no-cache"] ? { cache: false } : {}),
+  };
   const submitted = [];
   for (const arg of args) {
     const isUri = /^(s3|https):\/\//.test(arg);

@@ -10,7 +10,7 @@ export const EXIT = { ok: 0, jobFailed: 1, usage: 2, api: 3 } as const;
 
 export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
 
-  submit FILE|URI... --model M [--param k=v]... [--output-format png|webp|jpeg] [--wait] [--out DIR]
+  submit FILE|URI... --model M [--param k=v]... [--output-format png|webp|jpeg] [--no-cache] [--wait] [--out DIR]
   jobs list [--status S] [--model M] [--limit N] [--cursor C]
   jobs get|cancel|watch ID
   models
@@ -38,6 +38,7 @@ const OPTIONS = {
   model: { type: "string", short: "m" },
   param: { type: "string", short: "p", multiple: true },
   "output-format": { type: "string" },
+  "no-cache": { type: "boolean" },
   wait: { type: "boolean", short: "w" },
   out: { type: "string", short: "o" },
   status: { type: "string" },

@@ -69,6 +69,7 @@ export class PixelmillClient {
     if (job.output?.format) form.set("output_format", job.output.format);
     if (job.timeoutSeconds !== undefined) form.set("timeout_seconds", String(job.timeoutSeconds));
     if (job.startDeadlineSeconds !== undefined) form.set("start_deadline_seconds", String(job.startDeadlineSeconds));
+    if (job.cache !== undefined) form.set("cache", String(job.cache));
     form.set("image", input instanceof Blob ? input : new Blob([new Uint8Array(input)]), filename ?? "image");
     return this.request("POST", "/v1/jobs", { body: form, headers });
   }

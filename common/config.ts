@@ -92,6 +92,11 @@ const schema = z.object({
   PIXELMILL_POOL: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),
   /** GPUs of this worker's pod (set by the operator's Deployment from the WorkerPool's spec.gpu): GPU-seconds = run time × this. */
   PIXELMILL_GPUS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long a succeeded job's output may stand in for an equal later job's (the result cache,
+   * ADR 0015): 7 days by default, the longest OUTPUT_URL_TTL_SECONDS allows; 0 turns the cache off.
+   */
+  RESULT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(30 * 24 * 3600).default(7 * 24 * 3600),
   /** The worker's pod and namespace (downward API), naming its presence entry. */
   POD_NAME: z.string().min(1).optional(),
   POD_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/).optional(),

@@ -62,6 +62,8 @@ export interface ImageJobSpec {
   timeoutSeconds?: number;
   /** A job not started this long after its creation fails with reason DeadlineExceeded. */
   startDeadlineSeconds?: number;
+  /** False: run the model even when an equal earlier job's output could be reused (the result cache, ADR 0015). Default true. */
+  cache?: boolean;
 }
 
 export interface ImageJobOutput {
@@ -74,6 +76,8 @@ export interface ImageJobOutput {
   notes?: string[];
   /** What the attempt that produced the result used: its run time (s), the GPUs of its pool, and their product. */
   usage?: JobUsage;
+  /** True when the output is a copy of an equal earlier job's (the result cache): no inference ran, and usage is zero. */
+  cached?: boolean;
 }
 
 export interface JobUsage {

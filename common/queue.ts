@@ -60,12 +60,14 @@ export interface QueueJobData {
    * other. Absent from older operators' jobs, which INPUT_BUCKETS alone decides.
    */
   inputBuckets?: string[];
+  /** The ImageJob's spec.cache: false skips the result cache's lookup (ADR 0015). Absent: true. */
+  cache?: boolean;
   /** The id of the API request that created the ImageJob (common/request-id.ts), for the worker's logs; absent for kubectl's jobs. */
   requestId?: string;
 }
 
 /** What a worker returns for a job that succeeded: the ImageJob's status.output. */
-export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">> & Pick<ImageJobOutput, "notes"> & Required<Pick<ImageJobOutput, "usage">>;
+export type QueueJobResult = Required<Pick<ImageJobOutput, "uri" | "contentType" | "width" | "height" | "bytes">> & Pick<ImageJobOutput, "notes" | "cached"> & Required<Pick<ImageJobOutput, "usage">>;
 
 export interface JobNotification {
   uid: string;

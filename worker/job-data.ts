@@ -20,6 +20,7 @@ const schema = z.object({
   output: z.object({ format: z.enum(["png", "webp", "jpeg"]), quality: z.number().int().min(1).max(100).optional() }),
   timeoutSeconds: z.number().positive().optional(),
   inputBuckets: z.array(z.string().max(63)).max(1000).optional(),
+  cache: z.boolean().optional(),
 });
 
 export function parseJobData(data: unknown): QueueJobData {

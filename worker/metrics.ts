@@ -4,6 +4,9 @@ import { counter, DURATION_BUCKETS, histogram, type Registry } from "../common/m
 /** `outcome`: how an attempt ended; `reason`: a FAILURE_REASONS key when it failed, else "". */
 export type JobOutcome = "succeeded" | "failed" | "handed_back";
 
+/** How a result cache lookup ended: `miss` includes an entry whose object was gone. */
+export type CacheLookupResult = "hit" | "miss" | "skipped";
+
 /** The stages timed per attempt: `wait` (enqueued → taken by a worker), then the attempt's own (JOB_STAGES). */
 export type TimedStage = "wait" | JobStage;
 
@@ -15,7 +18,12 @@ export function jobMetrics(registry: Registry) {
   const jobs = counter(registry, "pixelmill_jobs_total", "Job attempts by model, outcome and failure reason.", ["model", "outcome", "reason"]);
   const stages = histogram(registry, "pixelmill_job_stage_seconds", "Time a job spent in each stage (wait: enqueued to taken; then fetch, decode, inference, encode, upload), by model.", ["model", "stage"], DURATION_BUCKETS);
   const durations = histogram(registry, "pixelmill_job_duration_seconds", "Time one attempt took in the worker, start to end, by model and outcome.", ["model", "outcome"], DURATION_BUCKETS);
+  const lookups = counter(registry, "pixelmill_result_cache_lookups_total", "Result cache lookups by model and result (hit, miss, skipped: the job asked for cache: false).", ["model", "result"]);
   return {
+    /** Counts a result cache lookup (ADR 0015). */
+    cacheLookup(model: string, result: CacheLookupResult): void {
+      lookups.inc({ model, result });
+    },
     /** Counts an attempt's end; `seconds`, the attempt's length, for one that ran (not one handed back). */
     outcome(model: string, outcome: JobOutcome, reason = "", seconds?: number): void {
       jobs.inc({ model, outcome, reason });

@@ -12,7 +12,8 @@ import { raceAbort } from "./input/limits.js";
 import { processRegistry, type Registry } from "../common/metrics.js";
 import { acceptRequestId } from "../common/request-id.js";
 import { jobMetrics, type JobMetrics } from "./metrics.js";
-import type { RunResult, Runner } from "./runner.js";
+import type { Runner } from "./runner.js";
+import { ResultCache, type CachedOutput } from "./result-cache.js";
 
 export interface JobDeps {
   runner: Runner;
@@ -31,6 +32,8 @@ export interface JobDeps {
   progress?: ProgressReporter;
   /** PIXELMILL_GPUS: the GPUs of this worker's pod, for the result's usage (0 when absent). */
   gpus?: number;
+  /** The result cache (ADR 0015); every job runs its model when absent. */
+  resultCache?: ResultCache;
   /** Where pixelmill_jobs_total and pixelmill_job_stage_seconds go; the process's registry by default. */
   metrics?: Registry;
 }
@@ -100,7 +103,7 @@ async function runAttempt(
   const signal = signals.length ? AbortSignal.any(signals) : undefined;
   try {
     // The race ends the attempt on time even when a step ignores the signal.
-    return await raceAbort(steps(deps, data, attempt, signal, enter, started), signal);
+    return await raceAbort(steps(deps, data, attempt, signal, enter, started, metrics), signal);
   } catch (err) {
     if (cancel?.aborted) throw new JobFailure("Canceled", "the job was canceled while it ran", { cause: err });
     if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
@@ -115,9 +118,9 @@ async function runAttempt(
  * leaves no object (the fault suite counts a second output as a duplicate). A cancel that lands
  * while the bytes go up, or just after, deletes what was written before the attempt ends.
  */
-async function writeOutput(deps: JobDeps, uid: string, key: string, out: RunResult, signal: AbortSignal | undefined): Promise<void> {
+async function writeOutput(deps: JobDeps, uid: string, key: string, write: () => Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
   try {
-    await deps.store.put(key, out.body, { contentType: out.contentType, signal });
+    await write();
     if (await deps.canceled?.(uid)) throw new JobFailure("Canceled", "the job was canceled while its output was written");
     signal?.throwIfAborted();
   } catch (err) {
@@ -134,10 +137,17 @@ export function usageSince(started: number, gpus: number, now: number = Date.now
 }
 
 async function steps(
-  deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void, started: number,
+  deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void, started: number, metrics: JobMetrics,
 ): Promise<QueueJobResult> {
   enter("fetch");
   const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace, inputBuckets: data.inputBuckets }, signal);
+  const key = outputKey(data, attempt);
+  const cacheKey = deps.resultCache && ResultCache.keyOf(data, input);
+  if (deps.resultCache && cacheKey) {
+    const hit = data.cache === false ? undefined : await cached(deps, deps.resultCache, cacheKey, data, key, signal, enter);
+    metrics.cacheLookup(data.model, data.cache === false ? "skipped" : hit ? "hit" : "miss");
+    if (hit) return hit;
+  }
   // A run starts by decoding the input; the runner says when it moves on to inference and to encoding.
   enter("decode");
   const out = await deps.runner.run({
@@ -154,8 +164,41 @@ async function steps(
   // The marker covers a cancel message this worker missed; the signal is checked last of all.
   if (await deps.canceled?.(data.uid)) throw new JobFailure("Canceled", "the job was canceled while it ran");
   signal?.throwIfAborted();
-  const key = outputKey(data, attempt);
   enter("upload");
-  await writeOutput(deps, data.uid, key, out, signal);
-  return { usage: usageSince(started, deps.gpus ?? 0), uri: deps.store.uri(key), contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
+  await writeOutput(deps, data.uid, key, () => deps.store.put(key, out.body, { contentType: out.contentType, signal }), signal);
+  const output = { contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
+  // A job that asked for no cache still records its result: it is as good as any for the next equal job.
+  if (deps.resultCache && cacheKey) {
+    await deps.resultCache.record(cacheKey, { key, ...output }).catch((err: unknown) => deps.log.warn({ err: String(err) }, "Could not record the result in the cache"));
+  }
+  return { usage: usageSince(started, deps.gpus ?? 0), uri: deps.store.uri(key), ...output, cached: false };
+}
+
+/**
+ * The result of an equal earlier job, copied to this attempt's output key, or undefined on a
+ * miss: no entry, the cache unreachable (logged), or an entry whose object is gone (dropped).
+ */
+async function cached(
+  deps: JobDeps, cache: ResultCache, cacheKey: string, data: QueueJobData, key: string, signal: AbortSignal | undefined, enter: (stage: JobStage) => void,
+): Promise<QueueJobResult | undefined> {
+  const entry = await cache.lookup(cacheKey, data.namespace).catch((err: unknown) => {
+    deps.log.warn({ err: String(err) }, "Could not read the result cache");
+    return undefined;
+  });
+  if (!entry) return undefined;
+  if (await deps.canceled?.(data.uid)) throw new JobFailure("Canceled", "the job was canceled while it ran");
+  signal?.throwIfAborted();
+  enter("upload");
+  let copied = false;
+  await writeOutput(deps, data.uid, key, async () => (copied = (await deps.store.copy(entry.key, key)) !== undefined), signal);
+  if (!copied) {
+    await cache.forget(cacheKey, entry).catch((err: unknown) => deps.log.warn({ err: String(err) }, "Could not drop a stale result cache entry"));
+    return undefined;
+  }
+  return { usage: { runSeconds: 0, gpus: 0, gpuSeconds: 0 }, uri: deps.store.uri(key), ...outputOf(entry), cached: true };
+}
+
+function outputOf(entry: CachedOutput): Omit<CachedOutput, "key"> {
+  const { key: _key, ...output } = entry;
+  return output;
 }

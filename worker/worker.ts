@@ -16,7 +16,7 @@ type WorkerConfig = Pick<Config,
   | "FETCH_MAX_BYTES" | "FETCH_TIMEOUT_MS" | "INPUT_BUCKETS"
   | "STORAGE_URL" | "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE"
   | "HEALTH_CHECK_INTERVAL_MS" | "HEALTH_CHECK_TIMEOUT_MS">
-  & Partial<Pick<Config, "PIXELMILL_POOL" | "POD_NAME" | "POD_NAMESPACE" | "WORKER_LOCK_DURATION_MS" | "WORKER_STALLED_INTERVAL_MS" | "PIXELMILL_GPUS">>;
+  & Partial<Pick<Config, "PIXELMILL_POOL" | "POD_NAME" | "POD_NAMESPACE" | "WORKER_LOCK_DURATION_MS" | "WORKER_STALLED_INTERVAL_MS" | "PIXELMILL_GPUS" | "RESULT_CACHE_TTL_SECONDS">>;
 
 export interface StartWorkerOptions {
   config: WorkerConfig;
@@ -59,6 +59,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     log,
     presence: poolMembership(config),
     gpus: config.PIXELMILL_GPUS,
+    resultCacheTtlSeconds: config.RESULT_CACHE_TTL_SECONDS,
     metrics: opts.metrics,
   });
   // While the store does not answer, take no jobs: each would fail and spend an attempt.

@@ -3,10 +3,10 @@ import { InvalidRequestError } from "./errors.js";
 import { canonicalJson, MAX_CANONICAL_DEPTH, requestHash } from "./request-hash.js";
 
 describe("requestHash", () => {
-  const base = { model: "upscale-x2", input: { uri: "s3://b/cat.png" }, params: { strength: 0.5, tile: { size: 256, overlap: 16 } } };
+  const base = { model: "resize-x2", input: { uri: "s3://b/cat.png" }, params: { strength: 0.5, tile: { size: 256, overlap: 16 } } };
 
   it("does not depend on the order of keys", () => {
-    const reordered = { params: { tile: { overlap: 16, size: 256 }, strength: 0.5 }, input: { uri: "s3://b/cat.png" }, model: "upscale-x2" };
+    const reordered = { params: { tile: { overlap: 16, size: 256 }, strength: 0.5 }, input: { uri: "s3://b/cat.png" }, model: "resize-x2" };
     expect(requestHash(reordered)).toBe(requestHash(base));
     expect(canonicalJson({ b: [1, { d: 1, c: undefined }], a: null })).toBe('{"a":null,"b":[1,{"d":1}]}');
   });

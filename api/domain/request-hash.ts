@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { canonicalJson as canonicalJsonOf } from "../../common/canonical-json.js";
 import { InvalidRequestError } from "./errors.js";
 import type { JobRequest } from "./submit-job.js";
 
@@ -20,10 +21,6 @@ export function requestHash(request: JobRequest, uploadSha256?: string): string 
 export const MAX_CANONICAL_DEPTH = 16;
 
 /** JSON with object keys sorted at every depth, and undefined members left out; InvalidRequestError past MAX_CANONICAL_DEPTH. */
-export function canonicalJson(value: unknown, depth = 0): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (depth >= MAX_CANONICAL_DEPTH) throw new InvalidRequestError(`the request is nested more than ${MAX_CANONICAL_DEPTH} deep`);
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => canonicalJson(v ?? null, depth + 1)).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, depth + 1)}`).join(",")}}`;
+export function canonicalJson(value: unknown): string {
+  return canonicalJsonOf(value, MAX_CANONICAL_DEPTH, () => new InvalidRequestError(`the request is nested more than ${MAX_CANONICAL_DEPTH} deep`));
 }

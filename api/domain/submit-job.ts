@@ -23,6 +23,8 @@ export interface JobRequest {
   timeoutSeconds?: number;
   /** A job not started this long after creation fails with DeadlineExceeded (spec.startDeadlineSeconds). */
   startDeadlineSeconds?: number;
+  /** false: run the model even when an equal earlier job's output could be reused (spec.cache, ADR 0015). */
+  cache?: boolean;
 }
 
 export interface SubmitJobDeps {
@@ -124,6 +126,7 @@ export class SubmitJob {
         ...(request.output ? { output: request.output } : {}),
         ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),
         ...(request.startDeadlineSeconds ? { startDeadlineSeconds: request.startDeadlineSeconds } : {}),
+        ...(request.cache === false ? { cache: false } : {}),
       },
     };
   }

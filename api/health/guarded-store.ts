@@ -28,6 +28,10 @@ export class GuardedStore implements ObjectStore {
     return this.store.head(key);
   }
 
+  copy(from: string, to: string): Promise<StoredObject | undefined> {
+    return this.guarded(() => this.store.copy(from, to));
+  }
+
   delete(key: string): Promise<void> {
     return this.guarded(() => this.store.delete(key));
   }

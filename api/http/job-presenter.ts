@@ -63,6 +63,7 @@ export class JobPresenter {
       url: link?.url ?? null,
       url_expires_at: link?.expiresAt ?? null,
       notes: o.notes ?? [],
+      cached: o.cached ?? false,
     };
   }
 

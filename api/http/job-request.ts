@@ -70,6 +70,7 @@ export const jsonJob = z.strictObject({
   output: z.strictObject({ format: outputFormat.optional(), quality: z.int().min(1).max(100).optional() }).optional(),
   timeoutSeconds: timeoutSeconds.optional(),
   startDeadlineSeconds: startDeadlineSeconds.optional(),
+  cache: z.boolean().optional().describe("false: run the model even when an equal earlier job's output could be reused"),
 });
 
 const paramsField = z.string().transform((text, ctx) => {
@@ -85,6 +86,7 @@ export const formJob = z.object({
   model, params: paramsField.optional(), output_format: outputFormat.optional(),
   timeout_seconds: z.coerce.number().pipe(timeoutSeconds).optional(),
   start_deadline_seconds: z.coerce.number().pipe(startDeadlineSeconds).optional(),
+  cache: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
 });
 
 /** The job a JSON body asks for; InvalidRequestError with the issues when it is not one. */
@@ -102,6 +104,7 @@ export function parseFormJob(fields: Record<string, string>, inputUri: string): 
     ...(form.output_format ? { output: { format: form.output_format } } : {}),
     ...(form.timeout_seconds ? { timeoutSeconds: form.timeout_seconds } : {}),
     ...(form.start_deadline_seconds ? { startDeadlineSeconds: form.start_deadline_seconds } : {}),
+    ...(form.cache === false ? { cache: false } : {}),
   };
 }
 

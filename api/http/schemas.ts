@@ -33,6 +33,7 @@ export const jobOutputSchema = z.object({
   url: z.string().nullable().describe("a presigned URL of the output"),
   url_expires_at: nullableTimestamp,
   notes: z.array(z.string()).describe("what the worker did that the caller might not expect (only the first frame of an animation was used)"),
+  cached: z.boolean().describe("true when the output is a copy of an equal earlier job's (same input bytes, model, params and format): no inference ran and no GPU-seconds were charged"),
 });
 
 /** What GET /v1/jobs/:id answers, and each SSE `status` event carries. */

@@ -45,21 +45,21 @@ async function expectProblem(res: Response, status: number, type: string): Promi
 
 describe("POST /v1/jobs (multipart)", () => {
   it("streams the image into the store and creates the ImageJob: 202 with Location", async () => {
-    const res = await post(form({ model: "upscale-x2", params: '{"strength":0.25}', output_format: "webp" }, { bytes: png }));
+    const res = await post(form({ model: "resize-x2", params: '{"strength":0.25}', output_format: "webp" }, { bytes: png }));
     expect(res.status).toBe(202);
     const body = (await res.json()) as { id: string; status: string; model: string; created_at: string; urls: { self: string; events: string } };
     expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(Math.abs(Date.parse(body.created_at) - Date.now())).toBeLessThan(60_000);
     expect(body).toEqual({
-      id: body.id, status: "pending", model: "upscale-x2", created_at: body.created_at,
+      id: body.id, status: "pending", model: "resize-x2", created_at: body.created_at,
       urls: { self: `${api.url}/v1/jobs/${body.id}`, events: `${api.url}/v1/jobs/${body.id}/events` },
     });
     expect(res.headers.get("location")).toBe(`/v1/jobs/${body.id}`);
 
     const job = (await imageJobs()).find((j) => j.metadata.uid === body.id)!;
     expect(job.metadata.name).toMatch(/^job-/);
-    expect(job.metadata.labels).toMatchObject({ "pixelmill.io/model": "upscale-x2", "app.kubernetes.io/managed-by": "pixelmill-api" });
-    expect(job.spec).toMatchObject({ model: "upscale-x2", params: { strength: 0.25 }, output: { format: "webp" } });
+    expect(job.metadata.labels).toMatchObject({ "pixelmill.io/model": "resize-x2", "app.kubernetes.io/managed-by": "pixelmill-api" });
+    expect(job.spec).toMatchObject({ model: "resize-x2", params: { strength: 0.25 }, output: { format: "webp" } });
     const key = job.spec.input.uri.replace(/^upload:/, "");
     expect(job.spec.input.uri).toMatch(new RegExp(`^upload:uploads/${api.namespace}/[0-9a-f-]{36}\\.png$`));
     const stored = await api.store.get(key);
@@ -69,12 +69,12 @@ describe("POST /v1/jobs (multipart)", () => {
     // Recorded at once: a GET right after the answer finds the job.
     const got = await api.fetch(`${api.url}/v1/jobs/${body.id}`);
     expect(got.status).toBe(200);
-    expect(await got.json()).toMatchObject({ id: body.id, status: "pending", model: "upscale-x2", attempts: 0, output: null, error: null });
+    expect(await got.json()).toMatchObject({ id: body.id, status: "pending", model: "resize-x2", attempts: 0, output: null, error: null });
   });
 
   it("refuses a file that is no image with 415 and keeps nothing", async () => {
     const before = await api.listKeys();
-    const res = await post(form({ model: "upscale-x2" }, { bytes: Buffer.from("hello, I am text\n".repeat(10)), name: "cat.png" }));
+    const res = await post(form({ model: "resize-x2" }, { bytes: Buffer.from("hello, I am text\n".repeat(10)), name: "cat.png" }));
     await expectProblem(res, 415, "unsupported-media-type");
     expect(await api.listKeys()).toEqual(before);
   });
@@ -94,7 +94,7 @@ describe("POST /v1/jobs (multipart)", () => {
   ])("refuses an image %s with 413 and deletes what was written", async (_, size) => {
     const keysBefore = await api.listKeys();
     const big = Buffer.concat([png.subarray(0, 16), randomBytes(size - 16)]);
-    const res = await post(form({ model: "upscale-x2" }, { bytes: big }));
+    const res = await post(form({ model: "resize-x2" }, { bytes: big }));
     const body = await expectProblem(res, 413, "payload-too-large");
     expect(body.limit).toBe(MAX_UPLOAD);
     expect(await api.listKeys()).toEqual(keysBefore);
@@ -102,22 +102,34 @@ describe("POST /v1/jobs (multipart)", () => {
 
   it("takes an image of exactly the limit", async () => {
     const exact = Buffer.concat([png.subarray(0, 16), randomBytes(MAX_UPLOAD - 16)]);
-    expect((await post(form({ model: "upscale-x2" }, { bytes: exact }))).status).toBe(202);
+    expect((await post(form({ model: "resize-x2" }, { bytes: exact }))).status).toBe(202);
   });
 
   it("passes timeout_seconds and start_deadline_seconds on to the ImageJob, and refuses bad ones with 400", async () => {
-    const res = await post(form({ model: "upscale-x2", timeout_seconds: "30", start_deadline_seconds: "5" }, { bytes: png }));
+    const res = await post(form({ model: "resize-x2", timeout_seconds: "30", start_deadline_seconds: "5" }, { bytes: png }));
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     expect((await imageJobs()).find((j) => j.metadata.uid === id)!.spec).toMatchObject({ timeoutSeconds: 30, startDeadlineSeconds: 5 });
-    const bad = await expectProblem(await post(form({ model: "upscale-x2", start_deadline_seconds: "0", timeout_seconds: "soon" }, { bytes: png })), 400, "invalid-request");
+    const bad = await expectProblem(await post(form({ model: "resize-x2", start_deadline_seconds: "0", timeout_seconds: "soon" }, { bytes: png })), 400, "invalid-request");
     expect((bad.errors as { path: string[] }[]).map((e) => e.path[0]).sort()).toEqual(["start_deadline_seconds", "timeout_seconds"]);
   });
 
+  it("passes cache=false on as spec.cache false (the result cache, ADR 0015); absent, the CRD's default true; refuses another value", async () => {
+    const ids = [];
+    for (const fields of [{ cache: "false" }, {}] as Record<string, string>[]) {
+      const res = await post(form({ model: "resize-x2", ...fields }, { bytes: png }));
+      expect(res.status).toBe(202);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    const jobs = await imageJobs();
+    expect(ids.map((id) => jobs.find((j) => j.metadata.uid === id)!.spec.cache)).toEqual([false, true]);
+    await expectProblem(await post(form({ model: "resize-x2", cache: "no" }, { bytes: png })), 400, "invalid-request");
+  });
+
   it("refuses a form without an image, or with bad fields, with 400 and keeps nothing", async () => {
-    await expectProblem(await post(form({ model: "upscale-x2" })), 400, "invalid-request");
+    await expectProblem(await post(form({ model: "resize-x2" })), 400, "invalid-request");
     const keysBefore = await api.listKeys();
-    const body = await expectProblem(await post(form({ model: "upscale-x2", params: "[1,2]", output_format: "bmp" }, { bytes: png })), 400, "invalid-request");
+    const body = await expectProblem(await post(form({ model: "resize-x2", params: "[1,2]", output_format: "bmp" }, { bytes: png })), 400, "invalid-request");
     expect((body.errors as { path: string[] }[]).map((e) => e.path[0]).sort()).toEqual(["output_format", "params"]);
     expect(await api.listKeys()).toEqual(keysBefore);
   });
@@ -134,13 +146,13 @@ describe("POST /v1/jobs (multipart): form limits", () => {
   }
 
   it("takes 16 fields and 4 files", async () => {
-    expect((await post(formWith({ ...extras(15), model: "upscale-x2" }, 3))).status).toBe(202);
+    expect((await post(formWith({ ...extras(15), model: "resize-x2" }, 3))).status).toBe(202);
   });
 
   it.each([
-    ["many fields before the file", { ...extras(40), model: "upscale-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
-    ["17 fields, the model last", { ...extras(16), model: "upscale-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
-    ["a fifth file, the image last", { model: "upscale-x2" }, 4, "the form has more than 4 files", 4, "files"],
+    ["many fields before the file", { ...extras(40), model: "resize-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
+    ["17 fields, the model last", { ...extras(16), model: "resize-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
+    ["a fifth file, the image last", { model: "resize-x2" }, 4, "the form has more than 4 files", 4, "files"],
   ] as const)("refuses %s with 413 naming the limit, and keeps nothing", async (_, fields, otherFiles, detail, limit, unit) => {
     const [jobsBefore, keysBefore] = [await imageJobs(), await api.listKeys()];
     const body = await expectProblem(await post(formWith(fields, otherFiles)), 413, "payload-too-large");
@@ -152,7 +164,7 @@ describe("POST /v1/jobs (multipart): form limits", () => {
   it("refuses the limit hit after the image was stored, and deletes the upload", async () => {
     const keysBefore = await api.listKeys();
     const body = new FormData();
-    body.append("model", "upscale-x2");
+    body.append("model", "resize-x2");
     body.append("image", new Blob([png], { type: "image/png" }), "cat.png");
     for (const [k, v] of Object.entries(extras(20))) body.append(k, v);
     expect((await expectProblem(await post(body), 413, "payload-too-large")).detail).toBe("the form has more than 16 fields");
@@ -164,29 +176,29 @@ describe("POST /v1/jobs (JSON)", () => {
   const json = (body: unknown) => post(JSON.stringify(body), "application/json");
 
   it("creates an ImageJob for an s3:// input", async () => {
-    const res = await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 1 }, output: { format: "png" } });
+    const res = await json({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 1 }, output: { format: "png" } });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     const job = (await imageJobs()).find((j) => j.metadata.uid === id)!;
-    expect(job.spec).toMatchObject({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 1 } });
+    expect(job.spec).toMatchObject({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, params: { strength: 1 } });
   });
 
   it("refuses with 422 an s3:// input naming another namespace's upload or output in the platform's store", async () => {
     const root = storeRoot(api.store)!;
     for (const key of ["uploads/other-team/x.png", "outputs/other-team/job-1/uid-1.png", "uploads/x.png"]) {
       const before = (await imageJobs()).length;
-      const body = await expectProblem(await json({ model: "upscale-x2", input: { uri: `${root}${key}` } }), 422, "invalid-job");
+      const body = await expectProblem(await json({ model: "resize-x2", input: { uri: `${root}${key}` } }), 422, "invalid-job");
       expect(body.detail).toMatch(new RegExp(`outside namespace ${api.namespace}'s uploads and outputs`));
       expect((await imageJobs()).length).toBe(before);
     }
-    const own = await json({ model: "upscale-x2", input: { uri: `${root}outputs/${api.namespace}/job-1/uid-1.png` } });
+    const own = await json({ model: "resize-x2", input: { uri: `${root}outputs/${api.namespace}/job-1/uid-1.png` } });
     expect(own.status).toBe(202);
   });
 
   it("refuses with 422 an s3:// bucket in INPUT_BUCKETS but not granted to the tenant's namespace, and accepts it once granted", async () => {
     const other = await api.newTenant("api-submit-grants");
     const asOther = (uri: string) => fetch(`${api.url}/v1/jobs`, {
-      method: "POST", headers: { authorization: `Bearer ${other.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "upscale-x2", input: { uri } }),
+      method: "POST", headers: { authorization: `Bearer ${other.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "resize-x2", input: { uri } }),
     });
     const root = storeRoot(api.store)!;
     const body = await expectProblem(await asOther(`${root}inputs/cat.png`), 422, "invalid-job");
@@ -202,25 +214,33 @@ describe("POST /v1/jobs (JSON)", () => {
   });
 
   it("passes timeoutSeconds and startDeadlineSeconds on, and refuses a start deadline below 1 with 400", async () => {
-    const res = await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, timeoutSeconds: 60, startDeadlineSeconds: 10 });
+    const res = await json({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, timeoutSeconds: 60, startDeadlineSeconds: 10 });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     expect((await imageJobs()).find((j) => j.metadata.uid === id)!.spec).toMatchObject({ timeoutSeconds: 60, startDeadlineSeconds: 10 });
-    await expectProblem(await json({ model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, startDeadlineSeconds: 0 }), 400, "invalid-request");
+    await expectProblem(await json({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, startDeadlineSeconds: 0 }), 400, "invalid-request");
+  });
+
+  it("passes cache: false on as spec.cache false", async () => {
+    const res = await json({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, cache: false });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    expect((await imageJobs()).find((j) => j.metadata.uid === id)!.spec.cache).toBe(false);
+    await expectProblem(await json({ model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, cache: "no" }), 400, "invalid-request");
   });
 
   it("refuses a start deadline over 7 days with 400, in JSON and in a form", async () => {
     const uri = "s3://pixelmill/inputs/cat.png";
-    const over = await expectProblem(await json({ model: "upscale-x2", input: { uri }, startDeadlineSeconds: 3_000_000 }), 400, "invalid-request");
+    const over = await expectProblem(await json({ model: "resize-x2", input: { uri }, startDeadlineSeconds: 3_000_000 }), 400, "invalid-request");
     expect(over.errors).toEqual([expect.objectContaining({ path: ["startDeadlineSeconds"], message: "at most 604800 (7 days)" })]);
-    const form1 = await expectProblem(await post(form({ model: "upscale-x2", start_deadline_seconds: "3000000" }, { bytes: png })), 400, "invalid-request");
+    const form1 = await expectProblem(await post(form({ model: "resize-x2", start_deadline_seconds: "3000000" }, { bytes: png })), 400, "invalid-request");
     expect((form1.errors as { path: string[] }[]).map((e) => e.path[0])).toEqual(["start_deadline_seconds"]);
-    expect((await json({ model: "upscale-x2", input: { uri }, startDeadlineSeconds: 604_800 })).status).toBe(202);
+    expect((await json({ model: "resize-x2", input: { uri }, startDeadlineSeconds: 604_800 })).status).toBe(202);
   });
 
   it("refuses params nested 100,000 deep with 400, with or without an Idempotency-Key, in JSON and in a form", async () => {
     const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
-    const text = `{"model":"upscale-x2","input":{"uri":"s3://pixelmill/inputs/cat.png"},"params":{"strength":${deep}}}`;
+    const text = `{"model":"resize-x2","input":{"uri":"s3://pixelmill/inputs/cat.png"},"params":{"strength":${deep}}}`;
     for (const key of [undefined, "deep-params-1"]) {
       const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: text, headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) } });
       const body = await expectProblem(res, 400, "invalid-request");
@@ -231,7 +251,7 @@ describe("POST /v1/jobs (JSON)", () => {
     // A form field holds 64 KiB: 30,000 deep.
     const formDeep = `{"strength":${"[".repeat(30_000)}${"]".repeat(30_000)}}`;
     for (const key of [undefined, "deep-params-2"]) {
-      const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form({ model: "upscale-x2", params: formDeep }, { bytes: png }), headers: key ? { "idempotency-key": key } : {} });
+      const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form({ model: "resize-x2", params: formDeep }, { bytes: png }), headers: key ? { "idempotency-key": key } : {} });
       const body = await expectProblem(res, 400, "invalid-request");
       expect(body.errors).toEqual([expect.objectContaining({ path: ["params", "strength"] })]);
     }
@@ -250,13 +270,13 @@ describe("POST /v1/jobs (JSON)", () => {
       [{ ["n".repeat(64)]: 1 }, "a param name is at most 63 characters"],
     ];
     for (const [params, message] of cases) {
-      const body = await expectProblem(await json({ model: "upscale-x2", input, params }), 400, "invalid-request");
+      const body = await expectProblem(await json({ model: "resize-x2", input, params }), 400, "invalid-request");
       expect(JSON.stringify(body.errors), JSON.stringify(params).slice(0, 80)).toContain(message);
     }
   });
 
   it("refuses malformed JSON with 400", async () => {
-    await expectProblem(await post('{"model": "upscale-x2",', "application/json"), 400, "malformed-json");
+    await expectProblem(await post('{"model": "resize-x2",', "application/json"), 400, "malformed-json");
   });
 
   it("refuses an invalid body with 400 and the zod issues in `errors`", async () => {
@@ -267,7 +287,7 @@ describe("POST /v1/jobs (JSON)", () => {
   });
 
   it("answers 422 with the apiserver's message when it refuses the ImageJob", async () => {
-    const body = await expectProblem(await json({ model: "upscale-x2", input: { uri: "s3://ab/cat.png" } }), 422, "job-rejected");
+    const body = await expectProblem(await json({ model: "resize-x2", input: { uri: "s3://ab/cat.png" } }), 422, "job-rejected");
     expect(body.detail).toContain("spec.input.uri must look like s3://<bucket>/<key>");
   });
 
@@ -286,12 +306,12 @@ describe("POST /v1/jobs (JSON)", () => {
     ["https://[fe80::1%25eth0]/cat.png", "fe80::1%eth0 is an IPv6 address with a zone id, which names a local network interface"],
   ])("refuses an https input at %s with 422 and creates no ImageJob", async (uri, detail) => {
     const jobsBefore = await imageJobs();
-    const body = await expectProblem(await json({ model: "upscale-x2", input: { uri } }), 422, "invalid-job");
+    const body = await expectProblem(await json({ model: "resize-x2", input: { uri } }), 422, "invalid-job");
     expect(body.detail).toBe(`${detail}; inputs are fetched only from public addresses`);
     expect((await imageJobs()).length).toBe(jobsBefore.length);
   });
 
   it("refuses other content types with 415", async () => {
-    await expectProblem(await post("model=upscale-x2", "application/x-www-form-urlencoded"), 415, "unsupported-media-type");
+    await expectProblem(await post("model=resize-x2", "application/x-www-form-urlencoded"), 415, "unsupported-media-type");
   });
 });

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
@@ -51,6 +51,23 @@ export class FileObjectStore implements ObjectStore {
       throw err;
     });
     return info?.isFile() ? { key, bytes: info.size, contentType: typeOf(key) } : undefined;
+  }
+
+  /** Copies to a temp name and renames, as put does, so a reader never sees half a file. */
+  async copy(from: string, to: string): Promise<StoredObject | undefined> {
+    if (!(await this.head(from))) return undefined;
+    const path = this.path(to);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${randomBytes(6).toString("hex")}.partial`;
+    try {
+      await copyFile(this.path(from), tmp);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // removed meanwhile
+      throw err;
+    }
+    return await this.head(to);
   }
 
   async delete(key: string): Promise<void> {

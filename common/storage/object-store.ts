@@ -26,6 +26,11 @@ export interface ObjectStore {
   get(key: string): Promise<{ body: Readable; bytes: number; contentType?: string }>;
   /** Size and type, or undefined when there is no object. */
   head(key: string): Promise<StoredObject | undefined>;
+  /**
+   * Copies an object of this store to another key of it, server-side where the store can (S3
+   * CopyObject): the copy's size and type, or undefined when there is no object at `from`.
+   */
+  copy(from: string, to: string): Promise<StoredObject | undefined>;
   /** Removes the object; removing a missing one is not an error. */
   delete(key: string): Promise<void>;
   /**

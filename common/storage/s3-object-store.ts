@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { DEFAULT_S3_CONNECT_TIMEOUT_MS, DEFAULT_S3_REQUEST_TIMEOUT_MS } from "../config.js";
@@ -89,6 +89,17 @@ export class S3ObjectStore implements ObjectStore {
       if (err instanceof NotFound || err instanceof NoSuchKey) return undefined;
       throw err;
     }
+  }
+
+  async copy(from: string, to: string): Promise<StoredObject | undefined> {
+    const source = this.fullKey(from).split("/").map(encodeURIComponent).join("/");
+    try {
+      await this.client.send(new CopyObjectCommand({ Bucket: this.opts.bucket, Key: this.fullKey(to), CopySource: `${this.opts.bucket}/${source}` }));
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { name?: string }).name === "NoSuchKey") return undefined;
+      throw err;
+    }
+    return await this.head(to);
   }
 
   async delete(key: string): Promise<void> {

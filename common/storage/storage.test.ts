@@ -40,6 +40,18 @@ describe.each(stores)("object store: %s", (kind, make) => {
     store.close();
   });
 
+  it("copies an object to another key (same bytes and type, the source kept); undefined when there is none", async () => {
+    const store = await make();
+    const body = randomBytes(3000);
+    await store.put("outputs/a/job 1/x-1.png", body, { contentType: "image/png" });
+    expect(await store.copy("outputs/a/job 1/x-1.png", "outputs/a/job2/y-1.png")).toMatchObject({ key: "outputs/a/job2/y-1.png", bytes: 3000, contentType: "image/png" });
+    expect((await readAll((await store.get("outputs/a/job2/y-1.png")).body)).equals(body)).toBe(true);
+    expect(await store.head("outputs/a/job 1/x-1.png")).toMatchObject({ bytes: 3000 });
+    expect(await store.copy("outputs/a/missing.png", "outputs/a/z.png")).toBeUndefined();
+    expect(await store.head("outputs/a/z.png")).toBeUndefined();
+    store.close();
+  });
+
   it("stops a put whose signal fires mid-stream: it rejects with the reason and leaves no object", async () => {
     const store = await make();
     const controller = new AbortController();

@@ -73,7 +73,7 @@ async function get<T extends Manifest>(kind: T["kind"], name: string): Promise<T
 }
 
 function job(name: string, spec: Partial<ImageJobSpec> = {}): ImageJob {
-  const full = { model: "upscale-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, ...spec };
+  const full = { model: "resize-x2", input: { uri: "s3://pixelmill/inputs/cat.png" }, ...spec };
   return { apiVersion: API_VERSION, kind: "ImageJob", metadata: { name }, spec: full };
 }
 
@@ -111,6 +111,7 @@ describe("ImageJob", () => {
       priority: 0,
       maxAttempts: 3,
       ttlSecondsAfterFinished: 3600,
+      cache: true,
     });
     expect(got.status).toBeUndefined();
   });
@@ -240,7 +241,7 @@ describe("validation refuses", () => {
       apiVersion: API_VERSION,
       kind: "WorkerPool",
       metadata: { name: "upside-down" },
-      spec: { image: "worker:1", models: ["upscale-x2"], autoscaling: { minReplicas: 5, maxReplicas: 2 } },
+      spec: { image: "worker:1", models: ["resize-x2"], autoscaling: { minReplicas: 5, maxReplicas: 2 } },
     };
     await expectRefused(create(pool), "spec.autoscaling.minReplicas must not be greater than spec.autoscaling.maxReplicas");
   });

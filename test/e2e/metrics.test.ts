@@ -53,7 +53,7 @@ beforeAll(async () => {
     kc: instrumentKubeConfig(kubeConfig(), "operator", operatorRegistry), registry: operatorRegistry,
     redisUrl: env.redisUrl, queuePrefix, namespace: api.namespace, log, retryBaseDelayMs: 200, poolResyncMs: 300,
   });
-  // Serves grayscale only: upscale-x2's jobs wait in their queue, for the queue gauges and the autoscaler.
+  // Serves grayscale only: resize-x2's jobs wait in their queue, for the queue gauges and the autoscaler.
   const config = loadConfig({
     REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: "grayscale", STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`,
     S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey,
@@ -98,9 +98,9 @@ it("shows the new series on the API's, the operator's and the worker's /metrics 
   const missing = await submit({ model: "grayscale", input: { uri: `s3://${testEnv().s3.bucket}/${api.prefix}/inputs/absent.png` } }, "metrics-missing-1");
   await api.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: api.namespace, plural: WORKERPOOL_PLURAL, body: {
     apiVersion: `${GROUP}/${VERSION}`, kind: "WorkerPool", metadata: { name: "backlog" },
-    spec: { image: "pixelmill/worker:test", models: ["upscale-x2"], autoscaling: { minReplicas: 0, maxReplicas: 1 } },
+    spec: { image: "pixelmill/worker:test", models: ["resize-x2"], autoscaling: { minReplicas: 0, maxReplicas: 1 } },
   } });
-  const waiting = await submit({ model: "upscale-x2", input: { uri: `s3://${testEnv().s3.bucket}/${api.prefix}/inputs/absent.png` } }, "metrics-waiting-1");
+  const waiting = await submit({ model: "resize-x2", input: { uri: `s3://${testEnv().s3.bucket}/${api.prefix}/inputs/absent.png` } }, "metrics-waiting-1");
   await eventually(async () => (await imageJob(ok.id))?.status?.phase === "Succeeded" && (await imageJob(missing.id))?.status?.phase === "Failed", "both jobs to finish", 60_000);
   expect((await imageJob(ok.id))?.metadata.annotations?.[REQUEST_ID_ANNOTATION]).toBe("metrics-ok-1");
   const pool = `${api.namespace}/backlog`;
@@ -108,14 +108,14 @@ it("shows the new series on the API's, the operator's and the worker's /metrics 
   // The operator: phases from its cache, failures by reason, the queue and the autoscaler, its apiserver requests.
   const op = await eventually(async () => {
     const text = await scrape(operatorUrl);
-    return sample(text, `pixelmill_queue_oldest_waiting_age_seconds{model="upscale-x2"}`) > 0 && sample(text, 'pixelmill_imagejob_phase_jobs{phase="Succeeded"}') >= 1 ? text : undefined;
+    return sample(text, `pixelmill_queue_oldest_waiting_age_seconds{model="resize-x2"}`) > 0 && sample(text, 'pixelmill_imagejob_phase_jobs{phase="Succeeded"}') >= 1 ? text : undefined;
   }, "the operator's gauges", 30_000);
   for (const phase of IMAGEJOB_PHASES) expect(op).toMatch(new RegExp(`^pixelmill_imagejob_phase_jobs\\{phase="${phase}"\\} \\d+$`, "m"));
   expect(sample(op, 'pixelmill_imagejob_phase_jobs{phase="Failed"}')).toBeGreaterThanOrEqual(1);
   expect(sample(op, 'pixelmill_imagejob_phase_jobs{phase="Queued"}')).toBeGreaterThanOrEqual(1);
   expect(sample(op, 'pixelmill_imagejob_failures_total{model="grayscale",reason="InputNotFound"}')).toBe(1);
-  expect(sample(op, 'pixelmill_queue_waiting_jobs{model="upscale-x2"}')).toBe(1);
-  expect(sample(op, 'pixelmill_queue_oldest_waiting_age_seconds{model="upscale-x2"}')).toBeLessThan(60);
+  expect(sample(op, 'pixelmill_queue_waiting_jobs{model="resize-x2"}')).toBe(1);
+  expect(sample(op, 'pixelmill_queue_oldest_waiting_age_seconds{model="resize-x2"}')).toBeLessThan(60);
   expect(sample(op, `pixelmill_autoscaler_decisions_total{pool="${pool}",direction="up"}`)).toBe(1);
   expect(sample(op, `pixelmill_autoscaler_decisions_total{pool="${pool}",direction="hold"}`)).toBeGreaterThanOrEqual(1);
   expect(sample(op, `pixelmill_workerpool_desired_replicas{pool="${pool}"}`)).toBe(1);

@@ -6,6 +6,7 @@ import { queueName, type QueueJobData, type QueueJobResult } from "../../common/
 import { CancelListener } from "./cancel-listener.js";
 import { Notifier } from "./notifier.js";
 import { PresenceReporter, type PresenceOptions } from "./presence.js";
+import { ResultCache } from "../result-cache.js";
 import { jobProcessor, type JobDeps, type JobProcessor } from "../process-job.js";
 
 export interface ConsumerOptions extends JobDeps {
@@ -24,6 +25,8 @@ export interface ConsumerOptions extends JobDeps {
   lockDuration?: number;
   /** BullMQ's stalled-job check interval (ms). Leave unset (BullMQ's 30 000) but in tests. */
   stalledInterval?: number;
+  /** RESULT_CACHE_TTL_SECONDS: how long a succeeded job's output may stand in for an equal job's (ADR 0015); 0 turns the cache off. */
+  resultCacheTtlSeconds?: number;
   /** The pod this worker runs as in a WorkerPool: its busy count goes to the autoscaler (common/presence.ts). */
   presence?: Omit<PresenceOptions, "prefix">;
 }
@@ -50,7 +53,8 @@ export class Consumer {
     this.cancels = new CancelListener(this.redis, opts.prefix, (uid) => this.workers.forEach((w) => w.cancelJob(uid, "Canceled")), opts.log);
     this.presence = opts.presence && new PresenceReporter(this.redis, { ...opts.presence, prefix: opts.prefix }, opts.log);
     const notTaking = () => (this.stopRequested ? "stopping" : this.paused ? "paused" : undefined);
-    const processor = this.tracked(jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid) }));
+    const resultCache = opts.resultCacheTtlSeconds ? new ResultCache(this.redis, opts.prefix, opts.resultCacheTtlSeconds) : undefined;
+    const processor = this.tracked(jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid), resultCache }));
     this.workers = opts.models.map((model) => {
       const worker = new Worker<QueueJobData, QueueJobResult>(queueName(model), processor, {
         connection: this.redis,

@@ -198,6 +198,7 @@ function queueData(job: ImageJob, model: ImageModel, inputBuckets: string[] | un
     params: job.spec.params ?? {},
     output: { format: job.spec.output?.format ?? "png", quality: job.spec.output?.quality },
     timeoutSeconds: job.spec.timeoutSeconds,
+    ...(job.spec.cache === false ? { cache: false } : {}),
     ...(inputBuckets ? { inputBuckets } : {}),
     ...(requestId ? { requestId } : {}),
   };
