@@ -49,6 +49,8 @@ const acceptedSpec = z.strictObject({
   ttlSecondsAfterFinished: z.int().min(0).max(MAX_TTL_SECONDS_AFTER_FINISHED),
   timeoutSeconds: z.int().min(1).max(86400).optional(),
   startDeadlineSeconds: z.int().min(1).max(MAX_START_DEADLINE_SECONDS).optional(),
+  // The result cache (ADR 0015): on unless the job says otherwise.
+  cache: z.boolean(),
 });
 
 // The OpenAPI schema's own wording (k8s.io/apiextensions-apiserver), for causes that are not CEL.

@@ -95,7 +95,7 @@ describe("queue consumer", () => {
     const key = `outputs/team-a/${data.name}/${data.uid}-1.png`;
     const head = await r.store.head(key);
     const { usage, ...result } = job.returnvalue;
-    expect(result).toEqual({ uri: r.store.uri(key), contentType: "image/png", width: 40, height: 20, bytes: head!.bytes });
+    expect(result).toEqual({ uri: r.store.uri(key), contentType: "image/png", width: 40, height: 20, bytes: head!.bytes, cached: false });
     // Usage: the attempt's run time to its output written, × the pool's GPUs (PIXELMILL_GPUS).
     expect(usage.gpus).toBe(3);
     expect(usage.runSeconds).toBeGreaterThan(0);
