@@ -127,6 +127,9 @@ export class Platform {
       WORKER_CONCURRENCY: "2",
       WORKER_LOCK_DURATION_MS: String(LOCK_DURATION_MS),
       WORKER_STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
+      // Every job must run: the cases reuse their long images, which the result cache (ADR 0015)
+      // would otherwise answer from the first case's output, leaving no job in flight to fault.
+      RESULT_CACHE_TTL_SECONDS: "0",
       // Two workers on one machine: no health server each (it would want the same port).
       HEALTH_PORT: "0",
       // One operator, and no kubelet here to restart it: a leader that cannot renew through the
