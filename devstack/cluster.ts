@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Pki } from "./pki.js";
-import { createKwokNodes, isNodeReady, KWOK_NODE_ANNOTATION, kwokNodes } from "./gpu-nodes.js";
+import { createKwokNodes, isNodeSchedulable, KWOK_NODE_ANNOTATION, kwokNodes } from "./gpu-nodes.js";
 import { kwokStagesYaml } from "./kwok-stages.js";
 import { freePort, startProcess, waitUntil, type Managed } from "./processes.js";
 
@@ -76,11 +76,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     await createKwokNodes(core);
     const names = kwokNodes();
     await waitUntil("the fake nodes to be Ready", async () => {
-      // Ready, and the node lifecycle controller has lifted its not-ready taint.
-      const ready = await Promise.all(names.map(async (name) => {
-        const node = await core.readNode({ name });
-        return isNodeReady(node) && !node.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"));
-      }));
+      const ready = await Promise.all(names.map(async (name) => isNodeSchedulable(await core.readNode({ name }))));
       return ready.every(Boolean);
     }, { timeoutMs: 60_000, process: kwok });
     return { nodes: names, stop };

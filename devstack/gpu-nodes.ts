@@ -85,3 +85,8 @@ async function createNode(core: CoreV1Api, node: V1Node): Promise<void> {
 export function isNodeReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
+
+/** Ready, and the node lifecycle controller has lifted its not-ready taints: pods can be placed there. */
+export function isNodeSchedulable(node: V1Node): boolean {
+  return isNodeReady(node) && !node.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/"));
+}

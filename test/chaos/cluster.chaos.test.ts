@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { createGpuNodes, isNodeReady } from "../../devstack/gpu-nodes.js";
+import { createGpuNodes, isNodeSchedulable } from "../../devstack/gpu-nodes.js";
 import { chaosCase, expectAccounted, longAndSmall, nextSeed, noisePng, poll, sleep, SMALL_MODELS, starts, submitSmall } from "./cases.js";
 import { Platform, type ProcessName } from "./platform.js";
 
@@ -142,8 +142,7 @@ describe("cluster faults", () => {
         // Later cases and files see the four GPU nodes again.
         await createGpuNodes(core);
         await poll(`${node} to be Ready again`, async () => {
-          const n = await core.readNode({ name: node });
-          return isNodeReady(n) && !n.spec?.taints?.some((t) => t.key.startsWith("node.kubernetes.io/")) ? true : undefined;
+          return isNodeSchedulable(await core.readNode({ name: node })) ? true : undefined;
         }, 60_000);
       }
     });

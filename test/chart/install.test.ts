@@ -50,10 +50,15 @@ const podsOf = async (component: string): Promise<V1Pod[]> =>
   (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${component}` })).items;
 const isReady = (pod: V1Pod) => !pod.metadata?.deletionTimestamp && (pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false);
 
-/** A client of a Ready API pod, with the admin key the chart generated. */
+let adminKey: string | undefined;
+
+/** A client of a Ready API pod (the API may roll), with the admin key the chart generated (kept on upgrade: read once). */
 async function client(): Promise<PixelmillClient> {
-  const secret = await core.readNamespacedSecret({ name: `${release}-pixelmill-admin-key`, namespace });
-  const apiKey = Buffer.from(secret.data!["admin-key"]!, "base64").toString("utf8");
+  if (adminKey === undefined) {
+    const secret = await core.readNamespacedSecret({ name: `${release}-pixelmill-admin-key`, namespace });
+    adminKey = Buffer.from(secret.data!["admin-key"]!, "base64").toString("utf8");
+  }
+  const apiKey = adminKey;
   let baseUrl: string | undefined;
   await expect.poll(async () => {
     const pod = (await podsOf("api")).find(isReady);
