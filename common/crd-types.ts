@@ -126,7 +126,8 @@ export interface ModelInput {
 
 export interface ModelOutput {
   name?: string;
-  kind: "image" | "mask";
+  /** image and mask are pixels; json is a document (task image-to-text, e.g. OCR's lines). */
+  kind: "image" | "mask" | "json";
   scale?: number;
   range?: ValueRange;
 }
@@ -153,9 +154,20 @@ export interface ModelOrigin {
   generated?: string;
 }
 
+/** A model file: sha256 pins the bytes (for builtin:, those the worker builds). */
+export interface ModelFileSource {
+  uri: string;
+  sha256?: string;
+}
+
 export interface ImageModelSpec {
-  /** sha256 pins the bytes (for builtin:, those of the graph the worker builds). */
-  source: { uri: string; sha256?: string };
+  /** The model's (first) graph. */
+  source: ModelFileSource;
+  /**
+   * The other files of a pipeline of several graphs, by the name its pipeline gives them (OCR:
+   * classifier, recognizer, charset; diffusion: text encoder, unet, vae, tokenizer files).
+   */
+  components?: Record<string, ModelFileSource>;
   task: ModelTask;
   /** SPDX licence expression covering the weights. */
   license?: string;

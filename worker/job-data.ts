@@ -32,7 +32,11 @@ export function parseJobData(data: unknown): QueueJobData {
 
 const EXTENSIONS = { png: "png", webp: "webp", jpeg: "jpg" } as const;
 
-/** Where an attempt's output goes: one key per attempt, so a retry never overwrites a finished one. */
-export function outputKey(job: Pick<QueueJobData, "namespace" | "name" | "uid" | "output">, attempt: number): string {
-  return `${outputsPrefix(job.namespace)}${job.name}/${job.uid}-${attempt}.${EXTENSIONS[job.output.format]}`;
+/**
+ * Where an attempt's output goes: one key per attempt, so a retry never overwrites a finished one.
+ * A model whose output is a document (kind json) writes `.json` whatever image format the job named.
+ */
+export function outputKey(job: Pick<QueueJobData, "namespace" | "name" | "uid" | "output" | "modelSpec">, attempt: number): string {
+  const extension = job.modelSpec.output?.kind === "json" ? "json" : EXTENSIONS[job.output.format];
+  return `${outputsPrefix(job.namespace)}${job.name}/${job.uid}-${attempt}.${extension}`;
 }

@@ -236,6 +236,29 @@ describe("validation refuses", () => {
     await expectRefused(create(model), "spec.source.sha256 is required unless spec.source.uri uses builtin:");
   });
 
+  const model = (name: string, spec: Partial<ImageModel["spec"]>): ImageModel => ({
+    apiVersion: API_VERSION,
+    kind: "ImageModel",
+    metadata: { name },
+    spec: { source: { uri: "builtin:ocr-detector" }, task: "image-to-text", output: { kind: "json" }, input: { range: { min: 0, max: 1 } }, ...spec },
+  });
+
+  it.each([
+    ["a json output for an image task", { task: "image-to-image" as const }, "spec.output.kind must be image for task image-to-image"],
+    ["an image output for image-to-text", { output: { kind: "image" as const } }, "spec.output.kind must be json for task image-to-text"],
+    ["an unpinned s3:// component", { components: { recognizer: { uri: "s3://models/rec.onnx" } } }, "a component's sha256 is required unless its uri uses builtin:"],
+    ["a component with an http: uri", { components: { recognizer: { uri: "http://example.com/rec.onnx", sha256: "a".repeat(64) } } }, "a component's uri must use one of the schemes"],
+    ["a component named in capitals", { components: { Recognizer: { uri: "builtin:ocr-recognizer" } } }, "spec.components names must be lowercase letters"],
+  ])("an ImageModel with %s", async (_, spec, message) => {
+    await expectRefused(create(model(uniqueName("bad-model"), spec)), message);
+  });
+
+  it("nothing wrong with a model of several pinned files and a json output", async () => {
+    const components = { recognizer: { uri: "s3://models/rec.onnx", sha256: "b".repeat(64) }, charset: { uri: "builtin:ocr-charset" } };
+    await create(model("several-files", { components }));
+    expect((await get<ImageModel>("ImageModel", "several-files")).spec.components).toEqual(components);
+  });
+
   it("a WorkerPool with minReplicas above maxReplicas", async () => {
     const pool: WorkerPool = {
       apiVersion: API_VERSION,

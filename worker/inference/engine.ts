@@ -1,9 +1,11 @@
+import { readFile } from "node:fs/promises";
 import type { Agent } from "node:https";
 import type { Logger } from "../../common/logger.js";
 import type { RunRequest, RunResult } from "../runner.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import { decode, encode } from "./image-io.js";
 import { ModelFiles, type ModelSource } from "./model-files.js";
+import { unavailable } from "./model-sources.js";
 import type { ExecutionProvider, ModelSession } from "./model-session.js";
 import { resolveParams } from "../../common/model-params.js";
 import { MAIN_SESSION, throwIfAborted, type Sessions } from "./pipelines/pipeline.js";
@@ -64,21 +66,33 @@ export class Inference {
     throwIfAborted(req.signal);
     const decoded = performance.now();
     req.onStage?.("inference");
+    const files = await this.readFiles(pipeline.files?.(spec) ?? {});
     const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
-      result: await pipeline.run({ spec, sessions, image, params, signal: req.signal }),
+      result: await pipeline.run({ spec, sessions, files, image, params, signal: req.signal }),
       ep: [...new Set(Object.values(sessions).map((s) => s.ep))].join(","),
     }));
     throwIfAborted(req.signal);
     const inferred = performance.now();
     req.onStage?.("encode");
-    const out = result.image;
-    const encoded = await encode(out, req.output.format, req.output.quality);
+    const out = result.image ?? result.document;
+    const encoded = result.image
+      ? await encode(result.image, req.output.format, req.output.quality)
+      : { body: Buffer.from(JSON.stringify(result.document)), contentType: "application/json" };
     this.opts.log.debug({
       model: req.modelName, pipeline: pipeline.name, ep, width: image.width, height: image.height, ...result.stats,
       decodeMs: ms(decoded - started), inferMs: ms(inferred - decoded), encodeMs: ms(performance.now() - inferred),
     }, "Inference finished");
     const notes = [...(image.notes ?? []), ...(result.notes ?? [])];
     return { ...encoded, width: out.width, height: out.height, ...(notes.length ? { notes } : {}) };
+  }
+
+  /** The verified bytes of each named data file; small (a charset, a vocabulary), read per job from the local cache. */
+  private async readFiles(sources: Record<string, ModelSource>): Promise<Record<string, Buffer>> {
+    const entries = await Promise.all(Object.entries(sources).map(async ([name, source]) => {
+      const path = await this.files.resolve(source);
+      return [name, await readFile(path).catch((err: unknown) => { throw unavailable(source.uri, (err as Error).message, err); })] as const;
+    }));
+    return Object.fromEntries(entries);
   }
 
   /** Releases the sessions; runs in progress finish first. */

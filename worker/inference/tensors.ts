@@ -39,7 +39,7 @@ export function contractOf(spec: ImageModelSpec): Contract {
     colorOrder: input.colorOrder ?? "RGB",
     ...normalise,
     sizeMultiple: input.sizeMultiple ?? 1,
-    outputKind: spec.output?.kind ?? "image",
+    outputKind: spec.output?.kind === "mask" ? "mask" : "image",
     outputScale: spec.output?.scale ?? 1,
     outputRange: spec.output?.range ?? UNIT,
   };

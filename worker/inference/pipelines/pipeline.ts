@@ -17,6 +17,8 @@ export interface PipelineRequest {
   spec: ImageModelSpec;
   /** One session for each name `sources(spec)` returned, loaded (or reused) for this job. */
   sessions: Sessions;
+  /** The bytes of each data file `files(spec)` named (a charset, a tokenizer's vocabulary), verified. */
+  files: Readonly<Record<string, Buffer>>;
   /** The decoded input, already checked by `check`. */
   image: RawImage;
   /** The job's params, checked against the spec and with its defaults filled in. */
@@ -25,9 +27,18 @@ export interface PipelineRequest {
   signal?: AbortSignal;
 }
 
-export interface PipelineResult {
-  /** 8-bit pixels, encoded by the engine in the job's output format. */
-  image: RawImage;
+/** A JSON output (spec.output.kind json): the engine stores it as application/json. */
+export interface PipelineDocument {
+  /** Of the input image, for the job's output. */
+  width: number;
+  height: number;
+  [field: string]: unknown;
+}
+
+/** Exactly one of image and document. */
+export type PipelineResult = PipelineOutput & ({ image: RawImage; document?: never } | { document: PipelineDocument; image?: never });
+
+interface PipelineOutput {
   /** Counts worth a field in the engine's "Inference finished" debug line (tiles, steps...). */
   stats?: Record<string, number>;
   /** Said to the caller in the job's output (status.output.notes). */
@@ -49,6 +60,8 @@ export interface Pipeline {
    * `{ [MAIN_SESSION]: spec.source }`; OCR or diffusion name several (detector, recognizer...).
    */
   sources(spec: ImageModelSpec): Record<string, ModelSource>;
+  /** Data files the pipeline reads besides graphs (fetched and verified like them), by name. */
+  files?(spec: ImageModelSpec): Record<string, ModelSource>;
   /** Refuses an input the model cannot take (JobFailure), before any session is loaded. */
   check?(spec: ImageModelSpec, image: RawImage): void;
   run(req: PipelineRequest): Promise<PipelineResult>;
