@@ -1,3 +1,5 @@
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
 import { WaitingError, type Job } from "bullmq";
 import { JobFailure } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
@@ -165,8 +167,14 @@ async function steps(
   if (await deps.canceled?.(data.uid)) throw new JobFailure("Canceled", "the job was canceled while it ran");
   signal?.throwIfAborted();
   enter("upload");
-  await writeOutput(deps, data.uid, key, () => deps.store.put(key, out.body, { contentType: out.contentType, signal }), signal);
-  const output = { contentType: out.contentType, width: out.width, height: out.height, bytes: out.body.length, ...(out.notes ? { notes: out.notes } : {}) };
+  const spooled = Buffer.isBuffer(out.body) ? undefined : out.body;
+  try {
+    const body = spooled ? createReadStream(spooled.path) : (out.body as Buffer);
+    await writeOutput(deps, data.uid, key, () => deps.store.put(key, body, { contentType: out.contentType, signal }), signal);
+  } finally {
+    if (spooled) await rm(spooled.path, { force: true });
+  }
+  const output = { contentType: out.contentType, width: out.width, height: out.height, bytes: spooled?.bytes ?? (out.body as Buffer).length, ...(out.notes ? { notes: out.notes } : {}) };
   // A job that asked for no cache still records its result: it is as good as any for the next equal job.
   if (deps.resultCache && cacheKey) {
     await deps.resultCache.record(cacheKey, { key, ...output }).catch((err: unknown) => deps.log.warn({ err: String(err) }, "Could not record the result in the cache"));

@@ -22,8 +22,14 @@ export interface RunRequest {
   onStage?: (stage: "inference" | "encode") => void;
 }
 
+/** An output written to a local file (one too large to hold whole); the job removes it once uploaded. */
+export interface SpooledOutput {
+  path: string;
+  bytes: number;
+}
+
 export interface RunResult {
-  body: Buffer;
+  body: Buffer | SpooledOutput;
   contentType: string;
   width: number;
   height: number;

@@ -4,6 +4,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import sharp from "sharp";
+import type { SpooledOutput } from "../../worker/runner.js";
 import { parse } from "yaml";
 import type { ImageModel } from "../../common/crd-types.js";
 import type { Logger } from "../../common/logger.js";
@@ -39,8 +40,9 @@ export function png(img: RawImage): Promise<Buffer> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } }).png().toBuffer();
 }
 
-/** Decodes an encoded result without any conversion: its own channel count. */
-export async function pixels(body: Buffer): Promise<RawImage> {
+/** Decodes an encoded result (bytes, or a spooled output's file) without any conversion: its own channel count. */
+export async function pixels(result: Buffer | SpooledOutput): Promise<RawImage> {
+  const body = Buffer.isBuffer(result) ? result : result.path;
   const gray = (await sharp(body).metadata()).channels === 1;
   // sharp widens 1 channel to sRGB unless asked not to.
   const { data, info } = await (gray ? sharp(body).toColourspace("b-w") : sharp(body).removeAlpha()).raw().toBuffer({ resolveWithObject: true });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageModelSpec } from "../../common/crd-types.js";
@@ -7,12 +7,13 @@ import { Inference, type InferenceRequest } from "./engine.js";
 import { MAIN_SESSION, type Pipeline } from "./pipelines/pipeline.js";
 import { PipelineRegistry } from "./pipelines/registry.js";
 import { singlePass } from "./pipelines/single-pass.js";
-import { captureLog, manifest, png, randomImage } from "../../test/support/inference.js";
+import { captureLog, manifest, pixels, png, randomImage } from "../../test/support/inference.js";
 
 // Loaded at collection time: the it.each tables below are built from them.
 const blur: ImageModelSpec = (await manifest("blur")).spec;
 const textDetect: ImageModelSpec = (await manifest("text-detect")).spec;
 const input = await png(randomImage(7, 5, 42));
+const big = await png(randomImage(150, 97, 9));
 let dir: string;
 
 beforeAll(async () => {
@@ -127,5 +128,47 @@ describe("Inference", () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     await expect(inference.run(req({ signal: timedOut }))).rejects.toMatchObject({ name: "TimeoutError" });
     await inference.close();
+  });
+});
+
+describe("an output too large to hold whole", () => {
+  // resize-x2 tiles inputs over 4 Mpx in 512-pixel tiles; here, over 64x64 in 32-pixel tiles, so a small image has several rows of tiles.
+  const resize = async (): Promise<ImageModelSpec> => {
+    const spec = (await manifest("resize-x2")).spec;
+    return { ...spec, input: { ...spec.input, maxPixels: 64 * 64, tile: { size: 32, overlap: 4 } } };
+  };
+
+  function spooling(spoolAbovePixels: number) {
+    const { log } = captureLog();
+    return new Inference({ cacheDir: dir, executionProviders: ["cpu"], maxInputPixels: 1 << 20, fetchMaxBytes: 1 << 20, fetchTimeoutMs: 1000, log, spoolAbovePixels });
+  }
+
+  it.each(["png", "jpeg", "webp"] as const)("is written in bands to a %s file with the pixels it would have held", async (format) => {
+    const spec = await resize();
+    const held = await spooling(Infinity).run(req({ modelName: "resize", modelSpec: spec, input: big, output: { format, quality: 90 } }));
+    const spooled = await spooling(1000).run(req({ modelName: "resize", modelSpec: spec, input: big, output: { format, quality: 90 } }));
+    expect(Buffer.isBuffer(held.body)).toBe(true);
+    expect(spooled).toMatchObject({ width: 300, height: 194, contentType: `image/${format}`, body: { path: expect.stringContaining(tmpdir()) as unknown } });
+    const file = spooled.body as { path: string; bytes: number };
+    const [a, b] = await Promise.all([pixels(held.body), pixels(file)]);
+    expect({ width: b.width, height: b.height, channels: b.channels }).toEqual({ width: 300, height: 194, channels: 3 });
+    // PNG is lossless: the same pixels. JPEG and WebP encode the same pixels with the same encoder settings.
+    let maxError = 0;
+    for (let i = 0; i < a.data.length; i++) maxError = Math.max(maxError, Math.abs(a.data[i]! - b.data[i]!));
+    expect(maxError).toBe(0);
+    expect((await stat(file.path)).size).toBe(file.bytes);
+    await rm(file.path);
+  });
+
+  it("leaves no file behind when the job is canceled midway", async () => {
+    const before = new Set((await readdir(tmpdir())).filter((f) => f.startsWith("pixelmill-output-")));
+    const controller = new AbortController();
+    const run = spooling(1000).run(req({
+      modelName: "resize", modelSpec: await resize(), input: big, signal: controller.signal,
+      onStage: () => void setTimeout(() => controller.abort(), 5),
+    }));
+    await expect(run).rejects.toThrow();
+    const after = (await readdir(tmpdir())).filter((f) => f.startsWith("pixelmill-output-") && !before.has(f));
+    expect(after).toEqual([]);
   });
 });

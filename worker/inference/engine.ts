@@ -11,8 +11,12 @@ import { resolveParams } from "../../common/model-params.js";
 import { MAIN_SESSION, throwIfAborted, type Sessions } from "./pipelines/pipeline.js";
 import { defaultPipelines, type PipelineRegistry } from "./pipelines/registry.js";
 import { SessionCache } from "./sessions.js";
+import { OutputSpool } from "./spool.js";
 
 export type { ExecutionProvider } from "./model-session.js";
+
+/** 4096 × 4096: a larger output (about 50 MB as 8-bit RGB and up) is spooled rather than held. */
+export const DEFAULT_SPOOL_ABOVE_PIXELS = 4096 * 4096;
 
 export interface InferenceOptions {
   /** MODEL_CACHE_DIR */
@@ -29,6 +33,11 @@ export interface InferenceOptions {
   /** Trust for https:// model sources; Node's global agent when absent. */
   httpsAgent?: Agent;
   log: Logger;
+  /**
+   * Outputs of more pixels than this are written in bands to a file and uploaded from it
+   * (OutputSpool), so memory is bounded by a tile, not the image; default DEFAULT_SPOOL_ABOVE_PIXELS.
+   */
+  spoolAbovePixels?: number;
   /** The pipeline of each task (pipelines/registry.ts); what the worker runs today when absent. */
   pipelines?: PipelineRegistry;
 }
@@ -48,8 +57,10 @@ export class Inference {
   private readonly files: ModelFiles;
   private readonly sessions: SessionCache;
   private readonly pipelines: PipelineRegistry;
+  private readonly spoolAbovePixels: number;
 
   constructor(private readonly opts: InferenceOptions) {
+    this.spoolAbovePixels = opts.spoolAbovePixels ?? DEFAULT_SPOOL_ABOVE_PIXELS;
     this.files = new ModelFiles(opts);
     this.sessions = new SessionCache({ executionProviders: opts.executionProviders, log: opts.log });
     this.pipelines = opts.pipelines ?? defaultPipelines();
@@ -67,23 +78,32 @@ export class Inference {
     const decoded = performance.now();
     req.onStage?.("inference");
     const files = await this.readFiles(pipeline.files?.(spec) ?? {});
-    const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
-      result: await pipeline.run({ spec, sessions, files, image, params, signal: req.signal }),
-      ep: [...new Set(Object.values(sessions).map((s) => s.ep))].join(","),
-    }));
-    throwIfAborted(req.signal);
-    const inferred = performance.now();
-    req.onStage?.("encode");
-    const out = result.image ?? result.document;
-    const encoded = result.image
-      ? await encode(result.image, req.output.format, req.output.quality)
-      : { body: Buffer.from(JSON.stringify(result.document)), contentType: "application/json" };
-    this.opts.log.debug({
-      model: req.modelName, pipeline: pipeline.name, ep, width: image.width, height: image.height, ...result.stats,
-      decodeMs: ms(decoded - started), inferMs: ms(inferred - decoded), encodeMs: ms(performance.now() - inferred),
-    }, "Inference finished");
-    const notes = [...(image.notes ?? []), ...(result.notes ?? [])];
-    return { ...encoded, width: out.width, height: out.height, ...(notes.length ? { notes } : {}) };
+    const scale = spec.output?.scale ?? 1;
+    const spool = image.width * image.height * scale * scale > this.spoolAbovePixels ? new OutputSpool(req.output.format, req.output.quality) : undefined;
+    try {
+      const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
+        result: await pipeline.run({ spec, sessions, files, image, params, signal: req.signal, rows: spool?.rows }),
+        ep: [...new Set(Object.values(sessions).map((s) => s.ep))].join(","),
+      }));
+      throwIfAborted(req.signal);
+      const inferred = performance.now();
+      req.onStage?.("encode");
+      const out = result.image ?? result.document ?? result.written;
+      const encoded = result.image
+        ? await encode(result.image, req.output.format, req.output.quality)
+        : result.document
+          ? { body: Buffer.from(JSON.stringify(result.document)), contentType: "application/json" }
+          : await spool!.finish();
+      this.opts.log.debug({
+        model: req.modelName, pipeline: pipeline.name, ep, width: image.width, height: image.height, ...result.stats, spooled: !!result.written,
+        decodeMs: ms(decoded - started), inferMs: ms(inferred - decoded), encodeMs: ms(performance.now() - inferred),
+      }, "Inference finished");
+      const notes = [...(image.notes ?? []), ...(result.notes ?? [])];
+      return { ...encoded, width: out.width, height: out.height, ...(notes.length ? { notes } : {}) };
+    } catch (err) {
+      await spool?.discard();
+      throw err;
+    }
   }
 
   /** The verified bytes of each named data file; small (a charset, a vocabulary), read per job from the local cache. */

@@ -4,7 +4,7 @@ import type { OutputFormat } from "../../common/crd-types.js";
 import { firstLine, JobFailure } from "../../common/errors.js";
 import type { RawImage } from "./tensors.js";
 
-const CONTENT_TYPES: Record<OutputFormat, string> = { png: "image/png", webp: "image/webp", jpeg: "image/jpeg" };
+export const CONTENT_TYPES: Record<OutputFormat, string> = { png: "image/png", webp: "image/webp", jpeg: "image/jpeg" };
 
 /** A decoded input, with what the caller should tell the user about how it was read. */
 export interface DecodedImage extends RawImage {

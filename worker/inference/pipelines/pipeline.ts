@@ -2,6 +2,7 @@ import type { ImageModelSpec, ModelTask } from "../../../common/crd-types.js";
 import type { ParamValue } from "../../../common/model-params.js";
 import type { ModelSource } from "../model-files.js";
 import type { ModelSession } from "../model-session.js";
+import type { RowWriter } from "../png-stream.js";
 import type { RawImage } from "../tensors.js";
 
 /**
@@ -25,6 +26,12 @@ export interface PipelineRequest {
   params: Record<string, ParamValue>;
   /** Checked between runs (throwIfAborted): a canceled or timed-out job stops there. */
   signal?: AbortSignal;
+  /**
+   * Offered when the output image would be too large to hold whole: a pipeline that makes its
+   * image in bands (tiles) opens it once, writes the rows top to bottom, closes it, and returns
+   * `{ written }`; one that cannot ignores it and returns the image.
+   */
+  rows?: (width: number, height: number, channels: number) => RowWriter;
 }
 
 /** A JSON output (spec.output.kind json): the engine stores it as application/json. */
@@ -35,8 +42,12 @@ export interface PipelineDocument {
   [field: string]: unknown;
 }
 
-/** Exactly one of image and document. */
-export type PipelineResult = PipelineOutput & ({ image: RawImage; document?: never } | { document: PipelineDocument; image?: never });
+/** Exactly one of image, document, and written (the size of an image written to `rows`). */
+export type PipelineResult = PipelineOutput & (
+  | { image: RawImage; document?: never; written?: never }
+  | { document: PipelineDocument; image?: never; written?: never }
+  | { written: { width: number; height: number }; image?: never; document?: never }
+);
 
 interface PipelineOutput {
   /** Counts worth a field in the engine's "Inference finished" debug line (tiles, steps...). */

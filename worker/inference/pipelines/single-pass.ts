@@ -5,7 +5,8 @@ import type { ModelSession } from "../model-session.js";
 import type { ParamValue } from "../../../common/model-params.js";
 import { contractOf, fromTensor, toTensor, type Contract, type RawImage } from "../tensors.js";
 import { crop, planTiles, stitch, type Tile } from "../tiles.js";
-import { MAIN_SESSION, throwIfAborted, type Pipeline } from "./pipeline.js";
+import type { RowWriter } from "../png-stream.js";
+import { MAIN_SESSION, throwIfAborted, type Pipeline, type PipelineRequest } from "./pipeline.js";
 
 /**
  * One graph, one run per image (or per tile): the tensors are shaped by the spec's input and
@@ -16,10 +17,12 @@ export const singlePass: Pipeline = {
   tasks: ["image-to-image", "image-to-mask"],
   sources: (spec) => ({ [MAIN_SESSION]: spec.source }),
   check: (spec, image) => void planRuns(spec, image.width, image.height),
-  async run({ spec, sessions, image, params, signal }) {
+  async run({ spec, sessions, image, params, signal, rows }) {
     const tiles = planRuns(spec, image.width, image.height);
-    const out = await infer({ session: sessions[MAIN_SESSION]!, spec, image, tiles, params, signal });
-    return { image: out, stats: { tiles: tiles.length } };
+    const req = { session: sessions[MAIN_SESSION]!, spec, image, tiles, params, signal };
+    const stats = { tiles: tiles.length };
+    if (rows) return { written: await inferInBands(req, rows), stats };
+    return { image: await infer(req), stats };
   },
 };
 
@@ -63,6 +66,51 @@ export async function infer(req: InferRequest): Promise<RawImage> {
     stitch(target, out, tile, scale);
   }
   return target!;
+}
+
+/**
+ * As infer, but each row of tiles is stitched into a band and written out before the next row
+ * runs: memory holds the input, one band and one tile, not the whole output.
+ */
+export async function inferInBands(req: InferRequest, open: NonNullable<PipelineRequest["rows"]>): Promise<{ width: number; height: number }> {
+  const contract = contractOf(req.spec);
+  const { image, tiles } = req;
+  const names = tensorNames(req.session, req.spec);
+  const feeds = paramFeeds(req.session, names.input, req.params);
+  const scale = contract.outputScale;
+  const size = { width: image.width * scale, height: image.height * scale };
+  let writer: RowWriter | undefined;
+  try {
+    for (const row of tileRows(tiles)) {
+      const y0 = row[0]!.keep.y0, y1 = row[0]!.keep.y1;
+      let band: RawImage | undefined;
+      for (const tile of row) {
+        throwIfAborted(req.signal);
+        const out = await runOnce(req.session, crop(image, tile), contract, names, feeds);
+        band ??= { data: new Uint8Array(size.width * (y1 - y0) * scale * out.channels), width: size.width, height: (y1 - y0) * scale, channels: out.channels };
+        // The band is the part of the output from y0: the tile shifted up by as much.
+        stitch(band, out, { ...tile, y: tile.y - y0, keep: { ...tile.keep, y0: 0, y1: y1 - y0 } }, scale);
+      }
+      writer ??= open(size.width, size.height, band!.channels);
+      await writer.write(band!.data);
+    }
+    await writer!.close();
+    return size;
+  } catch (err) {
+    writer?.destroy();
+    throw err;
+  }
+}
+
+/** planTiles' tiles, row by row (they come in row-major order; a row shares its kept y range). */
+function tileRows(tiles: readonly Tile[]): Tile[][] {
+  const rows: Tile[][] = [];
+  for (const tile of tiles) {
+    const last = rows.at(-1);
+    if (last && last[0]!.keep.y0 === tile.keep.y0) last.push(tile);
+    else rows.push([tile]);
+  }
+  return rows;
 }
 
 interface Names {
