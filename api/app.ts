@@ -5,8 +5,10 @@ import type { JobEvents } from "./domain/job-events.js";
 import { JobQueries } from "./domain/job-queries.js";
 import { CancelJob } from "./domain/cancel-job.js";
 import { IdempotentSubmit } from "./domain/idempotent-submit.js";
+import { AddModel } from "./domain/add-model.js";
+import { OnnxInspector } from "./onnx/onnx-inspector.js";
 import type {
-  ApiKeyRepository, Cluster, DependencyHealth, IdempotencyRepository, JobRepository, RequestLimiter, TenantRepository, UploadCounter,
+  ApiKeyRepository, Cluster, DependencyHealth, ModelInspector, IdempotencyRepository, JobRepository, RequestLimiter, TenantRepository, UploadCounter,
 } from "./domain/ports.js";
 import { TenantCaps, type Limits } from "./domain/limits.js";
 import { Authenticate } from "./domain/authenticate.js";
@@ -37,6 +39,12 @@ export interface AppDeps {
   publicUrl: string;
   /** MAX_UPLOAD_BYTES */
   maxUploadBytes: number;
+  /** MODEL_UPLOAD_MAX_BYTES: the files of one POST /v1/models together; 512 MiB. */
+  modelUploadMaxBytes?: number;
+  /** Loads uploaded models (POST /v1/models); onnxruntime in a thread, MODEL_LOAD_TIMEOUT_MS 60 s, by default. */
+  modelInspector?: ModelInspector;
+  /** Where POST /v1/models keeps a request's files while checking them; the OS's temporary folder. */
+  modelTmpDir?: string;
   /** OUTPUT_URL_TTL_SECONDS */
   outputUrlTtlSeconds: number;
   jobs: JobRepository;
@@ -115,7 +123,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, auth, log,
   }));
-  app.use(modelRoutes({ cluster: deps.cluster, auth }));
+  const addModel = new AddModel({ cluster: deps.cluster, store: uploads, inspector: deps.modelInspector ?? new OnnxInspector({ timeoutMs: 60_000 }), log });
+  const beforeAdd = health && (async (_req: unknown, _res: unknown, next: () => void) => {
+    await health.require("storage");
+    next();
+  });
+  app.use(modelRoutes({ cluster: deps.cluster, auth, add: addModel, maxUploadBytes: deps.modelUploadMaxBytes ?? 512 * 1024 ** 2, beforeAdd, tmpDir: deps.modelTmpDir }));
   app.use(usageRoutes({ usage: new UsageReports({ jobs: deps.jobs }), auth }));
   app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
   app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));

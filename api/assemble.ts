@@ -11,6 +11,7 @@ import { JobEvents } from "./domain/job-events.js";
 import { DependencyMonitor } from "../common/health/dependency-monitor.js";
 import { SseStreams } from "./http/sse-streams.js";
 import { KubeCluster } from "./kube/kube-cluster.js";
+import { OnnxInspector } from "./onnx/onnx-inspector.js";
 import { JobMirror } from "./mirror/job-mirror.js";
 import { KubeJobSource } from "../common/kube/kube-list-source.js";
 import { apiKeyPrefix, hashApiKey } from "../common/auth/api-key.js";
@@ -35,6 +36,11 @@ export interface ApiOptions {
   log: Logger;
   publicUrl: string;
   maxUploadBytes: number;
+  /** MODEL_UPLOAD_MAX_BYTES, MODEL_LOAD_TIMEOUT_MS (POST /v1/models); 512 MiB and 60 s. */
+  modelUploadMaxBytes?: number;
+  modelLoadTimeoutMs?: number;
+  /** Where POST /v1/models keeps a request's files while checking them; the OS's temporary folder. */
+  modelTmpDir?: string;
   outputUrlTtlSeconds: number;
   fileUrlSigner?: UrlSigner;
   inputBuckets?: readonly string[];
@@ -98,6 +104,7 @@ export function assembleApi(opts: ApiOptions): Api {
   });
   const app = createApp({
     log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
+    modelUploadMaxBytes: opts.modelUploadMaxBytes, modelInspector: new OnnxInspector({ timeoutMs: opts.modelLoadTimeoutMs ?? 60_000 }), modelTmpDir: opts.modelTmpDir,
     jobs, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
     sseKeepaliveMs: opts.sseKeepaliveMs, health,
     // On the health checks' connection: its command timeout bounds a request's wait on the limiter.

@@ -8,6 +8,12 @@ import { startApi, type ApiFixture } from "../test/support/api-fixture.js";
 import { startPipeline, type Pipeline } from "../test/support/pipeline.js";
 import { GROUP, IMAGEJOB_PLURAL, VERSION, type ImageJob } from "../common/crd-types.js";
 import type { CreatedKey, JobView, KeyView, ModelList, TenantView, UsageView } from "../client/index.js";
+import { createHash } from "node:crypto";
+import { builtinModel } from "../models/builtin.js";
+import { convertTfjsLayers } from "../models/tfjs/convert.js";
+import { packageFolder, readTfjsModel } from "../models/tfjs/read.js";
+import { projectRoot } from "../devstack/binaries.js";
+import { readManifests } from "../devstack/manifests.js";
 import { paramOf } from "./commands.js";
 import { run } from "./run.js";
 
@@ -20,7 +26,9 @@ let cat: string;
 beforeAll(async () => {
   api = await startApi("cli");
   // A worker of a pool with 2 GPUs, as the operator's Deployment would tell it (it runs on the CPU here).
-  pipeline = await startPipeline(api, "cli", createLogger({ level: "silent" }), { env: { PIXELMILL_GPUS: "2" } });
+  // The worker also serves byo-resize, a model `models add` adds below.
+  const builtins = (await readManifests(join(projectRoot, "models/manifests"))).map((m) => m.metadata!.name);
+  pipeline = await startPipeline(api, "cli", createLogger({ level: "silent" }), { env: { PIXELMILL_GPUS: "2", WORKER_MODELS: [...builtins, "byo-resize"].join(",") } });
   dir = await mkdtemp(join(tmpdir(), "pixelmill-cli-"));
   cat = join(dir, "cat.png");
   await writeFile(cat, await sharp({ create: { width: 6, height: 5, channels: 3, background: "#a05030" } }).png().toBuffer());
@@ -67,6 +75,50 @@ describe("pixelmill", () => {
     expect((JSON.parse(models.stdout) as ModelList).items.map((m) => m.name)).toContain("resize-x2");
     const described = await cli(["models"]);
     expect(described.stdout.split("\n")).toEqual(expect.arrayContaining(["grayscale  image-to-image  Apache-2.0", "text-detect  image-to-mask  MIT AND Apache-2.0  params: threshold (number)"]));
+  });
+
+  it("models add uploads an ONNX file to the key's tenant, and a job on the added model runs on the worker", async () => {
+    const bytes = (await builtinModel("resize-x2"))!;
+    const file = join(dir, "resize.onnx");
+    await writeFile(file, bytes);
+    const contract = join(dir, "contract.yaml");
+    await writeFile(contract, "input:\n  range: { min: 0, max: 1 }\noutput:\n  kind: image\n  scale: 2\n");
+    const args = ["models", "add", file, "--name", "byo-resize", "--task", "image-to-image", "--contract", contract, "--license", "Apache-2.0", "--origin-url", "https://example.com/resize.onnx"];
+    const refused = await cli(args);
+    expect([refused.code, refused.stderr]).toEqual([3, expect.stringContaining("Missing scope (HTTP 403): the API key lacks the scope models:write") as string]);
+
+    const writer = (await api.newKey(["jobs:write", "jobs:read", "models:read", "models:write"])).key;
+    const added = await cli(["--json", ...args], writer);
+    expect(added).toMatchObject({ code: 0, stderr: "" });
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    expect(JSON.parse(added.stdout)).toMatchObject({ name: "byo-resize", sha256, license: "Apache-2.0", origin: { url: "https://example.com/resize.onnx" }, output: { kind: "image", scale: 2 } });
+    expect((await cli(["models", "list"])).stdout.split("\n")).toContain("byo-resize  image-to-image  Apache-2.0");
+    const again = await cli(args, writer);
+    expect([again.code, again.stderr]).toEqual([3, expect.stringContaining("Model exists (HTTP 409)") as string]);
+
+    // The worker fetches the stored file from S3, checks its SHA-256 and runs it: 6×5 in, 12×10 out.
+    const out = join(dir, "byo");
+    const ran = await cli(["submit", cat, "--model", "byo-resize", "--wait", "--out", out], writer);
+    expect(ran.code, ran.stderr).toBe(0);
+    const meta = await sharp(join(out, "cat.byo-resize.png")).metadata();
+    expect([meta.width, meta.height]).toEqual([12, 10]);
+  });
+
+  it("models add DIR sends a TF.js folder, which the API converts; usage errors exit 2", async () => {
+    const slim = packageFolder("@upscalerjs/esrgan-slim", "models/x2");
+    const writer = (await api.newKey(["models:read", "models:write"])).key;
+    // A whole manifest as the contract: its spec's input and output are taken.
+    const manifest = join(projectRoot, "models/manifests/upscale-x2.yaml");
+    const added = await cli(["--json", "models", "add", slim, "--name", "byo-slim", "--task", "image-to-image", "--contract", manifest, "--origin-package", "@upscalerjs/esrgan-slim@1.0.0"], writer);
+    expect(added).toMatchObject({ code: 0, stderr: "" });
+    const sha256 = createHash("sha256").update(convertTfjsLayers(await readTfjsModel(slim))).digest("hex");
+    expect(JSON.parse(added.stdout)).toMatchObject({ name: "byo-slim", sha256, origin: { package: "@upscalerjs/esrgan-slim", version: "1.0.0" }, input: { range: { min: 0, max: 255 } } });
+    const models = JSON.parse((await cli(["--json", "models", "list"])).stdout) as ModelList;
+    expect(models.items.find((m) => m.name === "byo-slim")?.sha256).toBe(sha256);
+
+    expect((await cli(["models", "add", slim, "--name", "x"], writer)).code).toBe(2);
+    expect((await cli(["models", "add", slim, "--name", "x", "--task", "text-to-image", "--contract", manifest], writer)).code).toBe(2);
+    expect((await cli(["models", "list", "extra"])).code).toBe(2);
   });
 
   it("exits 1 when a job fails, and 3 with the problem in words when the API refuses", async () => {

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient, type TenantLimits, type TenantView } from "../client/index.js";
+import { addModelCommand } from "./add-model.js";
 import { convertTfjsCommand } from "./convert-tfjs.js";
 import { UsageError, type Io } from "./io.js";
 import type { Options } from "./run.js";
@@ -97,7 +98,9 @@ export const jobsCommand: Command = async ({ client, args, options, io }) => {
 
 export const modelsCommand: Command = async ({ client, args, options, io }) => {
   if (args[0] === "convert-tfjs") return convertTfjsCommand(args.slice(1), options, io);
-  if (args.length) throw new UsageError("models takes no arguments");
+  if (args[0] === "add") return addModelCommand(client, args.slice(1), options, io);
+  // `models` and `models list` both list what GET /v1/models answers.
+  if (args.length > (args[0] === "list" ? 1 : 0)) throw new UsageError("models [list] | models add … | models convert-tfjs …");
   const models = await client.models();
   const line = (m: (typeof models.items)[number]) =>
     `${m.name}  ${m.task}  ${m.license ?? "no license stated"}${m.params.length ? `  params: ${m.params.map((p) => `${p.name} (${p.type})`).join(", ")}` : ""}`;

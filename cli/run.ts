@@ -13,7 +13,9 @@ export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
   submit FILE|URI... --model M [--param k=v]... [--output-format png|webp|jpeg] [--no-cache] [--wait] [--out DIR]
   jobs list [--status S] [--model M] [--limit N] [--cursor C]
   jobs get|cancel|watch ID
-  models
+  models [list]
+  models add FILE.onnx|TFJS_DIR --name N --task image-to-image|image-to-mask --contract FILE.yaml|json
+             [--license SPDX] [--origin-url URL | --origin-package PKG@VERSION]   (models:write; to your tenant)
   models convert-tfjs DIR --out FILE.onnx   (local: a TF.js layers model → ONNX; exit 1 if it cannot)
   keys create NAME --scope S... [--tenant T] [--expires-at ISO-8601]
   keys list
@@ -54,6 +56,12 @@ const OPTIONS = {
   rate: { type: "string" },
   "active-jobs": { type: "string" },
   "upload-bytes": { type: "string" },
+  name: { type: "string" },
+  task: { type: "string" },
+  contract: { type: "string" },
+  license: { type: "string" },
+  "origin-url": { type: "string" },
+  "origin-package": { type: "string" },
 } as const;
 
 export type Options = ReturnType<typeof parse>["values"];

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { jsonJob } from "../api/http/job-request.js";
+import type { modelContract, modelOrigin } from "../api/http/model-form.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
 import type { newKey, newTenant, tenantLimitsPatch } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
@@ -21,6 +22,19 @@ export type NewKey = z.input<typeof newKey>;
 export type NewTenant = z.input<typeof newTenant>;
 /** A tenant's own limits to set: a number, null for the configured default again; an absent one stays. */
 export type TenantLimits = z.input<typeof tenantLimitsPatch>["limits"];
+/** The tensor contract of a model added with addModel: the ImageModel spec's input, output, params and pools (camelCase, as in a manifest). */
+export type ModelContract = z.input<typeof modelContract>;
+export type ModelOrigin = z.input<typeof modelOrigin>;
+/** What addModel sends besides the files. */
+export interface NewModel {
+  name: string;
+  task: "image-to-image" | "image-to-mask";
+  contract: ModelContract;
+  license?: string;
+  origin?: ModelOrigin;
+}
+/** The model's files: one ONNX file, or a TF.js layers model (model.json and each weight shard by the path model.json gives it). */
+export type ModelFiles = { onnx: Blob | Uint8Array } | { tfjs: { modelJson: Blob | Uint8Array; shards: Record<string, Blob | Uint8Array> } };
 /** The query of GET /v1/usage: UTC days YYYY-MM-DD (default the last 30 days), `tenant: "all"` for every tenant's (admin). */
 export type UsageQuery = z.input<typeof usageQuery>;
 
@@ -130,6 +144,27 @@ export class PixelmillClient {
     return this.request("GET", "/v1/models");
   }
 
+  /**
+   * Adds a model to the key's tenant (models:write): the API loads it with onnxruntime, checks it
+   * against the contract, stores it by its SHA-256 and creates the ImageModel. The model as
+   * models() lists it.
+   */
+  addModel(model: NewModel, files: ModelFiles): Promise<ModelView> {
+    const form = new FormData();
+    form.set("name", model.name);
+    form.set("task", model.task);
+    form.set("contract", JSON.stringify(model.contract));
+    if (model.license) form.set("license", model.license);
+    if (model.origin) form.set("origin", JSON.stringify(model.origin));
+    if ("onnx" in files) {
+      form.set("file", blobOf(files.onnx), "model.onnx");
+    } else {
+      form.set("model.json", blobOf(files.tfjs.modelJson), "model.json");
+      for (const [path, bytes] of Object.entries(files.tfjs.shards)) form.append("shard", blobOf(bytes), path);
+    }
+    return this.request("POST", "/v1/models", { body: form });
+  }
+
   /** Usage per tenant per UTC day: jobs succeeded, run seconds, GPU-seconds. */
   usage(query: UsageQuery = {}): Promise<UsageView> {
     return this.request("GET", `/v1/usage${queryString(query)}`);
@@ -171,6 +206,10 @@ export class PixelmillClient {
     if (res.ok) return res;
     throw new PixelmillApiError(await problemOf(res));
   }
+}
+
+function blobOf(data: Blob | Uint8Array): Blob {
+  return data instanceof Blob ? data : new Blob([new Uint8Array(data)]);
 }
 
 function queryString(query: object): string {

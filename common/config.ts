@@ -48,6 +48,10 @@ const schema = z.object({
   /** How clients reach the API: Location headers, SSE links, signed file URLs. */
   PUBLIC_URL: z.url().default("http://localhost:8080"),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(50 * 1024 * 1024),
+  /** POST /v1/models: all the files of one model (an ONNX file, or a TF.js model.json and its shards); more gets 413. */
+  MODEL_UPLOAD_MAX_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  /** POST /v1/models: how long onnxruntime may take to load an uploaded model before it is refused (422). */
+  MODEL_LOAD_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
   /** Requests per API key per minute, unless the key's tenant has its own (tenants.rate_limit_per_minute); ADR 0009. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   /** Jobs pending, queued or running per tenant (tenants.max_active_jobs overrides). */

@@ -21,7 +21,7 @@ export async function ensureDevKey(databaseUrl: string, namespace: string, file:
       if (found && !found.revokedAt && (!found.expiresAt || found.expiresAt > new Date())) return { key: kept, created: false };
     }
     const key = generateApiKey("test");
-    await keys.create({ tenantId: tenant.id, name: "development (npm run dev)", prefix: apiKeyPrefix(key), hash: hashApiKey(key), scopes: ["jobs:write", "jobs:read", "models:read", "keys:admin"] });
+    await keys.create({ tenantId: tenant.id, name: "development (npm run dev)", prefix: apiKeyPrefix(key), hash: hashApiKey(key), scopes: ["jobs:write", "jobs:read", "models:read", "models:write", "keys:admin"] });
     await writeFile(file, `${key}\n`, { mode: 0o600 });
     return { key, created: true };
   } finally {

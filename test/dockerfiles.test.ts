@@ -74,6 +74,19 @@ describe("Dockerfile.worker", () => {
   });
 });
 
+describe("Dockerfile.api", () => {
+  const text = readFileSync(join(projectRoot, "Dockerfile.api"), "utf8").replace(/\\\n/g, " ");
+
+  it("keeps onnxruntime-node and its Linux binary: POST /v1/models loads uploads with it", () => {
+    const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies["onnxruntime-node"]).toBeDefined(); // npm prune --omit=dev keeps it
+    expect(text).toMatch(/npm prune --omit=dev/);
+    const removed = [...text.matchAll(/rm -rf ([^&\n]+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(removed.filter((p) => p.includes("onnxruntime-node") && !/\/(darwin|win32)$/.test(p))).toEqual([]);
+    expect(text).toMatch(/^COPY --from=build \/app\/node_modules \.\/node_modules$/m);
+  });
+});
+
 describe(".dockerignore", () => {
   it("keeps local state, dependencies, build output and tests out of the build context", () => {
     for (const path of [".git", "node_modules", "dist", ".pixelmill", "api/data/generated", "test", "bench", "docs", "common/config.test.ts"]) {

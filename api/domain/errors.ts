@@ -136,3 +136,24 @@ export class TenantCapError extends PixelmillError {
     super("TenantCap", message);
   }
 }
+
+/** POST /v1/models with a name the caller's namespace has a model of already: never overwritten. */
+export class ModelExistsError extends PixelmillError {
+  constructor(readonly model: string, readonly namespace: string) {
+    super("ModelExists", `namespace ${namespace} has an ImageModel named ${JSON.stringify(model)} already; delete it first or choose another name`);
+  }
+}
+
+/** An uploaded model that is not one (onnxruntime cannot load it, a TF.js model that cannot be converted) or does not fit its contract. */
+export class InvalidModelError extends PixelmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("InvalidModel", message, options);
+  }
+}
+
+/** The apiserver refused the ImageModel (schema or CEL validation); the message is its own. */
+export class ModelRejectedError extends PixelmillError {
+  constructor(message: string) {
+    super("ModelRejected", message);
+  }
+}

@@ -1,4 +1,5 @@
 import type { ImageJob, ImageModel } from "../../common/crd-types.js";
+import type { GraphSignature } from "./model-fit.js";
 import type { ImageJobPhase } from "../../common/job/phases.js";
 import type { JobRecord } from "./job-record.js";
 import type { LimitOverrides } from "./limits.js";
@@ -121,6 +122,12 @@ export interface Cluster {
   getModel(namespace: string, name: string): Promise<ImageModel | undefined>;
   /** The models jobs in `namespace` may name: the platform's, and the namespace's own winning by name. */
   listModels(namespace: string): Promise<ImageModel[]>;
+  /**
+   * Creates the ImageModel in its metadata.namespace: ModelExistsError when the name is taken
+   * there (a platform model of that name does not count), ModelRejectedError when the apiserver
+   * refuses it as invalid. `dryRun`: the apiserver checks all of that and stores nothing.
+   */
+  createModel(model: ImageModel, opts?: { dryRun?: boolean }): Promise<ImageModel>;
   /** Creates the namespace labelled for the tenant, or labels it when it exists (an adopted one). */
   ensureNamespace(namespace: string, tenant: string): Promise<void>;
   /**
@@ -128,6 +135,12 @@ export interface Cluster {
    * inputs (common/job/input-grants.ts); none for a namespace without it. May be a few seconds old.
    */
   grantedInputBuckets(namespace: string): Promise<string[]>;
+}
+
+/** Loads a model file as a worker would, to learn its graph's inputs and outputs. */
+export interface ModelInspector {
+  /** InvalidModelError when onnxruntime cannot load the file, or not within its time. */
+  inspect(path: string): Promise<GraphSignature>;
 }
 
 /** A tenant: one namespace of jobs, uploads and models. */

@@ -15,8 +15,11 @@ export interface Principal {
   limits?: Partial<LimitOverrides>;
 }
 
-/** Every scope a key may hold: the one list. `admin` implies all the others. */
-export const SCOPES = ["jobs:write", "jobs:read", "models:read", "keys:admin", "admin"] as const;
+/**
+ * Every scope a key may hold: the one list. `admin` implies all the others. `models:write` adds
+ * ImageModels to the key's own tenant's namespace (the platform tenant's: shared models).
+ */
+export const SCOPES = ["jobs:write", "jobs:read", "models:read", "models:write", "keys:admin", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: string): value is Scope {

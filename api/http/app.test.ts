@@ -21,7 +21,7 @@ async function withApp(over: Partial<AppDeps>, run: (url: string) => Promise<voi
     jobs: api.jobs, idempotencyKeys: api.idempotencyKeys, apiKeys: api.apiKeys, tenants: api.tenants,
     cluster: {
       listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
-      ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]),
+      ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]), createModel: () => Promise.reject(new Error("no")),
     },
     store: api.store, events: new JobEvents(), ...over,
   });
@@ -41,7 +41,7 @@ describe("the API", () => {
           name: "resize-x2", task: "image-to-image", license: null, origin: null, sha256: null,
           // As stored: with the CRD's defaults.
           input: { layout: "NCHW", color_order: "RGB", range: { min: 0, max: 1 }, size_multiple: 1 },
-          output: { kind: "image", scale: 2 },
+          output: { kind: "image", scale: 2 }, components: {},
           params: [{ name: "strength", type: "number", min: 0, max: 1, default: 0.5 }],
         },
         {
@@ -51,7 +51,7 @@ describe("the API", () => {
             name: "x", layout: "NCHW", color_order: "BGR", mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
             size_multiple: 32, max_pixels: 4194304, tile: { size: 1024, overlap: 128 },
           },
-          output: { name: "mask", kind: "mask", scale: 1, range: { min: 0, max: 1 } },
+          output: { name: "mask", kind: "mask", scale: 1, range: { min: 0, max: 1 } }, components: {},
           params: textDetect.spec.params,
         },
       ],
@@ -92,7 +92,7 @@ describe("the API", () => {
     const cluster: Cluster = {
       listModels: () => Promise.reject(new Error("secret internals at /etc/kubernetes")),
       getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")), deleteJob: () => Promise.resolve(undefined),
-      ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]),
+      ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]), createModel: () => Promise.reject(new Error("no")),
     };
     await withApp({ cluster }, async (url) => {
       const res = await api.fetch(`${url}/v1/models`);

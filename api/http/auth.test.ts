@@ -117,6 +117,7 @@ describe("API keys", () => {
       cluster: {
         listModels: () => Promise.resolve([]), getModel: () => Promise.resolve(undefined), createJob: () => Promise.reject(new Error("no")),
         deleteJob: () => Promise.resolve(undefined), ensureNamespace: () => Promise.resolve(), grantedInputBuckets: () => Promise.resolve([]),
+        createModel: () => Promise.reject(new Error("no")),
       },
       store: api.store, events: new JobEvents(),
     });

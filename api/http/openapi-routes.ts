@@ -24,8 +24,11 @@ export interface Operation {
   pathParams?: Record<string, string>;
   /** A request schema (openapi.ts REQUESTS) whose properties are the query parameters. */
   query?: string;
-  /** Request bodies by content type, each a request schema's name. */
-  body?: { json?: string; multipart?: string };
+  /**
+   * Request bodies by content type, each a request schema's name. A multipart body's file parts
+   * are `files` (name → description; those in `requiredFiles` must be sent); default: `image`.
+   */
+  body?: { json?: string; multipart?: string; files?: Record<string, string>; requiredFiles?: string[] };
   responses: Record<number, ResponseSpec>;
   /** The error statuses, each answered with application/problem+json. */
   problems: number[];
@@ -71,6 +74,19 @@ export const OPERATIONS: Operation[] = [
   {
     method: "get", path: "/v1/models", operationId: "listModels", scope: "models:read", summary: "The models the caller's jobs may name.",
     responses: { 200: { description: "the models", schema: "ModelList" } }, problems: KEYED,
+  },
+  {
+    method: "post", path: "/v1/models", operationId: "addModel", scope: "models:write",
+    summary: "Add a model to the caller's namespace (the platform's: a shared model): an ONNX file, or a TF.js layers model converted to ONNX. The file is loaded by onnxruntime and checked against the contract, stored by its SHA-256 and pinned in a new ImageModel; a name the namespace has already is 409.",
+    body: {
+      multipart: "ModelForm",
+      files: {
+        file: "an ONNX file (or, instead, a TF.js layers model: the parts below)",
+        "model.json": "a TF.js layers model's model.json (its part's field name or file name is model.json)",
+        shard: "each weight shard model.json names, as a file part (any other field name) whose file name is the shard's path in the manifest",
+      },
+    },
+    responses: { 201: { description: "the model, as GET /v1/models shows it", schema: "Model" } }, problems: [400, 409, 413, 415, 422, ...KEYED],
   },
   {
     method: "post", path: "/v1/tenants", operationId: "createTenant", scope: "admin", summary: "Create a tenant (a namespace).",

@@ -5,6 +5,7 @@ import { createLogger } from "../../common/logger.js";
 import { createApp, type AppDeps } from "../app.js";
 import { JobEvents } from "../domain/job-events.js";
 import { startApi, type ApiFixture } from "../../test/support/api-fixture.js";
+import { builtinModel } from "../../models/builtin.js";
 import { openApiDocument } from "./openapi.js";
 
 type Doc = {
@@ -150,6 +151,32 @@ describe("the OpenAPI document", () => {
     const listed = await fetch(`${api.url}/v1/tenants`, { headers: admin });
     expect(((await expectDocumented(listed, "/v1/tenants", "get")) as { items: Array<{ name: string; disabled_at: string | null }> }).items)
       .toContainEqual(expect.objectContaining({ name, disabled_at: expect.any(String) as string }));
+  });
+
+  it("describes the model answers: 201 add (multipart), 409, 422 and the ModelForm body", async () => {
+    const admin = { authorization: `Bearer ${api.adminKey}` };
+    const form = (name: string, bytes: Uint8Array) => {
+      const f = new FormData();
+      f.set("name", name);
+      f.set("task", "image-to-image");
+      f.set("contract", JSON.stringify({ input: { range: { min: 0, max: 1 } }, output: { kind: "image" } }));
+      f.set("file", new Blob([new Uint8Array(bytes)]), "model.onnx");
+      return f;
+    };
+    const gray = (await builtinModel("grayscale"))!;
+    const added = await fetch(`${api.url}/v1/models`, { method: "POST", headers: admin, body: form("oa-gray", gray) });
+    expect(added.status).toBe(201);
+    expect(await expectDocumented(added, "/v1/models", "post")).toMatchObject({ name: "oa-gray" });
+    const taken = await fetch(`${api.url}/v1/models`, { method: "POST", headers: admin, body: form("oa-gray", gray) });
+    expect(taken.status).toBe(409);
+    await expectDocumented(taken, "/v1/models", "post");
+    const junk = await fetch(`${api.url}/v1/models`, { method: "POST", headers: admin, body: form("oa-junk", new Uint8Array(64)) });
+    expect(junk.status).toBe(422);
+    await expectDocumented(junk, "/v1/models", "post");
+    const body = (doc.paths["/v1/models"]!.post as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown>; required: string[] } }> } }).requestBody;
+    const multipart = body.content["multipart/form-data"]!.schema;
+    expect(Object.keys(multipart.properties)).toEqual(expect.arrayContaining(["file", "model.json", "shard", "name", "task", "contract", "license", "origin"]));
+    expect(multipart.required.sort()).toEqual(["contract", "name", "task"]);
   });
 
   it("describes the usage answers: 200 and 400", async () => {

@@ -2,12 +2,13 @@ import { z } from "zod";
 import { SCOPES } from "../domain/principal.js";
 import { formJob, jsonJob } from "./job-request.js";
 import { OPERATIONS, type Operation, type ResponseSpec } from "./openapi-routes.js";
+import { modelForm } from "./model-form.js";
 import { listQuery } from "./routes/jobs.js";
 import { newKey, newTenant, tenantLimitsPatch } from "./routes/tenants.js";
 import { usageQuery } from "./routes/usage.js";
 import {
   createdKeySchema, healthSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
-  modelListSchema, problemSchema, readinessSchema, tenantListSchema, tenantSchema, usageSchema,
+  modelListSchema, modelSchema, problemSchema, readinessSchema, tenantListSchema, tenantSchema, usageSchema,
 } from "./schemas.js";
 
 /**
@@ -20,11 +21,11 @@ type JsonSchema = Record<string, unknown>;
 
 const RESPONSES = {
   JobStatus: jobStatusSchema, JobUrls: jobUrlsSchema, JobOutput: jobOutputSchema, JobSummary: jobSummarySchema, JobView: jobViewSchema, JobList: jobListSchema,
-  ModelList: modelListSchema, Tenant: tenantSchema, TenantList: tenantListSchema, Key: keySchema, CreatedKey: createdKeySchema, KeyList: keyListSchema,
+  Model: modelSchema, ModelList: modelListSchema, Tenant: tenantSchema, TenantList: tenantListSchema, Key: keySchema, CreatedKey: createdKeySchema, KeyList: keyListSchema,
   Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema,
 };
 /** Read as their input (what a client sends): coercions and transforms as the wire sees them. */
-const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey };
+const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, ModelForm: modelForm, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -76,11 +77,13 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
     if (op.body.json) bodies["application/json"] = { schema: ref(op.body.json) };
     if (op.body.multipart) {
       const form = requests[op.body.multipart] as { properties?: Record<string, unknown>; required?: string[] };
+      const files = op.body.files ?? { image: "the image (PNG, JPEG, WebP, GIF, TIFF or AVIF)" };
+      const fileProps = Object.fromEntries(Object.entries(files).map(([name, description]) => [name, { type: "string", contentMediaType: "application/octet-stream", description }]));
       bodies["multipart/form-data"] = {
         schema: {
           type: "object",
-          properties: { image: { type: "string", contentMediaType: "application/octet-stream", description: "the image (PNG, JPEG, WebP, GIF, TIFF or AVIF)" }, ...form.properties },
-          required: ["image", ...(form.required ?? [])],
+          properties: { ...fileProps, ...form.properties },
+          required: [...(op.body.files ? op.body.requiredFiles ?? [] : ["image"]), ...(form.required ?? [])],
         },
       };
     }

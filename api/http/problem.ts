@@ -3,7 +3,7 @@ import { DependencyUnavailableError, ObjectNotFoundError } from "../../common/er
 import type { Logger } from "../../common/logger.js";
 import {
   IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
-  JobRejectedError, KeyNotActiveError, MissingScopeError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, TenantProtectedError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
+  InvalidModelError, JobRejectedError, KeyNotActiveError, MissingScopeError, ModelExistsError, ModelRejectedError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, TenantProtectedError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
   UploadTooLargeError,
 } from "../domain/errors.js";
 import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
@@ -51,6 +51,9 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof UnknownModelError) return problem(422, "unknown-model", "Unknown model", err.message, { model: err.model });
   if (err instanceof InvalidJobError) return problem(422, "invalid-job", "Invalid job", err.message);
   if (err instanceof JobRejectedError) return problem(422, "job-rejected", "ImageJob refused by the Kubernetes API", err.message);
+  if (err instanceof InvalidModelError) return problem(422, "invalid-model", "Invalid model", err.message);
+  if (err instanceof ModelRejectedError) return problem(422, "model-rejected", "ImageModel refused by the Kubernetes API", err.message);
+  if (err instanceof ModelExistsError) return problem(409, "model-exists", "Model exists", err.message, { model: err.model });
   if (err instanceof UnauthenticatedError) return problem(401, "unauthenticated", "Unauthenticated", err.message);
   if (err instanceof MissingScopeError) return problem(403, "missing-scope", "Missing scope", err.message, { scope: err.scope });
   if (err instanceof NotFoundError) return problem(404, "not-found", "Not found", err.message);

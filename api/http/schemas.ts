@@ -81,10 +81,10 @@ export const modelInputSchema = z.object({
   tile: z.object({ size: z.int(), overlap: z.int().optional() }).optional(),
 });
 
-/** How the model's output tensor becomes an image or mask (the ImageModel's spec.output). */
+/** How the model's output tensor becomes an image or mask, or that it is a JSON document (the ImageModel's spec.output). */
 export const modelOutputSchema = z.object({
   name: z.string().optional().describe("output tensor name; the model's first output when absent"),
-  kind: z.enum(["image", "mask"]),
+  kind: z.enum(["image", "mask", "json"]).describe("json: an application/json document (image-to-text, e.g. OCR's lines)"),
   scale: z.int().optional().describe("output size divided by input size"),
   range: valueRangeSchema.optional().describe("values min..max are mapped back to 0..255"),
 });
@@ -103,7 +103,8 @@ export const modelSchema = z.object({
   origin: modelOriginSchema.nullable().describe("where the weights come from; null: not stated"),
   sha256: z.string().nullable().describe("SHA-256 of the ONNX file the worker runs; null: not pinned (builtin models may leave it out)"),
   input: modelInputSchema.nullable().describe("null for text-to-image"),
-  output: modelOutputSchema.nullable().describe("null for image-to-text"),
+  output: modelOutputSchema.nullable().describe("null when not declared (image-to-text may leave it out)"),
+  components: z.record(z.string(), z.string().nullable()).describe("the SHA-256 of each other file of a model of several graphs (OCR's classifier, recognizer and charset), by name; {} for one graph"),
   params: z.array(modelParamSchema),
 });
 

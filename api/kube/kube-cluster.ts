@@ -1,7 +1,7 @@
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, CustomObjectsApi, VersionApi, type KubeConfig } from "@kubernetes/client-node";
 import { grantedBuckets } from "../../common/job/input-grants.js";
 import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob, type ImageModel, type ImageModelList } from "../../common/crd-types.js";
-import { JobRejectedError } from "../domain/errors.js";
+import { JobRejectedError, ModelExistsError, ModelRejectedError } from "../domain/errors.js";
 import type { Cluster } from "../domain/ports.js";
 
 export interface KubeClusterOptions {
@@ -14,7 +14,7 @@ export interface KubeClusterOptions {
   now?: () => number;
 }
 
-/** The API's calls to the apiserver: ImageJob create and delete, ImageModel reads, tenants' namespaces. */
+/** The API's calls to the apiserver: ImageJob create and delete, ImageModel reads and creates, tenants' namespaces. */
 export class KubeCluster implements Cluster {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
@@ -67,6 +67,23 @@ export class KubeCluster implements Cluster {
     if (namespace !== this.opts.platformNamespace) for (const m of await list(this.opts.platformNamespace)) byName.set(m.metadata.name ?? "", m);
     for (const m of await list(namespace)) byName.set(m.metadata.name ?? "", m);
     return [...byName.values()];
+  }
+
+  async createModel(model: ImageModel, opts: { dryRun?: boolean } = {}): Promise<ImageModel> {
+    const namespace = model.metadata.namespace ?? "";
+    const name = model.metadata.name ?? "";
+    try {
+      const created = (await this.custom.createNamespacedCustomObject({
+        ...this.at(namespace, IMAGEMODEL_PLURAL), body: model, ...(opts.dryRun ? { dryRun: "All" } : {}),
+      })) as ImageModel;
+      // This replica's jobs get the new model at once, not a cached platform one of the same name.
+      this.models.delete(`${namespace}/${name}`);
+      return created;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 409) throw new ModelExistsError(name, namespace);
+      if (err instanceof ApiException && err.code === 422) throw new ModelRejectedError(statusMessage(err));
+      throw err;
+    }
   }
 
   async ensureNamespace(namespace: string, tenant: string): Promise<void> {

@@ -38,6 +38,8 @@ describe("inputs from the platform's store", () => {
     ["upload:uploads/team-a-2/x.png", prefixed, /is not an upload of namespace team-a/],
     ["s3://media/pixelmill/uploads/team-b/x.png", prefixed, /outside namespace team-a's uploads and outputs/],
     ["s3://media/pixelmill/outputs/team-b/job/uid-1.png", prefixed, /outside namespace team-a's/],
+    // Model files added through the API are no job's input, not even their own namespace's.
+    ["s3://media/pixelmill/models/team-a/0123abcd.onnx", prefixed, /outside namespace team-a's uploads and outputs/],
     ["s3://media/uploads/team-b/x.png", rootStore, /outside namespace team-a's/],
     ["s3://media/outputs/team-a-2/j/u-1.png", rootStore, /outside namespace team-a's/],
   ])("refuses a job of team-a %s (store %s)", (uri, root, why) => {

@@ -9,9 +9,11 @@ import type { InputUri } from "./input-uri.js";
  */
 export const uploadsPrefix = (namespace: string): string => `uploads/${namespace}/`;
 export const outputsPrefix = (namespace: string): string => `outputs/${namespace}/`;
+/** Model files added through the API (POST /v1/models): never a job's input, not even its own namespace's. */
+export const modelsPrefix = (namespace: string): string => `models/${namespace}/`;
 
 /** The areas of the store the platform writes, for every namespace. */
-const PLATFORM_AREAS = /^(uploads|outputs)\//;
+const PLATFORM_AREAS = /^(uploads|outputs|models)\//;
 
 /** `s3://bucket/prefix/` of an S3 store (from its uri()), or undefined for a file store. */
 export function storeRoot(store: { uri(key: string): string }): string | undefined {

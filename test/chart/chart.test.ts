@@ -82,7 +82,7 @@ const ALLOWED = {
   api: [
     "create /namespaces", "get /namespaces", "patch /namespaces",
     ...["create", "delete", "get", "list", "watch"].map((v) => `${v} pixelmill.io/imagejobs`),
-    ...["get", "list", "watch"].map((v) => `${v} pixelmill.io/imagemodels`),
+    ...["create", "get", "list", "watch"].map((v) => `${v} pixelmill.io/imagemodels`),
   ].sort(),
   operator: [
     "create /events", "list /namespaces", "watch /namespaces", "list /pods", "patch /pods",

@@ -156,6 +156,10 @@ describe("the chart installed into the local cluster", () => {
       spec: { user: `system:serviceaccount:${namespace}:${release}-pixelmill-${sa}`, resourceAttributes: { namespace: ns, verb, group, resource } },
     } })).status!.allowed;
     expect(await can("api", "create", "imagejobs", "pixelmill.io")).toBe(true);
+    // POST /v1/models creates ImageModels; it never changes or deletes one.
+    expect(await can("api", "create", "imagemodels", "pixelmill.io")).toBe(true);
+    expect(await can("api", "update", "imagemodels", "pixelmill.io")).toBe(false);
+    expect(await can("api", "delete", "imagemodels", "pixelmill.io")).toBe(false);
     expect(await can("api", "list", "secrets")).toBe(false);
     expect(await can("api", "create", "pods")).toBe(false);
     expect(await can("api", "patch", "deployments", "apps")).toBe(false);

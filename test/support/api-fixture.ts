@@ -61,6 +61,10 @@ export interface ApiFixture {
 
 export interface FixtureOptions {
   maxUploadBytes?: number;
+  /** MODEL_UPLOAD_MAX_BYTES of POST /v1/models; default the configured 512 MiB. */
+  modelUploadMaxBytes?: number;
+  /** Where POST /v1/models keeps a request's files while checking them (a test's own, to see them removed). */
+  modelTmpDir?: string;
   /** A file store in this folder, signing URLs with this secret, instead of S3. */
   fileStore?: { root: string; secret: string };
   sseKeepaliveMs?: number;
@@ -112,7 +116,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const adminKey = generateApiKey("test");
   const api = assembleApi({
     // Its own KubeConfig, instrumented as api/main.ts does: the test's own requests are not the API's.
-    kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, modelUploadMaxBytes: opts.modelUploadMaxBytes, modelTmpDir: opts.modelTmpDir,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
   });
