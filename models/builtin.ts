@@ -2,7 +2,7 @@ import { blur } from "./blur.js";
 import { grayscale } from "./grayscale.js";
 import { resizeX2 } from "./resize-x2.js";
 import { textDetect } from "./text-detect.js";
-import { esrganSlim } from "./upscale-esrgan.js";
+import { esrganSlim, esrganThick } from "./upscale-esrgan.js";
 
 /**
  * The models a `builtin:<name>` source names, as ONNX bytes built by code in this folder.
@@ -17,6 +17,10 @@ const BUILTINS: Record<string, () => Uint8Array | Promise<Uint8Array>> = {
   "upscale-x3": () => esrganSlim(3),
   "upscale-x4": () => esrganSlim(4),
   "upscale-x8": () => esrganSlim(8),
+  "upscale-x2-hq": () => esrganThick(2),
+  "upscale-x3-hq": () => esrganThick(3),
+  "upscale-x4-hq": () => esrganThick(4),
+  "upscale-x8-hq": () => esrganThick(8),
 };
 
 export function builtinNames(): string[] {

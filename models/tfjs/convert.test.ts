@@ -181,11 +181,16 @@ describe("convertTfjsLayers, layer by layer against naive NHWC references", () =
     await expectClose(model, x, upsample(x, 2, 3));
   });
 
-  it("MultiplyBeta (×beta, 0.2 when unset) and PixelShuffle2x (depth-to-space, DCR)", async () => {
+  it("MultiplyBeta (esrgan-thick's custom layer): ×beta, 0.2 when unset", async () => {
     const x = random(3, 4, 12, 61);
     await expectClose(tfjsModel([null, null, 12], [{ class_name: "MultiplyBeta", name: "b", inbound: ["in"] }], []), x, map(x, (v) => v * Math.fround(0.2)));
     await expectClose(tfjsModel([null, null, 12], [{ class_name: "MultiplyBeta", name: "b", inbound: ["in"], config: { beta: 0.5 } }], []), x, map(x, (v) => v * 0.5));
-    await expectClose(tfjsModel([null, null, 12], [{ class_name: "PixelShuffle2x", name: "ps", inbound: ["in"] }], []), x, depthToSpace(x, 2));
+  });
+
+  it.each([2, 3, 8])("PixelShuffle%ix (esrgan-thick's custom layer): depth-to-space, DCR", async (s) => {
+    // Three output channels, as the package's layer gives: 3·s² in.
+    const x = random(3, 4, 3 * s * s, 62 + s);
+    await expectClose(tfjsModel([null, null, 3 * s * s], [{ class_name: `PixelShuffle${s}x`, name: "ps", inbound: ["in"] }], []), x, depthToSpace(x, s));
   });
 
   it("a small RDN-like network: convs, relu, concat, add, pixel shuffle and upsampling composed", async () => {
