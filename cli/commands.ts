@@ -10,7 +10,7 @@ export type Command = (ctx: { client: PixelmillClient; args: string[]; options: 
 
 const OUTPUT_FORMATS = ["png", "webp", "jpeg"] as const;
 const STATUSES: readonly JobStatus[] = ["pending", "queued", "running", ...FINISHED];
-const EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
+const EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "application/json": "json" };
 
 /** `k=v`: true, false and numbers as such, anything else a string. */
 export function paramOf(text: string): [string, string | number | boolean] {

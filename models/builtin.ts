@@ -1,5 +1,6 @@
 import { blur } from "./blur.js";
 import { grayscale } from "./grayscale.js";
+import { ocrFile } from "./ocr.js";
 import { resizeX2 } from "./resize-x2.js";
 import { textDetect } from "./text-detect.js";
 import { esrganSlim, esrganThick } from "./upscale-esrgan.js";
@@ -21,6 +22,10 @@ const BUILTINS: Record<string, () => Uint8Array | Promise<Uint8Array>> = {
   "upscale-x3-hq": () => esrganThick(3),
   "upscale-x4-hq": () => esrganThick(4),
   "upscale-x8-hq": () => esrganThick(8),
+  "ocr-detector": () => ocrFile("ocr-detector"),
+  "ocr-classifier": () => ocrFile("ocr-classifier"),
+  "ocr-recognizer": () => ocrFile("ocr-recognizer"),
+  "ocr-charset": () => ocrFile("ocr-charset"),
 };
 
 export function builtinNames(): string[] {

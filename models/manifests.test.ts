@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { access, readFile, readdir } from "node:fs/promises";
 import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { kubeConfig, uniqueName } from "../test/support/env.js";
-import { API_VERSION, GROUP, IMAGEMODEL_KIND, IMAGEMODEL_PLURAL, VERSION, type ImageModel } from "../common/crd-types.js";
+import { API_VERSION, GROUP, IMAGEMODEL_KIND, IMAGEMODEL_PLURAL, VERSION, type ImageModel, type ImageModelSpec, type ModelFileSource } from "../common/crd-types.js";
 import { builtinModel, builtinNames } from "./builtin.js";
 import { MANIFESTS_DIR, manifest } from "../test/support/inference.js";
 
@@ -24,20 +24,25 @@ afterAll(async () => {
 const names = (await readdir(MANIFESTS_DIR)).filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -".yaml".length)).sort();
 
 describe("models/manifests", () => {
-  it("has one manifest per builtin model", () => {
-    expect(names).toEqual([...builtinNames()].sort());
+  it("uses every builtin file in exactly one manifest (its source or a component)", async () => {
+    const used = (await Promise.all(names.map(async (name) => files((await manifest(name)).spec).map((f) => f.uri)))).flat();
+    expect(used.sort()).toEqual(builtinNames().map((n) => `builtin:${n}`).sort());
   });
 
   it.each(names)("%s is an ImageModel named after its file and its builtin source", async (name) => {
     const m = await manifest(name);
-    expect(m).toMatchObject({ apiVersion: API_VERSION, kind: IMAGEMODEL_KIND, metadata: { name }, spec: { source: { uri: `builtin:${name}` } } });
+    expect(m).toMatchObject({ apiVersion: API_VERSION, kind: IMAGEMODEL_KIND, metadata: { name } });
+    // One graph: builtin:<name>; several files: builtin:<name>-<part> each (ocr-detector...).
+    for (const file of files(m.spec)) expect(file.uri).toMatch(new RegExp(file === m.spec.source && !m.spec.components ? `^builtin:${name}$` : `^builtin:${name}-[a-z]+$`));
     expect(m.metadata.namespace).toBeUndefined();
   });
 
-  it.each(names)("%s pins the sha256 of the graph the worker builds", async (name) => {
-    const bytes = await builtinModel(name);
-    expect(bytes).toBeDefined();
-    expect((await manifest(name)).spec.source.sha256).toBe(createHash("sha256").update(bytes!).digest("hex"));
+  it.each(names)("%s pins the sha256 of each file the worker builds or serves", async (name) => {
+    for (const file of files((await manifest(name)).spec)) {
+      const bytes = await builtinModel(file.uri.slice("builtin:".length));
+      expect(bytes, file.uri).toBeDefined();
+      expect(file.sha256, file.uri).toBe(createHash("sha256").update(bytes!).digest("hex"));
+    }
   });
 
   it.each(names)("%s states its licence and an origin that exists here", async (name) => {
@@ -84,6 +89,11 @@ describe("models/manifests", () => {
     await expectRefused({ ...body, metadata: { name: "blur-licence" }, spec: { ...body.spec, license: "see <LICENSE>" } }, "spec.license must be an SPDX licence expression");
   });
 });
+
+/** The spec's source, then its components. */
+function files(spec: ImageModelSpec): ModelFileSource[] {
+  return [spec.source, ...Object.values(spec.components ?? {})];
+}
 
 async function expectRefused(body: ImageModel, message: string): Promise<void> {
   const err = await create(body).then(() => undefined, (e: unknown) => e);

@@ -79,7 +79,8 @@ export class Inference {
     req.onStage?.("inference");
     const files = await this.readFiles(pipeline.files?.(spec) ?? {});
     const scale = spec.output?.scale ?? 1;
-    const spool = image.width * image.height * scale * scale > this.spoolAbovePixels ? new OutputSpool(req.output.format, req.output.quality) : undefined;
+    const large = spec.output?.kind !== "json" && image.width * image.height * scale * scale > this.spoolAbovePixels;
+    const spool = large ? new OutputSpool(req.output.format, req.output.quality) : undefined;
     try {
       const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
         result: await pipeline.run({ spec, sessions, files, image, params, signal: req.signal, rows: spool?.rows }),

@@ -74,7 +74,7 @@ describe("ModelFiles: builtin", () => {
 
   it("refuses an unknown name and a wrong pin", async () => {
     const { files } = await makeFiles();
-    await expect(files.resolve({ uri: "builtin:nope" })).rejects.toEqual(unavailable(/no builtin model "nope"; there are resize-x2, grayscale, blur, text-detect, upscale-x2, upscale-x3, upscale-x4, upscale-x8, upscale-x2-hq, upscale-x3-hq, upscale-x4-hq, upscale-x8-hq/));
+    await expect(files.resolve({ uri: "builtin:nope" })).rejects.toEqual(unavailable(/no builtin model "nope"; there are resize-x2, grayscale, blur, text-detect, upscale-x2, upscale-x3, upscale-x4, upscale-x8, upscale-x2-hq, upscale-x3-hq, upscale-x4-hq, upscale-x8-hq, ocr-detector, ocr-classifier, ocr-recognizer, ocr-charset/));
     await expect(files.resolve({ uri: "builtin:blur", sha256: WRONG })).rejects.toEqual(unavailable(/its sha256 is [0-9a-f]{64}, but the ImageModel pins 0{64}/));
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { JobFailure } from "../../../common/errors.js";
+import { ocr } from "./ocr.js";
 import { MAIN_SESSION, type Pipeline } from "./pipeline.js";
 import { PipelineRegistry, defaultPipelines } from "./registry.js";
 import { singlePass } from "./single-pass.js";
@@ -25,10 +26,14 @@ describe("PipelineRegistry", () => {
     expect(defaultPipelines().resolve(task)).toBe(singlePass);
   });
 
-  it.each(["image-to-text", "text-to-image", "no-such-task"])("fails %s as ModelUnavailable, naming the tasks it runs", (task) => {
+  it("resolves image-to-text to the OCR pipeline", () => {
+    expect(defaultPipelines().resolve("image-to-text")).toBe(ocr);
+  });
+
+  it.each(["text-to-image", "no-such-task"])("fails %s as ModelUnavailable, naming the tasks it runs", (task) => {
     const err = caught(() => defaultPipelines().resolve(task));
     expect(err).toBeInstanceOf(JobFailure);
-    expect(err).toMatchObject({ reason: "ModelUnavailable", message: `this worker has no pipeline for task ${task} (it runs image-to-image, image-to-mask)` });
+    expect(err).toMatchObject({ reason: "ModelUnavailable", message: `this worker has no pipeline for task ${task} (it runs image-to-image, image-to-mask, image-to-text)` });
   });
 
   it("routes each task to the pipeline that claims it", () => {

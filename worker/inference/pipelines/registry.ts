@@ -1,4 +1,5 @@
 import { JobFailure } from "../../../common/errors.js";
+import { ocr } from "./ocr.js";
 import type { Pipeline } from "./pipeline.js";
 import { singlePass } from "./single-pass.js";
 
@@ -35,5 +36,5 @@ export class PipelineRegistry {
 
 /** What the worker runs today. */
 export function defaultPipelines(): PipelineRegistry {
-  return new PipelineRegistry([singlePass]);
+  return new PipelineRegistry([singlePass, ocr]);
 }
