@@ -90,11 +90,11 @@ async function expectBoxAround(box: Quad, width: number, height: number, l: Line
   const inkHeight = Math.max(...ys) - Math.min(...ys) + 1;
   const [tl, tr, , bl] = box;
   const [xs, boxXs] = [dark.map((p) => p[0]), box.map((p) => p[0])];
-  // unclipRatio 2 grows a long line's box by about its text's height in all.
-  expect(Math.hypot(bl[0] - tl[0], bl[1] - tl[1]), "box height").toBeLessThanOrEqual(inkHeight * 2 + 4);
-  expect(Math.hypot(tr[0] - tl[0], tr[1] - tl[1]), "box width").toBeLessThanOrEqual(Math.max(...xs) - Math.min(...xs) + 1 + 2 * inkHeight);
-  expect(Math.min(...boxXs), "box left").toBeGreaterThanOrEqual(Math.min(...xs) - inkHeight);
-  expect(Math.max(...boxXs), "box right").toBeLessThanOrEqual(Math.max(...xs) + inkHeight);
+  // unclipRatio 2.5 grows a long line's box by about 1.25 times its text's height in all.
+  expect(Math.hypot(bl[0] - tl[0], bl[1] - tl[1]), "box height").toBeLessThanOrEqual(inkHeight * 2.5 + 4);
+  expect(Math.hypot(tr[0] - tl[0], tr[1] - tl[1]), "box width").toBeLessThanOrEqual(Math.max(...xs) - Math.min(...xs) + 1 + 2.5 * inkHeight);
+  expect(Math.min(...boxXs), "box left").toBeGreaterThanOrEqual(Math.min(...xs) - 1.25 * inkHeight);
+  expect(Math.max(...boxXs), "box right").toBeLessThanOrEqual(Math.max(...xs) + 1.25 * inkHeight);
 }
 
 describe("builtin ocr", () => {
@@ -112,6 +112,17 @@ describe("builtin ocr", () => {
       expect(doc.lines[i]!.confidence).toBeGreaterThan(0.9);
       await expectBoxAround(doc.lines[i]!.box, 640, 280, l);
     }
+  });
+
+  it("keeps the spaces of a small receipt's lines, as a JPEG", async () => {
+    const lines = [
+      line("Corner Cafe", 30, 60, 30),
+      line("2 x Espresso 5.80", 30, 120, 24, { font: "DejaVu Sans Mono" }),
+      line("Total EUR 5.80", 30, 170, 26, { font: "DejaVu Serif" }),
+    ];
+    const jpeg = await sharp(await render(480, 220, lines)).jpeg({ quality: 80 }).toBuffer();
+    const doc = await ocr(jpeg);
+    expect(doc.lines.map((l) => l.text)).toEqual(lines.map((l) => l.text));
   });
 
   it("reads lines turned a few degrees either way, with boxes turned along", async () => {

@@ -20,9 +20,9 @@ export const MAX_LINES = 1000;
 
 /**
  * What a param falls back to when the ImageModel does not declare it: PaddleOCR's defaults, but
- * unclipRatio 2 rather than 1.5, whose tight crops make the recogniser drop most spaces.
+ * unclipRatio 2.5 rather than 1.5, whose tight crops make the recogniser drop most spaces.
  */
-const DEFAULTS = { threshold: 0.3, boxThreshold: 0.6, unclipRatio: 2, maxSide: 960, minConfidence: 0.5 };
+const DEFAULTS = { threshold: 0.3, boxThreshold: 0.6, unclipRatio: 2.5, maxSide: 960, minConfidence: 0.5 };
 
 /** PaddleOCR's line inputs: 48 pixels high; the classifier at most 192 wide, the recogniser at least 320 (a batch, its widest line). */
 const LINE_HEIGHT = 48;
