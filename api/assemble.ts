@@ -14,6 +14,10 @@ import { KubeCluster } from "./kube/kube-cluster.js";
 import { OnnxInspector } from "./onnx/onnx-inspector.js";
 import { JobMirror } from "./mirror/job-mirror.js";
 import { KubeJobSource } from "../common/kube/kube-list-source.js";
+import { DEFAULT_MIRROR_DELETE_AFTER_SECONDS } from "../common/job/retention.js";
+import { FinishedJobDeleter } from "./mirror/finished-job-deleter.js";
+import { TenantNamespaces } from "./mirror/tenant-namespaces.js";
+import { KubeJobDeleter } from "./kube/kube-job-deleter.js";
 import { apiKeyPrefix, hashApiKey } from "../common/auth/api-key.js";
 import { PrismaApiKeyRepository } from "./data/api-key-repository.js";
 import { PrismaTenantRepository } from "./data/tenant-repository.js";
@@ -45,6 +49,11 @@ export interface ApiOptions {
   fileUrlSigner?: UrlSigner;
   inputBuckets?: readonly string[];
   sseKeepaliveMs?: number;
+  /**
+   * MIRROR_DELETE_FINISHED_AFTER_SECONDS: a finished ImageJob without a TTL of its own is deleted
+   * this long after it finished, once the mirror has committed its end (ADR 0018); 30 s.
+   */
+  deleteFinishedAfterSeconds?: number;
   /** The server ends each watch of the mirror after this long; 300 s. */
   watchTimeoutSeconds?: number;
   /** HEALTH_CHECK_INTERVAL_MS, HEALTH_CHECK_TIMEOUT_MS: background checks of storage and Redis; 2 s each. */
@@ -85,11 +94,16 @@ export function assembleApi(opts: ApiOptions): Api {
   const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
   const apiKeys = new PrismaApiKeyRepository(prisma);
   const tenants = new PrismaTenantRepository(prisma);
+  const tenantNamespaces = new TenantNamespaces(tenants);
   const cluster = new KubeCluster(kc, { platformNamespace });
   const events = new JobEvents();
   const streams = new SseStreams();
   // Every namespace: each tenant's jobs are in its own.
-  const mirror = new JobMirror({ source: new KubeJobSource(kc, undefined, opts.watchTimeoutSeconds), jobs, events, log });
+  const deleter = new FinishedJobDeleter({
+    port: new KubeJobDeleter(kc), log: log.child({ component: "mirror" }), delayMs: (opts.deleteFinishedAfterSeconds ?? DEFAULT_MIRROR_DELETE_AFTER_SECONDS) * 1000,
+    owns: (namespace) => tenantNamespaces.has(namespace),
+  });
+  const mirror = new JobMirror({ source: new KubeJobSource(kc, undefined, opts.watchTimeoutSeconds), jobs, events, log, deleter });
   const timeoutMs = opts.healthCheckTimeoutMs ?? 2000;
   // Its own connection, not queueing behind anything, and back soon after Redis is.
   const redis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-api", commandTimeoutMs: timeoutMs, maxRetryDelayMs: 500 });

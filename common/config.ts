@@ -2,6 +2,8 @@ import { z } from "zod";
 import { readFileSync } from "node:fs";
 import { isWellFormedApiKey } from "./auth/api-key.js";
 import { ConfigError } from "./errors.js";
+import { MAX_TTL_SECONDS_AFTER_FINISHED } from "./job/limits.js";
+import { DEFAULT_MIRROR_DELETE_AFTER_SECONDS } from "./job/retention.js";
 
 /** S3 client deadlines when none are configured (also for stores built without config). */
 export const DEFAULT_S3_CONNECT_TIMEOUT_MS = 3000;
@@ -59,6 +61,11 @@ const schema = z.object({
   /** Bytes uploaded per tenant per UTC day (tenants.max_upload_bytes_per_day overrides). */
   TENANT_MAX_UPLOAD_BYTES_PER_DAY: z.coerce.number().int().positive().default(10 * 1024 ** 3),
   OUTPUT_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /**
+   * A finished ImageJob without its own spec.ttlSecondsAfterFinished is deleted this long after it
+   * finished, once the API's mirror has committed its end to Postgres (ADR 0018); 0: at once.
+   */
+  MIRROR_DELETE_FINISHED_AFTER_SECONDS: z.coerce.number().int().min(0).max(MAX_TTL_SECONDS_AFTER_FINISHED).default(DEFAULT_MIRROR_DELETE_AFTER_SECONDS),
   /** Key for signed output URLs when STORAGE_URL is file:// (S3 presigns with its own keys). */
   URL_SIGNING_SECRET: z.string().min(32).optional(),
   /**

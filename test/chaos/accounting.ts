@@ -30,6 +30,8 @@ export interface Outcome extends Submitted {
   verdict: Verdict;
   /** The ImageJob (undefined when the apiserver does not know the UID). */
   job?: ImageJob;
+  /** The API's record, for a job the apiserver no longer has. */
+  api?: ApiJob;
   /** Output objects of this job, whatever the attempt. */
   outputs: string[];
   duplicated: boolean;
@@ -49,12 +51,17 @@ export async function imageJobs(p: Platform): Promise<Map<string, ImageJob>> {
   return new Map(list.items.map((j) => [j.metadata.uid!, j]));
 }
 
-/** Waits, at most `timeoutMs`, until every submitted job is finished; false if some are not. */
+/**
+ * Waits, at most `timeoutMs`, until every submitted job is finished; false if some are not. A
+ * job gone from the apiserver that the case did not delete counts once the API shows it
+ * finished: the API's mirror deletes finished jobs it has recorded (ADR 0018).
+ */
 export async function quiesce(p: Platform, submitted: readonly Submitted[], timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const done = async (s: Submitted, jobs: Map<string, ImageJob>) => terminal(jobs.get(s.id)) || (!jobs.has(s.id) && (s.deleted || isApiEnd(await apiJob(p, s.id).catch(() => undefined))));
   for (;;) {
     const jobs = await imageJobs(p).catch(() => undefined);
-    if (jobs && submitted.every((s) => terminal(jobs.get(s.id)) || (s.deleted && !jobs.has(s.id)))) return true;
+    if (jobs && (await Promise.all(submitted.map((s) => done(s, jobs)))).every(Boolean)) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -72,10 +79,12 @@ export async function account(p: Platform, fault: string, submitted: readonly Su
   for (const s of submitted) {
     const job = jobs.get(s.id);
     const mine = outputs.get(s.id) ?? [];
-    const verdict = job ? verdictOf(job, mine) : apiVerdict(await apiEnding(p, s.id, opts.mirrorTimeoutMs ?? 60_000), s.deleted);
-    const duplicated = (verdict === "succeeded" && mine.length > 1) || ((job?.status?.phase === "Failed" || verdict === "canceled") && mine.length > 0);
-    outcomes.push({ ...s, verdict, job, outputs: mine, duplicated });
+    const api = job ? undefined : await apiEnding(p, s.id, opts.mirrorTimeoutMs ?? 60_000);
+    const verdict = job ? verdictOf(job, mine) : apiVerdict(api, mine, s.deleted);
+    const duplicated = (verdict === "succeeded" && mine.length > 1) || ((job?.status?.phase === "Failed" || verdict === "failed" || verdict === "canceled") && mine.length > 0);
+    outcomes.push({ ...s, verdict, job, api, outputs: mine, duplicated });
   }
+  const released = outcomes.filter((o) => !o.job && !o.deleted).length;
   anomalies.push(...(await queueDisagreements(p, outcomes)));
   anomalies.push(...(await mirrorDisagreements(p, outcomes, opts.mirrorTimeoutMs ?? 60_000)));
   anomalies.push(...p.takeCrashes());
@@ -84,6 +93,7 @@ export async function account(p: Platform, fault: string, submitted: readonly Su
     fault, jobs: submitted.length, succeeded: count("succeeded"), failed: count("failed"), canceled: count("canceled"), lost: count("lost"),
     duplicated: outcomes.filter((o) => o.duplicated).length, stuck: count("stuck"), unexplained: count("unexplained"), notes: [], anomalies,
   };
+  if (released) row.notes.push(`${released} finished jobs already deleted from etcd by the API's mirror, accounted from its history`);
   for (const o of outcomes.filter((x) => !["succeeded", "failed", "canceled"].includes(x.verdict))) {
     anomalies.push(`${o.verdict}: ${o.id} (${o.model}) phase ${o.job?.status?.phase ?? "none"}, reason ${o.job?.status?.reason ?? "none"}, outputs ${o.outputs.length}`);
   }
@@ -102,12 +112,14 @@ function verdictOf(job: ImageJob, outputs: string[]): Verdict {
 }
 
 /**
- * For a job the apiserver no longer has (deleted after its TTL, or by the case): the API's record
- * of it, or lost. Canceled is an ending only for a job the case deleted.
+ * For a job the apiserver no longer has (deleted by the API's mirror once it recorded the end,
+ * or by the case): the API's record of it, or lost. Succeeded counts only with an output object;
+ * canceled is an ending only for a job the case deleted (an end the mirror did not see reads
+ * canceled too: unexplained here).
  */
-function apiVerdict(job: ApiJob | undefined, deleted = false): Verdict {
+function apiVerdict(job: ApiJob | undefined, outputs: string[], deleted = false): Verdict {
   if (!job) return "lost";
-  if (job.status === "succeeded") return "succeeded";
+  if (job.status === "succeeded") return outputs.length > 0 ? "succeeded" : "lost";
   if (job.status === "failed") return job.error?.reason ? "failed" : "unexplained";
   if (job.status === "canceled") return deleted && job.error?.reason === "Canceled" ? "canceled" : "unexplained";
   return "stuck";
@@ -118,10 +130,12 @@ async function apiEnding(p: Platform, id: string, timeoutMs: number): Promise<Ap
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = await apiJob(p, id).catch(() => undefined);
-    if ((job && ["succeeded", "failed", "canceled"].includes(job.status)) || Date.now() > deadline) return job;
+    if (isApiEnd(job) || Date.now() > deadline) return job;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+const isApiEnd = (job: ApiJob | undefined) => job !== undefined && ["succeeded", "failed", "canceled"].includes(job.status);
 
 async function apiJob(p: Platform, id: string): Promise<ApiJob | undefined> {
   const res = await p.apiFetch(`/v1/jobs/${id}`);
@@ -149,17 +163,18 @@ async function outputsByUid(p: Platform): Promise<Map<string, string[]>> {
   return byUid;
 }
 
-/** The BullMQ job of each finished ImageJob must have ended the same way, under the UID as its id. */
+/** The BullMQ job of each finished ImageJob (or API record) must have ended the same way, under the UID as its id. */
 async function queueDisagreements(p: Platform, outcomes: Outcome[]): Promise<string[]> {
   const redis = createRedis(testEnv().redisUrl);
   const queues = new Map<string, Queue>();
   const found: string[] = [];
   try {
     for (const o of outcomes) {
-      const phase = o.job?.status?.phase;
+      // The ImageJob's phase, or the API's record of one its mirror deleted.
+      const phase = o.job?.status?.phase ?? (o.api?.status === "succeeded" ? "Succeeded" : o.api?.status === "failed" ? "Failed" : undefined);
       if (phase !== "Succeeded" && phase !== "Failed") continue;
       // An ImageJob refused before the queue (InvalidSpec) has no queue job.
-      if (o.job?.status?.reason === "InvalidSpec") continue;
+      if ((o.job?.status?.reason ?? o.api?.error?.reason) === "InvalidSpec") continue;
       let q = queues.get(o.model);
       if (!q) queues.set(o.model, (q = new Queue(queueName(o.model), { connection: redis, prefix: p.queuePrefix })));
       const state = await q.getJobState(o.id);

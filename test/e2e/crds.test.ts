@@ -110,7 +110,7 @@ describe("ImageJob", () => {
       output: { format: "png" },
       priority: 0,
       maxAttempts: 3,
-      ttlSecondsAfterFinished: 3600,
+      // No TTL default: unset, the API's mirror deletes the finished job once recorded (ADR 0018).
       cache: true,
     });
     expect(got.status).toBeUndefined();

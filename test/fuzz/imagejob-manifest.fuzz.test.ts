@@ -46,7 +46,8 @@ const acceptedSpec = z.strictObject({
   output: z.strictObject({ format: z.enum(["png", "webp", "jpeg"]), quality: z.int().min(1).max(100).optional() }),
   priority: z.int().min(-100).max(100),
   maxAttempts: z.int().min(1).max(10),
-  ttlSecondsAfterFinished: z.int().min(0).max(MAX_TTL_SECONDS_AFTER_FINISHED),
+  // No default: absent means the API's mirror deletes the finished job (ADR 0018).
+  ttlSecondsAfterFinished: z.int().min(0).max(MAX_TTL_SECONDS_AFTER_FINISHED).optional(),
   timeoutSeconds: z.int().min(1).max(86400).optional(),
   startDeadlineSeconds: z.int().min(1).max(MAX_START_DEADLINE_SECONDS).optional(),
   // The result cache (ADR 0015): on unless the job says otherwise.

@@ -76,6 +76,8 @@ export interface FixtureOptions {
   healthCheckTimeoutMs?: number;
   /** Lower limits for the tests of them (ADR 0009); default: the configured defaults. */
   limits?: Partial<Limits>;
+  /** MIRROR_DELETE_FINISHED_AFTER_SECONDS (ADR 0018); default the configured 30 s. */
+  deleteFinishedAfterSeconds?: number;
 }
 
 export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
@@ -119,6 +121,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, modelUploadMaxBytes: opts.modelUploadMaxBytes, modelTmpDir: opts.modelTmpDir,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
+    deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds,
   });
   const { prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror } = api;
   await api.prepare();

@@ -5,6 +5,7 @@ import type { V1Namespace } from "@kubernetes/client-node";
 import { grantedBuckets } from "../../../common/job/input-grants.js";
 import { parseInputUri } from "../../../common/job/input-uri.js";
 import { isFinished } from "../../../common/job/phases.js";
+import { operatorTtlSeconds } from "../../../common/job/retention.js";
 import { failureReasonLabel } from "../../../common/job/failure-reasons.js";
 import { operatorMetrics, type OperatorMetrics } from "../../../common/metrics.js";
 import { acceptRequestId, REQUEST_ID_ANNOTATION } from "../../../common/request-id.js";
@@ -41,13 +42,12 @@ export interface ReconcilerDeps {
   metrics?: OperatorMetrics;
 }
 
-const DEFAULT_TTL_SECONDS = 3600;
-
 /**
  * Reconciles one ImageJob key: check the spec, enqueue exactly once (queue job id = UID),
  * mirror the queue job's state into status, and delete the ImageJob once its TTL after
- * finishing has passed. Writes only when the status really changes: a successful job costs
- * create + Queued + Running + Succeeded + delete.
+ * finishing has passed (its own, else the long fallback: the API's mirror deletes a job without
+ * one soon after recording it, ADR 0018). Writes only when the status really changes: a
+ * successful job costs create + Queued + Running + Succeeded + delete (one delete, whoever sends it).
  */
 export class ImageJobReconciler {
   private readonly now: () => Date;
@@ -125,7 +125,7 @@ export class ImageJobReconciler {
   private async expire(job: ImageJob): Promise<ReconcileResult> {
     const finished = Date.parse(job.status?.finishedAt ?? "");
     if (!Number.isFinite(finished)) return {};
-    const ttlMs = (job.spec.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS) * 1000;
+    const ttlMs = operatorTtlSeconds(job) * 1000;
     const left = finished + ttlMs - this.now().getTime();
     if (left > 0) return { requeueAfterMs: left };
     await this.deps.api.deleteJob(job).catch((err: { code?: number }) => {
