@@ -3,7 +3,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch } f
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { kubeConfig, testEnv, uniqueName } from "../test/support/env.js";
-import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, type ImageJob } from "../common/crd-types.js";
+import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, WORKERPOOL_PLURAL, type ImageJob } from "../common/crd-types.js";
 import { INPUT_BUCKETS_ANNOTATION } from "../common/job/input-grants.js";
 import { createLogger } from "../common/logger.js";
 import { NOTIFY_STREAM, queueName, type QueueJobData, type QueueJobResult } from "../common/queue.js";
@@ -115,6 +115,26 @@ describe("ImageJob controller", () => {
       return buckets !== null && buckets.length > 0 ? buckets : undefined;
     });
     expect(granted).toEqual(["bucket-a", "bucket-b"]);
+  });
+
+  it("says a waiting job's model has no WorkerPool, until a pool lists it", async () => {
+    // An ImageModel no consumer and no WorkerPool serves: the job waits in its queue.
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: IMAGEMODEL_PLURAL, body: {
+      apiVersion: `${GROUP}/${VERSION}`, kind: "ImageModel", metadata: { name: "unserved" },
+      spec: { source: { uri: "builtin:grayscale" }, task: "image-to-image", input: { range: { min: 0, max: 1 } }, output: { kind: "image" } },
+    } });
+    await createJob("waits", { model: "unserved" });
+    const waiting = await waitFor("NoWorkerPool", async () => ((await getJob("waits"))?.status?.reason === "NoWorkerPool" ? getJob("waits") : undefined));
+    expect(waiting.status).toMatchObject({ phase: "Queued", message: "no WorkerPool lists model unserved in spec.models: the job waits until one does" });
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: WORKERPOOL_PLURAL, body: {
+      apiVersion: `${GROUP}/${VERSION}`, kind: "WorkerPool", metadata: { name: "serves-it" },
+      spec: { image: "pixelmill/worker:test", models: ["unserved"], autoscaling: { minReplicas: 0, maxReplicas: 1 } },
+    } });
+    const served = await waitFor("the reason cleared", async () => {
+      const job = await getJob("waits");
+      return job?.status?.phase === "Queued" && job.status.reason === undefined ? job : undefined;
+    });
+    expect(served.status?.message).toBeUndefined();
   });
 
   it("fails a job whose model does not exist with InvalidSpec and a Warning event", async () => {

@@ -13,6 +13,7 @@ import { operatorMetrics, type Registry } from "../common/metrics.js";
 import { JobQueue } from "./job-queue.js";
 import { NotificationListener } from "./controllers/imagejob/notifications.js";
 import { startWorkerPools } from "./controllers/workerpool/workerpools.js";
+import { NO_WORKER_POOL } from "./controllers/imagejob/imagejob-status.js";
 
 export interface OperatorOptions {
   kc: KubeConfig;
@@ -64,14 +65,18 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   // Only read when a job is enqueued: a changed grant applies to jobs enqueued after it.
   const namespaces = startableInformer<V1Namespace>(opts.kc, api.namespacesPath(), api.listNamespaces, { onChange: () => {} }, { log });
   const metrics = operatorMetrics(opts.registry);
-  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), metrics });
+  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), serves: (m) => pools.serves(m), metrics });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 4,
     resyncMs: opts.resyncMs ?? 30_000,
     keys: () => jobs.list().map(keyOf),
     metrics,
   });
-  const pools = await startWorkerPools({ kc: opts.kc, namespace: opts.namespace, redis, queue, queuePrefix: opts.queuePrefix, log, resyncMs: opts.poolResyncMs, metrics });
+  const pools = await startWorkerPools({
+    kc: opts.kc, namespace: opts.namespace, redis, queue, queuePrefix: opts.queuePrefix, log, resyncMs: opts.poolResyncMs, metrics,
+    // A pool that now lists a model: its waiting jobs stop saying that none does.
+    onPoolChange: (pool) => jobs.list().filter((j) => j.status?.reason === NO_WORKER_POOL && pool.spec.models.includes(j.spec.model)).forEach(enqueue),
+  });
   // Counted from the cache when /metrics is scraped, never per event.
   const stopCountingPhases = metrics.phaseJobs.add(() => jobsByPhase(jobs.list()));
   // Models and namespaces first, so the first reconcile of a job finds its model and grants in the cache.

@@ -46,7 +46,7 @@ export const jobViewSchema = z.object({
   queued_at: nullableTimestamp,
   started_at: nullableTimestamp,
   finished_at: nullableTimestamp,
-  error: z.object({ reason: z.string(), message: z.string() }).nullable(),
+  error: z.object({ reason: z.string(), message: z.string() }).nullable().describe("why it failed; on a queued job, why it waits: the last failed attempt before its retry, or NoWorkerPool"),
   output: jobOutputSchema.nullable(),
   urls: jobUrlsSchema,
 });

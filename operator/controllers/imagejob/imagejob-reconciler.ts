@@ -36,6 +36,8 @@ export interface ReconcilerDeps {
   log: Logger;
   now?: () => Date;
   retryBaseDelayMs?: number;
+  /** Whether a WorkerPool serves the model: a waiting job whose model none serves says so (reason NoWorkerPool). */
+  serves?: (model: string) => boolean;
   /** Told after each enqueue, so the pools serving the model scale at once. */
   onEnqueued?: (model: string) => void;
   /** Where pixelmill_imagejob_failures_total goes; the process's registry by default. */
@@ -108,7 +110,10 @@ export class ImageJobReconciler {
         requeueAfterMs = left;
       }
     }
-    const next = statusFromQueue(job, view, this.now());
+    const unserved = this.deps.serves && !this.deps.serves(job.spec.model)
+      ? `no WorkerPool lists model ${job.spec.model} in spec.models: the job waits until one does`
+      : undefined;
+    const next = statusFromQueue(job, view, this.now(), unserved);
     await this.write(job, next, eventFor(job.status, next, view));
     if (isFinished(next.phase)) return this.expire({ ...job, status: next });
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };

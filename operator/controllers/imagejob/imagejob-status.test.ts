@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ImageJob } from "../../../common/crd-types.js";
-import { deadlineExceededStatus, msToStartDeadline } from "./imagejob-status.js";
+import { deadlineExceededStatus, msToStartDeadline, NO_WORKER_POOL, statusFromQueue } from "./imagejob-status.js";
 
 const job = (spec: Partial<ImageJob["spec"]> = {}, created: unknown = "2026-11-24T10:00:00Z"): ImageJob => ({
   apiVersion: "pixelmill.io/v1alpha1", kind: "ImageJob",
@@ -34,5 +34,32 @@ describe("deadlineExceededStatus", () => {
     expect(s).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded", attempts: 0, queuedAt: "2026-11-24T10:00:01Z", finishedAt: "2026-11-24T10:00:31Z", observedGeneration: 1 });
     expect(s.message).toBe("not started within startDeadlineSeconds (30 s)");
     expect(s.conditions).toEqual([expect.objectContaining({ type: "Failed", status: "True", reason: "DeadlineExceeded" })]);
+  });
+});
+
+describe("statusFromQueue for a model no WorkerPool serves", () => {
+  const now = at("2026-11-24T10:00:05Z");
+  const waiting = { state: "waiting" as const, attemptsMade: 0, attemptsStarted: 0 };
+  const unserved = "no WorkerPool lists model m in spec.models: the job waits until one does";
+
+  it("says why a waiting job waits, and stops saying it once a pool serves the model", () => {
+    const queued = statusFromQueue(job(), waiting, now, unserved);
+    expect(queued).toMatchObject({ phase: "Queued", reason: NO_WORKER_POOL, message: unserved });
+    const served = statusFromQueue({ ...job(), status: queued }, waiting, now);
+    expect(served.phase).toBe("Queued");
+    expect(served.reason).toBeUndefined();
+    expect(served.message).toBeUndefined();
+  });
+
+  it("clears the reason when a worker takes the job", () => {
+    const queued = statusFromQueue(job(), waiting, now, unserved);
+    const running = statusFromQueue({ ...job(), status: queued }, { ...waiting, state: "active", attemptsStarted: 1, processedOn: now.getTime() }, now);
+    expect(running).toMatchObject({ phase: "Running" });
+    expect(running.reason).toBeUndefined();
+  });
+
+  it("still shows a failed attempt's reason first while the job waits for its retry", () => {
+    const retry = { ...waiting, state: "delayed" as const, attemptsMade: 1, attemptsStarted: 1, failedReason: "InferenceError: boom" };
+    expect(statusFromQueue(job(), retry, now, unserved)).toMatchObject({ phase: "Queued", reason: "InferenceError" });
   });
 });

@@ -8,7 +8,14 @@ import type { QueueJobView } from "../../job-queue.js";
  * are tested without a cluster. Times that were already set are kept, so a repeated reconcile
  * computes the same status and writes nothing.
  */
-export function statusFromQueue(job: ImageJob, q: QueueJobView, now: Date): ImageJobStatus {
+/** The reason a waiting job shows while no WorkerPool lists its model. */
+export const NO_WORKER_POOL = "NoWorkerPool";
+
+/**
+ * `unserved`: set while no WorkerPool lists the job's model, the message a waiting job shows
+ * (reason NoWorkerPool) instead of waiting in silence; a failed attempt's reason still comes first.
+ */
+export function statusFromQueue(job: ImageJob, q: QueueJobView, now: Date, unserved?: string): ImageJobStatus {
   const current = job.status ?? {};
   const generation = job.metadata.generation;
   const iso = (ms: number | undefined) => (ms ? seconds(new Date(ms)) : undefined);
@@ -23,11 +30,18 @@ export function statusFromQueue(job: ImageJob, q: QueueJobView, now: Date): Imag
   const failure = q.failedReason ? parseFailure(q.failedReason) : undefined;
   switch (q.state) {
     case "waiting":
-    case "delayed":
+    case "delayed": {
       // A retry after a failed attempt waits here too; the last failure stays visible.
-      return { ...base, phase: "Queued", reason: failure?.reason, message: failure?.message, conditions };
-    case "active":
-      return { ...base, phase: "Running", startedAt: current.startedAt ?? iso(q.processedOn) ?? seconds(now), conditions };
+      const why = failure ?? (unserved ? { reason: NO_WORKER_POOL, message: unserved } : undefined);
+      return { ...base, phase: "Queued", reason: why?.reason, message: why?.message, conditions };
+    }
+    case "active": {
+      const waitedUnserved = current.reason === NO_WORKER_POOL;
+      return {
+        ...base, phase: "Running", startedAt: current.startedAt ?? iso(q.processedOn) ?? seconds(now), conditions,
+        ...(waitedUnserved ? { reason: undefined, message: undefined } : {}),
+      };
+    }
     case "completed":
       conditions = setCondition(conditions, { type: "Complete", status: "True", reason: "Succeeded", message: "Output written", observedGeneration: generation }, now);
       return {

@@ -22,11 +22,15 @@ export interface WorkerPoolsOptions {
   resyncMs?: number;
   /** The process's registry's when absent. */
   metrics?: OperatorMetrics;
+  /** Told when a pool is added or changed (after the informer's cache has it). */
+  onPoolChange?: (pool: WorkerPool) => void;
 }
 
 export interface WorkerPools {
   /** Re-plans the pools serving `model` now: an enqueue wakes a pool at zero within one reconcile. */
   wake(model: string): void;
+  /** True when a WorkerPool (not being deleted) lists `model` in spec.models. */
+  serves(model: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -36,7 +40,7 @@ export async function startWorkerPools(opts: WorkerPoolsOptions): Promise<Worker
   const api = new WorkerPoolApi(opts.kc, opts.namespace);
   // A change to one pool can move demand between all pools sharing a model: re-plan them all.
   const all = () => pools.list().forEach((p) => controller.add(keyOf(p)));
-  const pools = startableInformer<WorkerPool>(opts.kc, api.poolsPath(), api.listPools, { onChange: all, onDelete: (p) => controller.add(keyOf(p)) }, { log });
+  const pools = startableInformer<WorkerPool>(opts.kc, api.poolsPath(), api.listPools, { onChange: (p) => (all(), opts.onPoolChange?.(p)), onDelete: (p) => controller.add(keyOf(p)) }, { log });
   const ownerOf = (d: V1Deployment) => {
     const pool = d.metadata?.labels?.[POOL_LABEL];
     if (pool) controller.add(`${d.metadata?.namespace}/${pool}`);
@@ -56,6 +60,7 @@ export async function startWorkerPools(opts: WorkerPoolsOptions): Promise<Worker
   all();
   return {
     wake: (model) => reconciler.poolsServing(model).forEach((k) => controller.add(k)),
+    serves: (model) => pools.list().some((p) => !p.metadata.deletionTimestamp && p.spec.models.includes(model)),
     stop: async () => {
       await controller.stop();
       await Promise.all([pools.stop(), deployments.stop()]);
