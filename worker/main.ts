@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       fetchMaxBytes: config.FETCH_MAX_BYTES,
       fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
       objectStoreFor,
+      concurrency: config.WORKER_CONCURRENCY,
       log: log.child({ component: "inference" }),
     }),
   });

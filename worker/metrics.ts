@@ -54,3 +54,19 @@ export function jobMetrics(registry: Registry) {
   };
 }
 export type JobMetrics = ReturnType<typeof jobMetrics>;
+
+/** Batch sizes bucketed as powers of two up to the CRD's maximum (64). */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
+
+/**
+ * Images per native onnxruntime run, by model (a pipeline's other graphs as `model/name`):
+ * every run is observed, so _count is the runs and _sum the images; all 1 when nothing batches.
+ */
+export function batchMetrics(registry: Registry) {
+  const sizes = histogram(registry, "pixelmill_inference_batch_images", "Images in each onnxruntime run (1 when unbatched), by model.", ["model"], BATCH_BUCKETS);
+  return {
+    ran(model: string, images: number): void {
+      sizes.observe({ model }, images);
+    },
+  };
+}

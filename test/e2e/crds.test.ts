@@ -259,6 +259,13 @@ describe("validation refuses", () => {
     expect((await get<ImageModel>("ImageModel", "several-files")).spec.components).toEqual(components);
   });
 
+  it("an ImageModel's batching beyond its bounds, and its defaults filled in", async () => {
+    await create(model("batching", { batching: { maxBatchSize: 8 } }));
+    expect((await get<ImageModel>("ImageModel", "batching")).spec.batching).toEqual({ maxBatchSize: 8, maxDelayMs: 5 });
+    await expectRefused(create(model(uniqueName("bad-batch"), { batching: { maxBatchSize: 65 } })), "spec.batching.maxBatchSize in body should be less than or equal to 64");
+    await expectRefused(create(model(uniqueName("bad-batch"), { batching: { maxDelayMs: -1 } })), "spec.batching.maxDelayMs in body should be greater than or equal to 0");
+  });
+
   it("a WorkerPool with minReplicas above maxReplicas", async () => {
     const pool: WorkerPool = {
       apiVersion: API_VERSION,

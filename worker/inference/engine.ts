@@ -12,6 +12,9 @@ import { MAIN_SESSION, throwIfAborted, type Sessions } from "./pipelines/pipelin
 import { defaultPipelines, type PipelineRegistry } from "./pipelines/registry.js";
 import { SessionCache } from "./sessions.js";
 import { OutputSpool } from "./spool.js";
+import { batchPolicy } from "./batcher.js";
+import { processRegistry, type Registry } from "../../common/metrics.js";
+import { batchMetrics } from "../metrics.js";
 
 export type { ExecutionProvider } from "./model-session.js";
 
@@ -40,6 +43,13 @@ export interface InferenceOptions {
   spoolAbovePixels?: number;
   /** The pipeline of each task (pipelines/registry.ts); what the worker runs today when absent. */
   pipelines?: PipelineRegistry;
+  /** Where pixelmill_inference_batch_images goes; the process's registry by default. */
+  metrics?: Registry;
+  /**
+   * WORKER_CONCURRENCY: the most jobs that can wait together for a batch. A model whose
+   * maxBatchSize is larger is warned about once, since its batches can never fill.
+   */
+  concurrency?: number;
 }
 
 /** The Runner contract of the queue consumer (worker/runner.ts), which this class implements. */
@@ -58,11 +68,14 @@ export class Inference {
   private readonly sessions: SessionCache;
   private readonly pipelines: PipelineRegistry;
   private readonly spoolAbovePixels: number;
+  /** model@version already warned about (a batch size it cannot reach). */
+  private readonly warned = new Set<string>();
 
   constructor(private readonly opts: InferenceOptions) {
     this.spoolAbovePixels = opts.spoolAbovePixels ?? DEFAULT_SPOOL_ABOVE_PIXELS;
     this.files = new ModelFiles(opts);
-    this.sessions = new SessionCache({ executionProviders: opts.executionProviders, log: opts.log });
+    const batches = batchMetrics(opts.metrics ?? processRegistry());
+    this.sessions = new SessionCache({ executionProviders: opts.executionProviders, log: opts.log, onRun: (model, images) => batches.ran(model, images) });
     this.pipelines = opts.pipelines ?? defaultPipelines();
   }
 
@@ -70,6 +83,7 @@ export class Inference {
     const spec = req.modelSpec;
     const pipeline = this.pipelines.resolve(spec.task);
     const params = resolveParams(spec.params, req.params);
+    this.checkBatching(req);
     throwIfAborted(req.signal);
     const started = performance.now();
     const image = await decode(req.input, this.opts.maxInputPixels);
@@ -105,6 +119,16 @@ export class Inference {
       await spool?.discard();
       throw err;
     }
+  }
+
+  /** Warns once per model version whose batches this worker can never fill. */
+  private checkBatching(req: InferenceRequest): void {
+    const { maxBatchSize } = batchPolicy(req.modelSpec);
+    const concurrency = this.opts.concurrency;
+    const key = `${req.modelName}@${req.modelVersion}`;
+    if (concurrency === undefined || maxBatchSize <= concurrency || this.warned.has(key)) return;
+    this.warned.add(key);
+    this.opts.log.warn({ model: req.modelName, maxBatchSize, concurrency }, "Batches of this model can hold at most WORKER_CONCURRENCY jobs; raise it to fill them");
   }
 
   /** The verified bytes of each named data file; small (a charset, a vocabulary), read per job from the local cache. */

@@ -12,6 +12,8 @@ export interface SessionCacheOptions {
   /** Versions of one model kept loaded at once, so jobs enqueued around an update don't thrash. */
   versionsPerModel?: number;
   create?: SessionFactory;
+  /** Told after each native run: the model's name and how many images ran at once (metrics). */
+  onRun?: (model: string, images: number) => void;
 }
 
 interface Entry {
@@ -115,7 +117,9 @@ export class SessionCache {
         // Only now is it clear the failures were the providers', not the model's.
         for (const f of failed) this.unavailable.add(f);
         this.opts.log.info({ model, ep }, "Session created");
-        return new ModelSession(session, ep, this.runs);
+        const onRun = this.opts.onRun;
+        return new ModelSession(session, ep, this.runs, onRun && ((images) => onRun(model, images)),
+          (why) => this.opts.log.warn({ model, ep, why }, "Batched runs do not work for this model; running its images one at a time"));
       } catch (err) {
         last = err;
         failed.push(ep);

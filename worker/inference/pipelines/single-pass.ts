@@ -1,7 +1,8 @@
 import ort from "onnxruntime-node";
 import type { ImageModelSpec } from "../../../common/crd-types.js";
 import { JobFailure } from "../../../common/errors.js";
-import type { ModelSession } from "../model-session.js";
+import type { ModelSession, RunOptions } from "../model-session.js";
+import { batchPolicy } from "../batcher.js";
 import type { ParamValue } from "../../../common/model-params.js";
 import { contractOf, fromTensor, toTensor, type Contract, type RawImage } from "../tensors.js";
 import { crop, planTiles, stitch, type Tile } from "../tiles.js";
@@ -56,12 +57,13 @@ export async function infer(req: InferRequest): Promise<RawImage> {
   const { image, tiles } = req;
   const names = tensorNames(req.session, req.spec);
   const feeds = paramFeeds(req.session, names.input, req.params);
-  if (tiles.length === 1) return runOnce(req.session, image, contract, names, feeds);
+  const opts = runOptions(req, names);
+  if (tiles.length === 1) return runOnce(req.session, image, contract, names, feeds, opts);
   const scale = contract.outputScale;
   let target: RawImage | undefined;
   for (const tile of tiles) {
     throwIfAborted(req.signal);
-    const out = await runOnce(req.session, crop(image, tile), contract, names, feeds);
+    const out = await runOnce(req.session, crop(image, tile), contract, names, feeds, opts);
     target ??= { data: new Uint8Array(image.width * image.height * scale * scale * out.channels), width: image.width * scale, height: image.height * scale, channels: out.channels };
     stitch(target, out, tile, scale);
   }
@@ -77,6 +79,7 @@ export async function inferInBands(req: InferRequest, open: NonNullable<Pipeline
   const { image, tiles } = req;
   const names = tensorNames(req.session, req.spec);
   const feeds = paramFeeds(req.session, names.input, req.params);
+  const opts = runOptions(req, names);
   const scale = contract.outputScale;
   const size = { width: image.width * scale, height: image.height * scale };
   let writer: RowWriter | undefined;
@@ -86,7 +89,7 @@ export async function inferInBands(req: InferRequest, open: NonNullable<Pipeline
       let band: RawImage | undefined;
       for (const tile of row) {
         throwIfAborted(req.signal);
-        const out = await runOnce(req.session, crop(image, tile), contract, names, feeds);
+        const out = await runOnce(req.session, crop(image, tile), contract, names, feeds, opts);
         band ??= { data: new Uint8Array(size.width * (y1 - y0) * scale * out.channels), width: size.width, height: (y1 - y0) * scale, channels: out.channels };
         // The band is the part of the output from y0: the tile shifted up by as much.
         stitch(band, out, { ...tile, y: tile.y - y0, keep: { ...tile.keep, y0: 0, y1: y1 - y0 } }, scale);
@@ -155,9 +158,14 @@ function scalarTensor(type: ort.Tensor.Type, value: ParamValue, dims: number[], 
   }
 }
 
-async function runOnce(session: ModelSession, image: RawImage, contract: Contract, names: Names, params: Record<string, ort.Tensor>): Promise<RawImage> {
+/** Each run may be batched with other jobs' runs of the same shape and params (spec.batching). */
+function runOptions(req: InferRequest, names: Names): RunOptions {
+  return { batch: { input: names.input, ...batchPolicy(req.spec) }, ...(req.signal ? { signal: req.signal } : {}) };
+}
+
+async function runOnce(session: ModelSession, image: RawImage, contract: Contract, names: Names, params: Record<string, ort.Tensor>, opts: RunOptions): Promise<RawImage> {
   const tensor = toTensor(image, contract);
-  const results = await session.run({ ...params, [names.input]: new ort.Tensor("float32", tensor.data, tensor.dims) });
+  const results = await session.run({ ...params, [names.input]: new ort.Tensor("float32", tensor.data, tensor.dims) }, opts);
   const out = results[names.output];
   if (!(out instanceof ort.Tensor) || out.type !== "float32") throw contractError(`output ${names.output} is not a float32 tensor`);
   const [paddedW, paddedH] = contract.layout === "NCHW" ? [tensor.dims[3]!, tensor.dims[2]!] : [tensor.dims[2]!, tensor.dims[1]!];
