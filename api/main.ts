@@ -6,6 +6,7 @@ import { inputBuckets } from "../common/job/input-uri.js";
 import { createLogger } from "../common/logger.js";
 import { createObjectStore, UrlSigner } from "../common/storage/index.js";
 import { assembleApi } from "./assemble.js";
+import { shareConnections } from "../common/kube/kube-connections.js";
 import { instrumentKubeConfig } from "../common/kube/kube-metrics.js";
 
 const config = loadConfig();
@@ -13,6 +14,7 @@ const bootstrapKey = adminKey(config); // fails fast on a malformed key, before 
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-api" });
 const kc = new KubeConfig();
 kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster service account
+shareConnections(kc); // one kept TLS connection, not a new one per request
 instrumentKubeConfig(kc, "api"); // pixelmill_kube_api_requests_total
 
 const platformNamespace = config.PIXELMILL_NAMESPACE;

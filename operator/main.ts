@@ -5,12 +5,14 @@ import { hostname } from "node:os";
 import { startOperator, type Operator } from "./operator.js";
 import { startLeaderElection } from "./runtime/leader-election.js";
 import { startOpsServer } from "../common/ops-server.js";
+import { shareConnections } from "../common/kube/kube-connections.js";
 import { instrumentKubeConfig } from "../common/kube/kube-metrics.js";
 
 const config = loadConfig();
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-operator" });
 const kc = new KubeConfig();
 kc.loadFromDefault(); // KUBECONFIG, else ~/.kube/config, else the in-cluster service account
+shareConnections(kc); // one kept TLS connection, not a new one per request
 instrumentKubeConfig(kc, "operator"); // pixelmill_kube_api_requests_total, leader election included
 let stopping = false;
 const health = config.HEALTH_PORT === 0 ? undefined : await startOpsServer(config.HEALTH_PORT, () => (stopping ? "shutting down" : "ready"), log);
@@ -21,6 +23,7 @@ const start = () => (starting ??= startOperator({
   queuePrefix: config.QUEUE_PREFIX,
   namespace: config.PIXELMILL_WATCH_NAMESPACE,
   platformNamespace: config.PIXELMILL_NAMESPACE,
+  workers: config.OPERATOR_RECONCILE_WORKERS,
   log,
 }));
 /** Stops the controllers, if they were started (or are starting). */

@@ -24,6 +24,7 @@ export interface OperatorOptions {
   /** PIXELMILL_NAMESPACE: the shared ImageModels, used by jobs of namespaces without their own model of that name. */
   platformNamespace?: string;
   log: Logger;
+  /** OPERATOR_RECONCILE_WORKERS: ImageJobs reconciled at once (16 when absent). */
   workers?: number;
   resyncMs?: number;
   /** First retry delay of a failed attempt; doubles each time. */
@@ -67,7 +68,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const metrics = operatorMetrics(opts.registry);
   const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), serves: (m) => pools.serves(m), metrics });
   const controller = new Controller("imagejob", reconciler, log, {
-    workers: opts.workers ?? 4,
+    workers: opts.workers ?? 16,
     resyncMs: opts.resyncMs ?? 30_000,
     keys: () => jobs.list().map(keyOf),
     metrics,

@@ -1,5 +1,6 @@
 import { inject } from "vitest";
 import { randomBytes } from "node:crypto";
+import { shareConnections } from "../../common/kube/kube-connections.js";
 import { KubeConfig } from "@kubernetes/client-node";
 
 /** What the global setup (test/support/global-setup.ts) started, handed to every test file. */
@@ -33,5 +34,5 @@ export function uniqueName(label: string): string {
 export function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(testEnv().kubeconfigPath);
-  return kc;
+  return shareConnections(kc); // as the API's and the operator's mains do
 }
