@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Queue } from "bullmq";
+import { queueName } from "../../common/queue.js";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import sharp from "sharp";
@@ -24,6 +26,7 @@ import { INPUT_BUCKETS_ANNOTATION } from "../../common/job/input-grants.js";
 let api: ApiFixture;
 let operator: Operator;
 let worker: RunningWorker;
+let queuePrefix: string;
 /** In INPUT_BUCKETS, granted to no namespace at first, and absent from the S3 server. */
 const OTHER_BUCKET = "pm-e2e-not-a-bucket";
 const log = createLogger({ level: (process.env.LOG_LEVEL as "info" | undefined) ?? "silent" });
@@ -33,7 +36,7 @@ beforeAll(async () => {
   const models = await readManifests(join(projectRoot, "models/manifests"));
   await applyManifests(api.kc, models, api.namespace);
   const env = testEnv();
-  const queuePrefix = uniqueName("e2e");
+  queuePrefix = uniqueName("e2e");
   operator = await startOperator({ kc: api.kc, redisUrl: env.redisUrl, queuePrefix, namespace: api.namespace, log, retryBaseDelayMs: 200 });
   const config = loadConfig({
     REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: models.map((m) => m.metadata!.name).join(","), WORKER_CONCURRENCY: "2",
@@ -225,10 +228,25 @@ describe("one image, end to end", () => {
   it("streams queued → running → succeeded over SSE, in order, then closes", async () => {
     // Big enough that the run lasts a few hundred ms, so the Running state is observed rather than coalesced away.
     const png = await sharp(randomRgb(640, 480), { raw: { width: 640, height: 480, channels: 3 } }).png().toBuffer();
-    const res = await submit("text-detect", png);
-    const { urls } = (await res.json()) as { urls: { events: string } };
-    const stream = await api.fetch(urls.events);
-    const text = await stream.text(); // the server closes the stream after a terminal state
+    // The model's queue is paused until the stream is open and the job queued, so the stream sees
+    // it queued however fast the platform moves (it can be running before a client connects).
+    const queue = new Queue(queueName("text-detect"), { connection: { url: testEnv().redisUrl }, prefix: queuePrefix });
+    await queue.pause();
+    let text: string;
+    try {
+      const res = await submit("text-detect", png);
+      const { id, urls } = (await res.json()) as { id: string; urls: { events: string } };
+      const stream = await api.fetch(urls.events);
+      await eventually(async () => {
+        const view = (await (await api.fetch(`${api.url}/v1/jobs/${id}`)).json()) as JobView;
+        return view.status === "queued" ? true : undefined;
+      }, `job ${id} to be queued`);
+      await queue.resume();
+      text = await stream.text(); // the server closes the stream after a terminal state
+    } finally {
+      await queue.resume();
+      await queue.close();
+    }
     const statuses = [...text.matchAll(/^data: (.*)$/gm)].map((m) => (JSON.parse(m[1]!) as { status: string }).status);
     const seen = statuses.filter((s, i) => s !== statuses[i - 1]);
     expect(seen.at(-1)).toBe("succeeded");
