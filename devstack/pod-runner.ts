@@ -8,6 +8,7 @@ import { projectRoot } from "./binaries.js";
 import { kwokNodes } from "./gpu-nodes.js";
 import { entryPoint, mountVolumes, remapPorts, serviceAccountKubeconfig, serviceAccountToken } from "./pod-container.js";
 import { apiEnvSources, resolveContainerEnv } from "./pod-env.js";
+import { stopWithin, type ContainerStarter } from "./in-process-container.js";
 import { podStatus, type ContainerRun } from "./pod-status.js";
 import { signalGroup, startProcess, type Managed } from "./processes.js";
 
@@ -38,6 +39,11 @@ export interface PodRunnerOptions {
   mirrorOutput?: boolean;
   /** Nodes whose pods this runner plays the kubelet for (default: every fake node). */
   nodeNames?: readonly string[];
+  /**
+   * Runs each pod's container in this process instead of as a child (bench:scale's simulated
+   * workers): no service-account token, volumes or ports, only the pod's resolved environment.
+   */
+  container?: ContainerStarter;
   log?: Logger;
 }
 
@@ -57,11 +63,25 @@ export interface PodRunner {
   loseNode(name: string): Promise<WorkerProcess[]>;
 }
 
+/** A started container, as a process or in this one. */
+interface Running {
+  /** The process's; this process's own for an in-process container. */
+  pid: number;
+  exited: Promise<number | null>;
+  stop(graceMs: number): Promise<void>;
+  /** Ends it at once, as a node losing power (an in-process container gets no grace). */
+  kill(): void;
+  /** The readiness probe. */
+  ready(): Promise<boolean>;
+  /** What the "Started container" log line says of it. */
+  logFields: Record<string, unknown>;
+}
+
 interface Slot {
   key: string;
   pod: V1Pod;
   run: ContainerRun;
-  proc?: Managed;
+  proc?: Running;
   /** The container's ports (by number and name) → the host ports its process listens on. */
   ports?: Map<string, number>;
   terminating: boolean;
@@ -139,41 +159,20 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
 
   async function launch(slot: Slot): Promise<void> {
     if (stopped || slot.terminating) return;
-    const pod = slot.pod;
-    const container = pod.spec!.containers[0]!;
-    const name = `${pod.metadata!.namespace}_${pod.metadata!.name}`;
-    const podDir = join(opts.logDir, name);
-    let run: { script: string; args: string[]; env: NodeJS.ProcessEnv; ports: Map<string, number> };
+    let proc: Running | undefined;
     try {
-      await mkdir(podDir, { recursive: true });
-      const sources = apiEnvSources(core, pod.metadata!.namespace!);
-      const podEnv = await resolveContainerEnv(pod, container, sources, slot.run.podIP);
-      const token = await serviceAccountToken(core, pod);
-      const mounted = await mountVolumes(pod, container, { sources, token, podIP: slot.run.podIP }, podDir, podEnv);
-      const { env, ports } = await remapPorts(container, mounted);
-      // The pod's own credentials, or none: never the runner's (the base environment's KUBECONFIG).
-      const kubeconfig = token === undefined ? undefined : await serviceAccountKubeconfig(opts.kc, pod, token, join(podDir, "kubeconfig"));
-      run = { ...entryPoint(pod, container), env: { ...opts.baseEnv, ...env, KUBECONFIG: kubeconfig }, ports };
+      proc = opts.container ? await startInProcess(slot, opts.container) : await startChild(slot);
     } catch (err) {
       log.warn({ pod: slot.key, err: errorMessage(err) }, "Cannot set up the container, retrying");
       return scheduleRestart(slot, false);
     }
-    if (stopped || slot.terminating) return;
-    slot.ports = run.ports;
-    const proc = startProcess({
-      name: `${pod.metadata!.labels?.["app.kubernetes.io/component"] ?? "worker"} ${slot.key}`,
-      command: process.execPath,
-      args: ["--import", "tsx", join(projectRoot, run.script), ...run.args],
-      cwd: projectRoot,
-      env: run.env,
-      logPath: join(opts.logDir, `${name}.log`),
-      teeOutput: opts.mirrorOutput,
-    });
+    if (!proc) return;
+    const pod = slot.pod;
     const record: WorkerProcess = { pod: slot.key, uid: pod.metadata!.uid!, pid: proc.pid, startedAt: new Date() };
     history.push(record);
     slot.proc = proc;
     slot.run.runningSince = record.startedAt;
-    log.info({ pod: slot.key, pid: proc.pid, script: run.script, restartCount: slot.run.restartCount, logPath: proc.logPath }, "Started container");
+    log.info({ pod: slot.key, pid: proc.pid, ...proc.logFields, restartCount: slot.run.restartCount }, "Started container");
     writeStatus(slot);
     slot.probeTimer = setInterval(() => void probe(slot, proc), 500);
     void proc.exited.then((code) => {
@@ -198,17 +197,78 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
     });
   }
 
+  /** The pod's container as a child process (the real path): undefined when the pod went away meanwhile. */
+  async function startChild(slot: Slot): Promise<Running | undefined> {
+    const pod = slot.pod;
+    const container = pod.spec!.containers[0]!;
+    const name = `${pod.metadata!.namespace}_${pod.metadata!.name}`;
+    const podDir = join(opts.logDir, name);
+    await mkdir(podDir, { recursive: true });
+    const sources = apiEnvSources(core, pod.metadata!.namespace!);
+    const podEnv = await resolveContainerEnv(pod, container, sources, slot.run.podIP);
+    const token = await serviceAccountToken(core, pod);
+    const mounted = await mountVolumes(pod, container, { sources, token, podIP: slot.run.podIP }, podDir, podEnv);
+    const { env, ports } = await remapPorts(container, mounted);
+    // The pod's own credentials, or none: never the runner's (the base environment's KUBECONFIG).
+    const kubeconfig = token === undefined ? undefined : await serviceAccountKubeconfig(opts.kc, pod, token, join(podDir, "kubeconfig"));
+    const run = { ...entryPoint(pod, container), env: { ...opts.baseEnv, ...env, KUBECONFIG: kubeconfig } };
+    if (stopped || slot.terminating) return undefined;
+    slot.ports = ports;
+    const proc: Managed = startProcess({
+      name: `${pod.metadata!.labels?.["app.kubernetes.io/component"] ?? "worker"} ${slot.key}`,
+      command: process.execPath,
+      args: ["--import", "tsx", join(projectRoot, run.script), ...run.args],
+      cwd: projectRoot,
+      env: run.env,
+      logPath: join(opts.logDir, `${name}.log`),
+      teeOutput: opts.mirrorOutput,
+    });
+    return {
+      logFields: { script: run.script, logPath: proc.logPath },
+      pid: proc.pid,
+      exited: proc.exited,
+      stop: (graceMs) => proc.stop(graceMs),
+      kill: () => signalGroup(proc.pid, "SIGKILL"),
+      ready: () => httpReady(slot),
+    };
+  }
+
+  /** The pod's container in this process, from the pod's resolved environment. */
+  async function startInProcess(slot: Slot, starter: ContainerStarter): Promise<Running | undefined> {
+    const pod = slot.pod;
+    const podEnv = await resolveContainerEnv(pod, pod.spec!.containers[0]!, apiEnvSources(core, pod.metadata!.namespace!), slot.run.podIP);
+    if (stopped || slot.terminating) return undefined;
+    const container = await starter(pod, { ...opts.baseEnv, ...podEnv });
+    if (stopped || slot.terminating) {
+      // Deleted while it started: nobody else will stop it.
+      await stopWithin(container, 0);
+      return undefined;
+    }
+    return {
+      logFields: { inProcess: true },
+      pid: process.pid,
+      exited: container.exited,
+      stop: (graceMs) => stopWithin(container, graceMs),
+      kill: () => void container.stop(0),
+      ready: () => Promise.resolve(container.ready()),
+    };
+  }
+
   function scheduleRestart(slot: Slot, crashed: boolean): void {
     const delay = crashed ? Math.min(1000 * 2 ** (slot.run.restartCount - 1), 10_000) : 2000;
     slot.restartTimer = setTimeout(() => background(slot, launch(slot)), delay);
   }
 
+  async function probe(slot: Slot, proc: Running): Promise<void> {
+    const ready = await proc.ready();
+    if (slot.proc === proc) setReady(slot, ready);
+  }
+
   /** Ready when the container's HTTP readiness probe answers 200 (on the host port serving its port); without a probe, once running. */
-  async function probe(slot: Slot, proc: Managed): Promise<void> {
+  async function httpReady(slot: Slot): Promise<boolean> {
     const check = slot.pod.spec?.containers[0]?.readinessProbe?.httpGet;
     const port = check && slot.ports?.get(String(check.port));
-    const ready = !check || (port !== undefined && await httpStatus(`http://127.0.0.1:${port}${check.path ?? "/"}`).then((s) => s === 200, () => false));
-    if (slot.proc === proc) setReady(slot, ready);
+    return !check || (port !== undefined && await httpStatus(`http://127.0.0.1:${port}${check.path ?? "/"}`).then((s) => s === 200, () => false));
   }
 
   function setReady(slot: Slot, ready: boolean): void {
@@ -287,7 +347,7 @@ export function createPodRunner(opts: PodRunnerOptions): PodRunner {
         clearInterval(slot.probeTimer);
       }
       const procs = gone.flatMap((slot) => slot.proc ?? []);
-      for (const proc of procs) signalGroup(proc.pid, "SIGKILL");
+      for (const proc of procs) proc.kill();
       await Promise.all(procs.map((proc) => proc.exited));
       log.info({ node: name, pods: gone.map((slot) => slot.key) }, "Node lost");
       await core.deleteNode({ name });
