@@ -39,14 +39,17 @@ export function poolStatus(pool: WorkerPool, plan: PoolPlan, deployment: V1Deplo
 
 /**
  * Whether `next` must be written now. Queue depth moves with every job, so changes in only
- * `waiting` and `inFlight` are coalesced to one write per `intervalMs`; the rest goes at once.
+ * `waiting`, `inFlight` and the conditions' messages (which quote the demand) are coalesced to one
+ * write per `intervalMs`; the rest (replicas, a condition's status or reason) goes at once.
  * Returns how long to wait before a coalesced write is due, or 0 to write now, or undefined for none.
  */
 export function statusWriteDue(before: WorkerPoolStatus | undefined, next: WorkerPoolStatus, lastWriteMs: number | undefined, nowMs: number, intervalMs: number): number | undefined {
   const { waiting: w0, inFlight: f0, ...rest0 } = before ?? {};
   const { waiting: w1, inFlight: f1, ...rest1 } = next;
-  if (!isDeepStrictEqual(JSON.parse(JSON.stringify(rest0)), JSON.parse(JSON.stringify(rest1)))) return 0;
-  if (w0 === w1 && f0 === f1) return undefined;
+  const same = (a: object, b: object) => isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+  const withoutMessages = (s: typeof rest0) => ({ ...s, conditions: s.conditions?.map(({ message: _message, ...c }) => c) });
+  if (!same(withoutMessages(rest0), withoutMessages(rest1))) return 0;
+  if (w0 === w1 && f0 === f1 && same(rest0, rest1)) return undefined;
   const since = lastWriteMs === undefined ? Infinity : nowMs - lastWriteMs;
   return since >= intervalMs ? 0 : intervalMs - since;
 }
