@@ -1,7 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-
-/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
-const TICKS_PER_S = 100;
+import { parseStat, TICKS_PER_SECOND } from "../proc.js";
 
 /** CPU seconds used so far by each process under this one, with the role `roleOf` gives it. */
 export type CpuSnapshot = Map<number, { role: string; seconds: number }>;
@@ -15,11 +13,8 @@ interface ProcStat {
 
 function readStat(pid: string): ProcStat | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // comm is in parentheses and may hold spaces: the fields after it are split from its closing one.
-    const close = text.lastIndexOf(")");
-    const fields = text.slice(close + 2).split(" ");
-    return { pid: Number(pid), comm: text.slice(text.indexOf("(") + 1, close), ppid: Number(fields[1]), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S };
+    const { comm, ppid, utime, stime } = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return { pid: Number(pid), comm, ppid, seconds: (utime + stime) / TICKS_PER_SECOND };
   } catch {
     return undefined; // gone meanwhile
   }

@@ -1,4 +1,5 @@
 import { readFile, readdir } from "node:fs/promises";
+import { PAGE_BYTES, parseStat, TICKS_PER_SECOND } from "../proc.js";
 
 /** CPU time and memory of one process, from /proc. */
 export interface ProcSample {
@@ -8,23 +9,12 @@ export interface ProcSample {
   rssBytes: number;
 }
 
-/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
-const TICKS_PER_SECOND = 100;
-const PAGE_BYTES = 4096;
-
 /** utime + stime and RSS of `pid` (undefined once it is gone). */
 export async function procSample(pid: number): Promise<ProcSample | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
   if (!stat) return undefined;
   const fields = parseStat(stat);
   return { pid, cpuSeconds: (fields.utime + fields.stime) / TICKS_PER_SECOND, rssBytes: fields.rssPages * PAGE_BYTES };
-}
-
-/** The fields of /proc/<pid>/stat this bench reads; the command name (field 2) may hold spaces and parentheses. */
-export function parseStat(stat: string): { ppid: number; utime: number; stime: number; rssPages: number } {
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // rest[0] is field 3 (state): field n is rest[n - 3].
-  return { ppid: Number(rest[1]), utime: Number(rest[11]), stime: Number(rest[12]), rssPages: Number(rest[21]) };
 }
 
 /** Every process below `root` (children, theirs, ...), with its command line. */

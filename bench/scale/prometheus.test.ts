@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
 import { delta, parseSamples, sumBy } from "./prometheus.js";
-import { parseStat } from "./processes.js";
+import { parseStat } from "../proc.js";
 import { commandName } from "./snapshot.js";
 
 const page = `# HELP apiserver_request_total Counter of apiserver requests
@@ -29,7 +29,7 @@ it("reads /proc/<pid>/stat past a command name with spaces and parentheses", () 
   const fields = [..."S 42 1 1 0 -1 4194560 100 0 0 0".split(" "), "250", "50", ...Array.from({ length: 8 }, () => "0"), "1234", "0"];
   // Fields from 3 on; utime and stime are fields 14 and 15, rss is field 24.
   const stat = `777 (node (x) y) ${fields.join(" ")}`;
-  expect(parseStat(stat)).toEqual({ ppid: 42, utime: 250, stime: 50, rssPages: 1234 });
+  expect(parseStat(stat)).toMatchObject({ ppid: 42, utime: 250, stime: 50, rssPages: 1234 });
 });
 
 it("names processes by program", () => {
