@@ -1,6 +1,7 @@
 import type { ImageModelSpec } from "../../common/crd-types.js";
 import { batchKey, concatFeeds, splitResults } from "./batch-feeds.js";
 import type { Feeds, Results } from "./model-session.js";
+import { abortError } from "./pipelines/pipeline.js";
 
 /** spec.batching with its defaults (the CRD's): off, and 5 ms when it is on. */
 export const DEFAULT_MAX_BATCH_SIZE = 1;
@@ -162,8 +163,4 @@ export class Batcher {
     this.batchable = false;
     this.deps.onUnbatchable?.(why);
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException("The operation was aborted", "AbortError");
 }

@@ -81,5 +81,10 @@ export interface Pipeline {
 /** Ends the job between stages: the signal's own reason (AbortError, TimeoutError) is thrown. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
-  throw signal.reason instanceof Error ? signal.reason : new DOMException("The operation was aborted", "AbortError");
+  throw abortError(signal);
+}
+
+/** The error an aborted signal stands for: its own reason, or an AbortError. */
+export function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException("The operation was aborted", "AbortError");
 }

@@ -53,17 +53,13 @@ export interface InferRequest {
 
 /** Runs the model on each tile and puts the kept parts together; aborts between tiles. */
 export async function infer(req: InferRequest): Promise<RawImage> {
-  const contract = contractOf(req.spec);
+  const { scale, run } = tileRunner(req);
   const { image, tiles } = req;
-  const names = tensorNames(req.session, req.spec);
-  const feeds = paramFeeds(req.session, names.input, req.params);
-  const opts = runOptions(req, names);
-  if (tiles.length === 1) return runOnce(req.session, image, contract, names, feeds, opts);
-  const scale = contract.outputScale;
+  if (tiles.length === 1) return run(tiles[0]!);
   let target: RawImage | undefined;
   for (const tile of tiles) {
     throwIfAborted(req.signal);
-    const out = await runOnce(req.session, crop(image, tile), contract, names, feeds, opts);
+    const out = await run(tile);
     target ??= { data: new Uint8Array(image.width * image.height * scale * scale * out.channels), width: image.width * scale, height: image.height * scale, channels: out.channels };
     stitch(target, out, tile, scale);
   }
@@ -75,12 +71,8 @@ export async function infer(req: InferRequest): Promise<RawImage> {
  * runs: memory holds the input, one band and one tile, not the whole output.
  */
 export async function inferInBands(req: InferRequest, open: NonNullable<PipelineRequest["rows"]>): Promise<{ width: number; height: number }> {
-  const contract = contractOf(req.spec);
+  const { scale, run } = tileRunner(req);
   const { image, tiles } = req;
-  const names = tensorNames(req.session, req.spec);
-  const feeds = paramFeeds(req.session, names.input, req.params);
-  const opts = runOptions(req, names);
-  const scale = contract.outputScale;
   const size = { width: image.width * scale, height: image.height * scale };
   let writer: RowWriter | undefined;
   try {
@@ -89,7 +81,7 @@ export async function inferInBands(req: InferRequest, open: NonNullable<Pipeline
       let band: RawImage | undefined;
       for (const tile of row) {
         throwIfAborted(req.signal);
-        const out = await runOnce(req.session, crop(image, tile), contract, names, feeds, opts);
+        const out = await run(tile);
         band ??= { data: new Uint8Array(size.width * (y1 - y0) * scale * out.channels), width: size.width, height: (y1 - y0) * scale, channels: out.channels };
         // The band is the part of the output from y0: the tile shifted up by as much.
         stitch(band, out, { ...tile, y: tile.y - y0, keep: { ...tile.keep, y0: 0, y1: y1 - y0 } }, scale);
@@ -103,6 +95,15 @@ export async function inferInBands(req: InferRequest, open: NonNullable<Pipeline
     writer?.destroy();
     throw err;
   }
+}
+
+/** One run of the session on one tile (the whole image when the tile is), shaped by the spec's contract. */
+function tileRunner(req: InferRequest): { scale: number; run: (tile: Tile) => Promise<RawImage> } {
+  const contract = contractOf(req.spec);
+  const names = tensorNames(req.session, req.spec);
+  const feeds = paramFeeds(req.session, names.input, req.params);
+  const opts = runOptions(req, names);
+  return { scale: contract.outputScale, run: (tile) => runOnce(req.session, crop(req.image, tile), contract, names, feeds, opts) };
 }
 
 /** planTiles' tiles, row by row (they come in row-major order; a row shares its kept y range). */
