@@ -34,7 +34,9 @@ export async function startS3(binDir: string, dir: string, bucket: string): Prom
     name: "versitygw",
     command: join(binDir, "versitygw"),
     logPath: join(dir, "versitygw.log"),
-    args: ["--port", `127.0.0.1:${port}`, "--region", region, "--quiet", "posix", "--sidecar", sidecar, root],
+    // --keep-alive: versitygw answers `Connection: close` without it, so every S3 call would open a
+    // new connection, which AWS S3 and its kin never make clients do (a cost benches would count).
+    args: ["--port", `127.0.0.1:${port}`, "--region", region, "--quiet", "--keep-alive", "posix", "--sidecar", sidecar, root],
     env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
   });
   const endpoint = `http://127.0.0.1:${port}`;

@@ -40,13 +40,22 @@ const PRIORITY_LEVELS = 201;
 /** The operator's side of the queue contract (common/queue.ts): one BullMQ queue per model. */
 export class JobQueue {
   private readonly queues = new Map<string, Queue<QueueJobData, QueueJobResult>>();
+  /** Models this process has added to the set of queued models since its connection was last (re)made. */
+  private readonly listed = new Set<string>();
 
-  constructor(private readonly connection: Redis, private readonly prefix: string) {}
+  constructor(private readonly connection: Redis, private readonly prefix: string) {
+    // A Redis that came back may have come back without its data (no persistence): list them again.
+    connection.on("ready", () => this.listed.clear());
+  }
 
   /** Enqueues the job once: BullMQ ignores an add whose job id (the ImageJob UID) exists. */
   async enqueue(data: QueueJobData, opts: EnqueueOptions): Promise<void> {
-    // The models that ever had a queue, so the sweep of canceled jobs finds every queue.
-    await this.connection.sadd(this.modelsKey(), data.model);
+    // The models that ever had a queue, so the sweep of canceled jobs finds every queue: once per
+    // model and connection, not a command per job.
+    if (!this.listed.has(data.model)) {
+      await this.connection.sadd(this.modelsKey(), data.model);
+      this.listed.add(data.model);
+    }
     await this.queue(data.model).add("image", data, {
       jobId: data.uid,
       attempts: opts.maxAttempts,

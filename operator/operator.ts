@@ -53,12 +53,15 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const canceler = new JobCanceler(redis, queue, opts.queuePrefix, log);
   // Deleting an ImageJob that has not finished cancels it (no finalizer: it would cost a write per job).
   const cancel = (o: ImageJob) => {
+    reconciler.forgetWrites(o);
     if (isFinished(o.status?.phase)) return;
     const { uid, namespace, name } = o.metadata as { uid: string; namespace: string; name: string };
     canceler.cancel({ uid, namespace, name, model: o.spec.model }).catch((err: Error) =>
       log.warn({ job: keyOf(o), jobUid: uid, err: err.message }, "Could not cancel the deleted job; the sweep will"));
   };
-  const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: enqueue, onDelete: cancel }, { log });
+  // The echo of our own status write is not reconciled again (ImageJobReconciler.isOwnWrite).
+  const changed = (o: ImageJob) => reconciler.isOwnWrite(o) || enqueue(o);
+  const jobs = startableInformer<ImageJob>(opts.kc, api.jobsPath(), api.listJobs, { onChange: changed, onDelete: cancel }, { log });
   const models = startableInformer<ImageModel>(opts.kc, api.modelsPath(), api.listModels, {
     // A job whose model appears (or changes) is looked at again; a platform model serves every namespace.
     onChange: (m) => jobs.list(m.metadata.namespace === opts.platformNamespace ? undefined : m.metadata.namespace).filter((j) => j.spec.model === m.metadata.name).forEach(enqueue),
@@ -66,7 +69,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   // Only read when a job is enqueued: a changed grant applies to jobs enqueued after it.
   const namespaces = startableInformer<V1Namespace>(opts.kc, api.namespacesPath(), api.listNamespaces, { onChange: () => {} }, { log });
   const metrics = operatorMetrics(opts.registry);
-  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), serves: (m) => pools.serves(m), metrics });
+  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), serves: (m) => pools.serves(m), metrics, requeue: (k) => controller.add(k) });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 16,
     resyncMs: opts.resyncMs ?? 30_000,

@@ -78,6 +78,40 @@ describe("PrismaJobRepository", () => {
     expect(await repo.get("other-ns", r.uid)).toBeUndefined();
   });
 
+  it("upserts many in one statement, leaving each row as upserting the records one by one would", async () => {
+    const fresh = record({ params: { note: "quote \" and {braces}" }, inputUri: null });
+    const moving = record({ resourceVersion: 100n });
+    const stale = record({ phase: "Running", attempts: 1, resourceVersion: 500n });
+    const canceled = record({ phase: "Running", attempts: 1, resourceVersion: 600n });
+    const gone = record({ phase: "Succeeded", attempts: 1, resourceVersion: 700n, deletedAt: new Date("2026-05-01T11:00:00Z") });
+    await repo.upsert(moving);
+    await repo.upsert(stale);
+    await repo.upsert(canceled);
+    await repo.upsert(gone);
+    await repo.markCanceled(canceled.uid, new Date("2026-05-01T10:30:00Z"), { reason: "Canceled", message: "deleted" });
+    const queued = { ...moving, phase: "Queued" as const, queuedAt: new Date("2026-05-01T10:00:01.5Z"), resourceVersion: 110n };
+    const succeeded = {
+      ...queued, phase: "Succeeded" as const, attempts: 1, finishedAt: new Date("2026-05-01T10:00:03Z"), runSeconds: 0.25, gpuSeconds: 0.5,
+      output: { uri: "s3://b/k.png", contentType: "image/png", width: 2, height: 3, bytes: 44 }, resourceVersion: 130n,
+    };
+    const goneAgain = { ...gone, resourceVersion: 710n, deletedAt: new Date("2026-05-01T12:00:00Z") };
+    const outcomes = await repo.upsertMany([fresh, queued, succeeded, { ...queued, resourceVersion: 120n }, { ...stale, phase: "Queued", resourceVersion: 400n },
+      { ...canceled, phase: "Succeeded", resourceVersion: 650n }, goneAgain]);
+    expect(Object.fromEntries(outcomes)).toEqual({
+      [fresh.uid]: { wrote: true, deletedAt: null }, [moving.uid]: { wrote: true, deletedAt: null }, [stale.uid]: { wrote: false },
+      [canceled.uid]: { wrote: false }, [gone.uid]: { wrote: true, deletedAt: gone.deletedAt },
+    });
+    expect(await repo.get("ns", fresh.uid)).toEqual(fresh);
+    expect(await repo.get("ns", moving.uid)).toEqual(succeeded);
+    expect(await repo.get("ns", stale.uid)).toEqual(stale);
+    expect(await repo.get("ns", canceled.uid)).toMatchObject({ phase: "Canceled", resourceVersion: 600n });
+    // An earlier deleted_at is kept.
+    expect(await repo.get("ns", gone.uid)).toEqual({ ...goneAgain, deletedAt: gone.deletedAt });
+    expect(await repo.upsertMany([])).toEqual(new Map());
+    // One record Postgres cannot store refuses the batch, said so.
+    await expect(repo.upsertMany([record(), record({ params: { note: "nul \u0000 inside" } })])).rejects.toBeInstanceOf(UnstorableJobError);
+  });
+
   it("marks deleted once, keeping the row", async () => {
     const r = record();
     await repo.upsert(r);

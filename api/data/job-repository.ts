@@ -3,7 +3,7 @@ import { FINISHED_PHASES, type ImageJobPhase } from "../../common/job/phases.js"
 import type { Job } from "./generated/prisma/client.js";
 import { UnstorableJobError } from "../domain/errors.js";
 import type { JobRecord } from "../domain/job-record.js";
-import type { JobListQuery, JobRepository, UsageRow } from "../domain/ports.js";
+import type { JobListQuery, JobRepository, UpsertOutcome, UsageRow } from "../domain/ports.js";
 import type { PrismaClient } from "./prisma.js";
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
@@ -44,6 +44,52 @@ export class PrismaJobRepository implements JobRepository {
       WHERE jobs.resource_version < EXCLUDED.resource_version AND jobs.phase <> 'Canceled'
       RETURNING uid`;
     return rows.length > 0;
+  }
+
+  async upsertMany(records: readonly JobRecord[]): Promise<Map<string, UpsertOutcome>> {
+    // One row per job (a statement may change a row only once): its newest state, as upserting each in turn would leave it.
+    const newest = new Map<string, JobRecord>();
+    for (const r of records) {
+      const had = newest.get(r.uid);
+      if (!had || had.resourceVersion < r.resourceVersion) newest.set(r.uid, r);
+    }
+    // In UID order, so two writers of overlapping batches lock rows in the same order.
+    const rows = [...newest.values()].sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+    if (rows.length === 0) return new Map();
+    const col = <T>(pick: (r: JobRecord) => T) => rows.map(pick);
+    const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+    const num = (n: number | null) => (n === null ? null : String(n));
+    try {
+      // The same statement as upsertRow, for many rows: the columns travel as arrays, one parameter each.
+      const written = await this.prisma.$queryRaw<{ uid: string; deleted_at: Date | null }[]>`
+        INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
+          queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, updated_at)
+        SELECT uid, namespace, name, model, input_uri, params::jsonb, phase, attempts, created_at,
+          queued_at, started_at, finished_at, output::jsonb, error::jsonb, run_seconds, gpu_seconds, resource_version, deleted_at, now()
+        FROM unnest(${col((r) => r.uid)}::uuid[], ${col((r) => r.namespace)}::text[], ${col((r) => r.name)}::text[], ${col((r) => r.model)}::text[],
+          ${col((r) => r.inputUri)}::text[], ${col((r) => json(r.params))}::text[], ${col((r) => r.phase)}::text[], ${col((r) => String(r.attempts))}::int[],
+          ${col((r) => iso(r.createdAt))}::timestamptz[], ${col((r) => iso(r.queuedAt))}::timestamptz[], ${col((r) => iso(r.startedAt))}::timestamptz[],
+          ${col((r) => iso(r.finishedAt))}::timestamptz[], ${col((r) => json(r.output))}::text[], ${col((r) => json(r.error))}::text[],
+          ${col((r) => num(r.runSeconds))}::double precision[], ${col((r) => num(r.gpuSeconds))}::double precision[],
+          ${col((r) => String(r.resourceVersion))}::bigint[], ${col((r) => iso(r.deletedAt))}::timestamptz[])
+          AS r(uid, namespace, name, model, input_uri, params, phase, attempts, created_at, queued_at, started_at, finished_at, output, error,
+            run_seconds, gpu_seconds, resource_version, deleted_at)
+        ON CONFLICT (uid) DO UPDATE SET
+          params = EXCLUDED.params, phase = EXCLUDED.phase, attempts = EXCLUDED.attempts,
+          queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+          output = EXCLUDED.output, error = EXCLUDED.error, run_seconds = EXCLUDED.run_seconds, gpu_seconds = EXCLUDED.gpu_seconds, resource_version = EXCLUDED.resource_version,
+          deleted_at = COALESCE(jobs.deleted_at, EXCLUDED.deleted_at), updated_at = now()
+        WHERE jobs.resource_version < EXCLUDED.resource_version AND jobs.phase <> 'Canceled'
+        RETURNING uid, deleted_at`;
+      const wrote = new Map(written.map((w) => [w.uid, w.deleted_at]));
+      return new Map(rows.map((r) => [r.uid, wrote.has(r.uid) ? { wrote: true, deletedAt: wrote.get(r.uid) ?? null } : { wrote: false }]));
+    } catch (err) {
+      const state = sqlState(err);
+      if (state?.startsWith("22") || state?.startsWith("23")) {
+        throw new UnstorableJobError(rows.map((r) => r.uid).join(","), `Postgres refused a batch of ${rows.length} jobs (SQLSTATE ${state})`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async markDeleted(uid: string, at: Date): Promise<JobRecord | undefined> {
@@ -94,6 +140,19 @@ export class PrismaJobRepository implements JobRepository {
     const rows = await this.prisma.job.findMany({
       where: { namespace: q.namespace, phase: q.phase, model: q.model, ...after },
       orderBy: [{ createdAt: "desc" }, { uid: "desc" }],
+      take: q.limit,
+    });
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Jobs of the namespace (of `uids` only, when given) whose state is past resourceVersion
+   * `after`, oldest change first, at most `limit`: what a WebSocket resume sends (api/http/ws/).
+   */
+  async changedSince(q: { namespace: string; after: bigint; uids?: readonly string[]; limit: number }): Promise<JobRecord[]> {
+    const rows = await this.prisma.job.findMany({
+      where: { namespace: q.namespace, resourceVersion: { gt: q.after }, ...(q.uids ? { uid: { in: [...q.uids] } } : {}) },
+      orderBy: [{ resourceVersion: "asc" }, { uid: "asc" }],
       take: q.limit,
     });
     return rows.map(toRecord);

@@ -23,6 +23,13 @@ export interface JobListQuery {
 export interface JobRepository {
   /** Inserts the record, or replaces the stored one if it holds an older resourceVersion; true when it wrote. */
   upsert(record: JobRecord): Promise<boolean>;
+  /**
+   * upsert for many records in one statement: each job's newest record (by resourceVersion) is
+   * written where it is newer than the row, as upserting them one by one would leave the rows.
+   * Per UID: whether it wrote, and then the row's deleted_at (an earlier one is kept). Throws
+   * UnstorableJobError when any record cannot be stored (the caller then writes them one by one).
+   */
+  upsertMany(records: readonly JobRecord[]): Promise<Map<string, UpsertOutcome>>;
   /** Marks the job gone from the apiserver; the stored record, or undefined if there is none. */
   markDeleted(uid: string, at: Date): Promise<JobRecord | undefined>;
   /**
@@ -50,6 +57,9 @@ export interface JobRepository {
    */
   usage(q: { from: Date; until: Date; tenant?: { name: string; namespace: string } }): Promise<UsageRow[]>;
 }
+
+/** What upsertMany did to one job's row. */
+export type UpsertOutcome = { wrote: true; deletedAt: Date | null } | { wrote: false };
 
 /** One tenant's usage on one UTC day. */
 export interface UsageRow {

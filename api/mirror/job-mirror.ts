@@ -6,7 +6,7 @@ import { isFinished } from "../../common/job/phases.js";
 import { canceledRecord, toJobRecord, UNSEEN_END, type JobRecord } from "../domain/job-record.js";
 import type { JobRepository } from "../domain/ports.js";
 import type { Clock } from "../../common/clock.js";
-import { ListWatch, type ListWatchSource, type ObjectEventType } from "../../common/kube/list-watch.js";
+import { ListWatch, type ListWatchSource, type ObjectEvent } from "../../common/kube/list-watch.js";
 import { hasOwnTtl } from "../../common/job/retention.js";
 import type { FinishedJobDeleter } from "./finished-job-deleter.js";
 
@@ -22,8 +22,14 @@ export interface JobMirrorOptions {
   maxDelayMs?: number;
 }
 
-/** Parallel writes while applying a full list: enough to be quick, few enough to spare the pool. */
-const SYNC_CONCURRENCY = 8;
+/** Rows per statement while applying a full list. */
+const SYNC_BATCH = 256;
+
+/** How a record's write went: whether it wrote, and the row's deleted_at when the batch statement said. */
+interface Written {
+  wrote: boolean;
+  deletedAt?: Date | null;
+}
 
 /**
  * Keeps the `jobs` table equal to the ImageJobs of every namespace (each tenant's), whoever created them (the API or
@@ -37,7 +43,12 @@ export class JobMirror {
 
   constructor(private readonly opts: JobMirrorOptions) {
     this.log = opts.log.child({ component: "mirror" });
-    this.loop = new ListWatch(opts.source, { synced: (items, rv, takenAt) => this.applyList(items, rv, takenAt), changed: (t, o) => this.applyEvent(t, o) }, {
+    this.loop = new ListWatch(opts.source, {
+      synced: (items, rv, takenAt) => this.applyList(items, rv, takenAt),
+      changed: (type, object) => this.applyEvents([{ type, object }]),
+      // Events that came while the last ones were written go to Postgres together: one statement, not one each.
+      changedBatch: (events) => this.applyEvents(events),
+    }, {
       log: this.log, clock: opts.clock, baseDelayMs: opts.baseDelayMs, maxDelayMs: opts.maxDelayMs,
     });
   }
@@ -59,12 +70,15 @@ export class JobMirror {
 
   private async applyList(items: ImageJob[], resourceVersion: string, takenAt: Date): Promise<void> {
     const records = items.map((item) => toJobRecord(item));
-    for (let i = 0; i < records.length; i += SYNC_CONCURRENCY) {
-      await Promise.all(items.slice(i, i + SYNC_CONCURRENCY).map(async (item, j) => {
+    for (let i = 0; i < records.length; i += SYNC_BATCH) {
+      const written = await this.writeAll(records.slice(i, i + SYNC_BATCH));
+      items.slice(i, i + SYNC_BATCH).forEach((item, j) => {
         const record = records[i + j]!;
+        const outcome = written[j];
+        if (outcome) this.emitWritten(record, outcome.wrote);
         // Finished and recorded while no API watched (it was down): deleted now, nothing lingers.
-        this.release(item, record, await this.write(record));
-      }));
+        this.release(item, record, outcome?.wrote);
+      });
     }
     if (resourceVersion) {
       // Deleted while nobody watched (or rows of an earlier cluster): the list no longer has them.
@@ -76,17 +90,34 @@ export class JobMirror {
     this.log.info({ jobs: records.length, resourceVersion }, "Mirror synced");
   }
 
-  private async applyEvent(type: ObjectEventType, job: ImageJob): Promise<void> {
-    const seen = toJobRecord(job);
-    // kubectl delete of a job that had not finished cancels it (the operator stops its work); a
-    // finished one keeps its ending. The DELETED event is all that is left to say so.
-    const record = type === "DELETED" && !isFinished(seen.phase) ? canceledRecord(seen, new Date()) : seen;
-    const wrote = await this.write(record, type !== "DELETED");
-    if (type !== "DELETED") this.release(job, record, wrote);
-    if (type === "DELETED") {
+  /**
+   * Writes the states the events carry (one statement for all of them), then tells followers of
+   * each, in the events' order. A gone job is written with its deleted_at in the same statement.
+   */
+  private async applyEvents(events: readonly ObjectEvent<ImageJob>[]): Promise<void> {
+    const now = new Date();
+    const items = events.map(({ type, object: job }) => {
+      const seen = toJobRecord(job);
+      // kubectl delete of a job that had not finished cancels it (the operator stops its work); a
+      // finished one keeps its ending. The DELETED event is all that is left to say so.
+      const ended = type === "DELETED" && !isFinished(seen.phase) ? canceledRecord(seen, now) : seen;
+      return { type, job, record: type === "DELETED" ? { ...ended, deletedAt: ended.deletedAt ?? now } : ended };
+    });
+    const written = await this.writeAll(items.map((i) => i.record));
+    // A job's last event in the batch is the one its deleter hears of (an earlier one's target is stale).
+    const last = new Map(items.map((item, i) => [item.record.uid, i]));
+    for (const [i, { type, job, record }] of items.entries()) {
+      const outcome = written[i];
+      if (type !== "DELETED") {
+        if (!outcome) continue; // cannot be stored: logged, skipped
+        this.emitWritten(record, outcome.wrote);
+        if (last.get(record.uid) === i) this.release(job, record, outcome.wrote);
+        continue;
+      }
       this.opts.deleter?.forget(record.uid);
-      const stored = await this.opts.jobs.markDeleted(record.uid, new Date());
-      this.opts.events.emit(stored ?? { ...record, deletedAt: new Date() });
+      // Written as gone just now: the row is this record. Else (a newer row, a canceled one) mark it and read it.
+      const stored = outcome?.wrote && outcome.deletedAt ? { ...record, deletedAt: outcome.deletedAt } : await this.opts.jobs.markDeleted(record.uid, now);
+      this.opts.events.emit(stored ?? record);
       this.log.debug({ job: record.uid, phase: record.phase }, "Job deleted");
     }
   }
@@ -103,21 +134,37 @@ export class JobMirror {
     deleter.schedule(target, record.finishedAt, wrote);
   }
 
-  /** Upserts the record: true when this call wrote it, false when the row already held it (or newer), undefined when it cannot be stored. */
-  private async write(record: JobRecord, emit = true): Promise<boolean | undefined> {
-    let wrote: boolean;
+  /**
+   * Upserts the records in one statement; how it went for each, undefined for one that cannot be
+   * stored. When Postgres refuses the batch for one record's data, they are written one by one:
+   * retrying would stop the mirror on that one job for good, so it is skipped and logged.
+   */
+  private async writeAll(records: readonly JobRecord[]): Promise<(Written | undefined)[]> {
     try {
-      wrote = await this.opts.jobs.upsert(record);
+      const written = await this.opts.jobs.upsertMany(records);
+      return records.map((r) => written.get(r.uid));
     } catch (err) {
-      // Retrying would stop the mirror on this one job for good; skip it and say so.
       if (!(err instanceof UnstorableJobError)) throw err;
-      this.log.error({ job: record.uid, name: record.name, err }, "Job cannot be mirrored, skipped");
-      return undefined;
     }
+    const written: (Written | undefined)[] = [];
+    for (const record of records) {
+      try {
+        written.push({ wrote: await this.opts.jobs.upsert(record) });
+      } catch (err) {
+        if (!(err instanceof UnstorableJobError)) throw err;
+        this.log.error({ job: record.uid, name: record.name, err }, "Job cannot be mirrored, skipped");
+        written.push(undefined);
+      }
+    }
+    return written;
+  }
+
+  /**
+   * Tells followers of a job about a state now in Postgres, even when another replica wrote the
+   * row first: its followers are here. A follower drops states older than one it has shown.
+   */
+  private emitWritten(record: JobRecord, wrote: boolean): void {
     this.log.debug({ job: record.uid, phase: record.phase, resourceVersion: String(record.resourceVersion), wrote }, "Job mirrored");
-    // Told even when another replica wrote the row first: its followers are here. A follower
-    // drops states older than one it has shown.
-    if (emit) this.opts.events.emit(record);
-    return wrote;
+    this.opts.events.emit(record);
   }
 }

@@ -105,6 +105,43 @@ describe("ListWatch", () => {
     expect(seen).toEqual(["list@10:", "ADDED x@11"]);
   });
 
+  it("with a batch handler, hands over together the events that came while it was busy, in order, moving past them only once handled", async () => {
+    const source = new FakeSource<Obj>();
+    const clock = new FakeClock();
+    const batches: string[][] = [];
+    let release: (() => void) | undefined;
+    let failNext = false;
+    loop = new ListWatch<Obj>(source, {
+      synced: () => Promise.resolve(),
+      changed: () => Promise.reject(new Error("changed must not be called when changedBatch is given")),
+      changedBatch: async (events) => {
+        batches.push(events.map((e) => `${e.type} ${e.object.metadata.name}@${e.object.metadata.resourceVersion}`));
+        if (batches.length === 1) await new Promise<void>((r) => (release = r)); // busy while more arrive
+        if (failNext) throw new Error("database unavailable");
+      },
+    }, { log, clock, baseDelayMs: 200, maxDelayMs: 1000 });
+    source.lists.push({ items: [], resourceVersion: "10" });
+    loop.start();
+    await until(() => source.watches.length === 1);
+    source.last.send({ type: "ADDED", object: obj("a", 11) });
+    await until(() => release !== undefined);
+    source.last.send({ type: "MODIFIED", object: obj("a", 12) });
+    source.last.send({ type: "ADDED", object: obj("b", 13) });
+    source.last.send({ type: "BOOKMARK", object: obj("", 14) });
+    source.last.send({ type: "DELETED", object: obj("a", 15) });
+    release!();
+    await until(() => batches.length === 3);
+    expect(batches).toEqual([["ADDED a@11"], ["MODIFIED a@12", "ADDED b@13"], ["DELETED a@15"]]);
+    // A failed batch is not passed: the watch starts again from before it.
+    failNext = true;
+    source.last.send({ type: "ADDED", object: obj("c", 16) });
+    source.last.send({ type: "ADDED", object: obj("d", 17) });
+    await until(() => clock.timers.length === 1);
+    clock.fire();
+    await until(() => source.watches.length === 2);
+    expect(source.last.resourceVersion).toBe("15");
+  });
+
   it("backs off when the server ends watches at once, again and again", async () => {
     const { source, clock, loop } = start();
     loop.start();

@@ -19,11 +19,25 @@ export interface ListWatchSource<T> {
   watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void): Promise<WatchHandle>;
 }
 
+export interface ObjectEvent<T> {
+  type: ObjectEventType;
+  object: T;
+}
+
 export interface ListWatchHandlers<T> {
   /** After every full list (at start and after 410 Gone): the whole current set, and when the list was asked for. */
   synced(items: T[], resourceVersion: string, takenAt: Date): Promise<void>;
   changed(type: ObjectEventType, object: T): Promise<void>;
+  /**
+   * When given, called instead of `changed` with every event that arrived while the previous call
+   * ran (in order, at most MAX_BATCH): a handler that writes elsewhere can write them together.
+   * The resourceVersion moves past the batch only once the whole of it succeeded.
+   */
+  changedBatch?(events: ObjectEvent<T>[]): Promise<void>;
 }
+
+/** Events handed to changedBatch at once, at most. */
+export const MAX_BATCH = 256;
 
 export interface ListWatchOptions {
   log: Logger;
@@ -35,9 +49,10 @@ export interface ListWatchOptions {
 type Versioned = { metadata?: { resourceVersion?: string } };
 
 /**
- * A list then watch loop in client-go's shape. Events are handled one at a time, in order, and
- * the resourceVersion moves past an event only once its handler succeeded, so a failed handler
- * (Postgres away) gets the event again on the next watch. 410 Gone relists at once; any other
+ * A list then watch loop in client-go's shape. Events are handled in order, one at a time (or,
+ * with changedBatch, those that queued up meanwhile together), and the resourceVersion moves past
+ * an event only once its handler succeeded, so a failed handler (Postgres away) gets the event
+ * again on the next watch. 410 Gone relists at once; any other
  * failure retries after a capped exponential backoff.
  */
 export class ListWatch<T extends Versioned> {
@@ -114,17 +129,21 @@ export class ListWatch<T extends Versioned> {
     let chain = Promise.resolve();
     let failure: unknown;
     let seen = false;
+    let arrived: WatchEvent<T>[] = [];
     const fail = (err: unknown) => {
       failure ??= err;
       this.current?.abort();
     };
+    // Events wait in `arrived` while the chain is busy; each link takes all of them, in order.
     const handle = await this.source.watch(this.resourceVersion, (event) => {
+      arrived.push(event);
+      if (arrived.length > 1) return; // a link is already queued to take it
       chain = chain.then(async () => {
+        const events = arrived;
+        arrived = [];
         if (failure !== undefined || this.stopped) return;
         seen = true;
-        if (event.type === "ERROR") return fail(Object.assign(new Error(event.object.message ?? "watch error"), { code: event.object.code }));
-        if (event.type !== "BOOKMARK") await this.handlers.changed(event.type, event.object);
-        this.resourceVersion = event.object.metadata?.resourceVersion || this.resourceVersion;
+        await this.handle(events, fail);
       }).catch(fail);
     });
     this.current = handle;
@@ -136,6 +155,37 @@ export class ListWatch<T extends Versioned> {
     if (failure !== undefined) throw asError(failure);
     if (ended !== undefined) throw asError(ended);
     return seen;
+  }
+
+  /** Handles `events` in order; the resourceVersion moves past each run of them once its handler succeeded. */
+  private async handle(events: WatchEvent<T>[], fail: (err: unknown) => void): Promise<void> {
+    const batched = this.handlers.changedBatch !== undefined;
+    let run: ObjectEvent<T>[] = [];
+    const flush = async () => {
+      for (let i = 0; i < run.length; i += MAX_BATCH) {
+        const part = run.slice(i, i + MAX_BATCH);
+        if (batched) await this.handlers.changedBatch!(part);
+        else for (const e of part) await this.handlers.changed(e.type, e.object);
+        this.resourceVersion = part.at(-1)!.object.metadata?.resourceVersion || this.resourceVersion;
+      }
+      run = [];
+    };
+    for (const event of events) {
+      if (this.stopped) return;
+      if (event.type === "ERROR") {
+        await flush();
+        return fail(Object.assign(new Error(event.object.message ?? "watch error"), { code: event.object.code }));
+      }
+      if (event.type !== "BOOKMARK") {
+        run.push({ type: event.type, object: event.object });
+        // One at a time without a batch handler, as before: each moves the resourceVersion once handled.
+        if (!batched) await flush();
+        continue;
+      }
+      await flush();
+      this.resourceVersion = event.object.metadata?.resourceVersion || this.resourceVersion;
+    }
+    await flush();
   }
 
   private async backoff(message: string, err?: unknown): Promise<void> {
