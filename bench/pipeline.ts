@@ -17,6 +17,15 @@
  *   --delete-after S  MIRROR_DELETE_FINISHED_AFTER_SECONDS for the API (default: the platform's)
  *   --log-level L     LOG_LEVEL of the platform's processes (default info, the platform's default)
  *
+ * Sustained load (bench/pipeline/sustained.ts), instead of the burst of --jobs:
+ *   --sustained S     submit at a steady rate for S seconds (open loop, a fixed schedule), then wait for the
+ *                     tail to end and the mirror to delete it; prints a timeline of live ImageJobs, etcd's
+ *                     database size and Redis' memory, and judges the live ImageJobs against the bound
+ *                     rate × (time to finish + delete delay)
+ *   --rate R          jobs/s offered (default 10: what this shared 2-core machine sustained)
+ *   --sample-every S  seconds between timeline rows (default 10)
+ *   --clients N       with --sustained: submits in flight at most (default 16)
+ *
  * Latencies are taken by this process: submit is before the POST, started/succeeded are when a
  * watch of ImageJobs (or SSE, with --observe sse) first shows Running (or an end) and Succeeded.
  * Counts come from the servers themselves: the apiserver's apiserver_request_total, Postgres'
@@ -25,17 +34,19 @@
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import sharp from "sharp";
 import { DEFAULT_MIRROR_DELETE_AFTER_SECONDS } from "../common/job/retention.js";
 import { cpuByRole, cpuSampler, cpuSnapshot } from "./pipeline/cpu.js";
 import { bareBullmq } from "./pipeline/floor.js";
 import { followSse, submitAll, watchJobs, type JobTimes } from "./pipeline/clients.js";
+import { tinyImages } from "./pipeline/images.js";
+import { until } from "./pipeline/wait.js";
 import { NAMESPACE, startPlatform } from "./pipeline/platform.js";
 import { summarizeProfiles } from "./pipeline/profile.js";
 import { printReport } from "./pipeline/report.js";
 import { readCounters } from "./pipeline/snapshot.js";
 import { queueTimes } from "./pipeline/queue-times.js";
 import { connectionSampler } from "./pipeline/sockets.js";
+import { runSustained } from "./pipeline/sustained.js";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,7 +54,9 @@ const arg = (name: string, fallback: string): string => {
 };
 const flag = (name: string) => process.argv.includes(`--${name}`);
 const JOBS = Number(arg("jobs", "400"));
-const CLIENTS = Number(arg("clients", "8"));
+const SUSTAINED = flag("sustained") ? Number(arg("sustained", "")) : undefined;
+const RATE = Number(arg("rate", "10"));
+const CLIENTS = Number(arg("clients", SUSTAINED === undefined ? "8" : "16"));
 const WORKERS = Number(arg("workers", "2"));
 const CONCURRENCY = Number(arg("concurrency", "2"));
 const MODEL = arg("model", "grayscale");
@@ -53,9 +66,23 @@ const WARMUP = 2 * WORKERS * CONCURRENCY;
 const log = (m: string) => console.error(`[bench] ${m}`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(", ");
 
+if (SUSTAINED !== undefined && !(SUSTAINED > 0 && RATE > 0 && CLIENTS > 0)) throw new Error("--sustained S, --rate R and --clients N must be positive numbers");
+if (SUSTAINED !== undefined && (flag("cpu-prof") || OBSERVE !== "watch")) throw new Error("--sustained follows jobs with one watch and takes no profiles: leave out --cpu-prof and --observe");
 const loadAtStart = load();
 const profileDir = flag("cpu-prof") ? join(tmpdir(), `pixelmill-pipeline-prof-${Date.now().toString(36)}`) : undefined;
 const platform = await startPlatform({ model: MODEL, workers: WORKERS, concurrency: CONCURRENCY, profileDir, deleteAfterSeconds: DELETE_AFTER, logLevel: arg("log-level", "info"), log });
+if (SUSTAINED !== undefined) {
+  try {
+    await runSustained({
+      platform, model: MODEL, workers: WORKERS, concurrency: CONCURRENCY, rate: RATE, seconds: SUSTAINED, maxInFlight: CLIENTS,
+      sampleEveryS: Number(arg("sample-every", "10")), deleteAfterS: DELETE_AFTER ?? DEFAULT_MIRROR_DELETE_AFTER_SECONDS, log,
+    });
+  } finally {
+    await platform.stopProcesses().catch(() => undefined);
+    await platform.stack.stop();
+  }
+  process.exit(0);
+}
 const { kc, key, apiUrl } = platform;
 const deleteWaitMs = ((DELETE_AFTER ?? DEFAULT_MIRROR_DELETE_AFTER_SECONDS) + 60) * 1000;
 try {
@@ -143,26 +170,3 @@ try {
   await platform.stack.stop();
 }
 process.exit(0);
-
-/** Distinct tiny PNGs (4×4, each one's pixels spell its index and this run), so no two jobs share a result-cache key. */
-async function tinyImages(n: number): Promise<Buffer[]> {
-  const salt = Date.now() & 0xffffff;
-  return Promise.all(Array.from({ length: n }, (_, i) => {
-    const raw = Buffer.alloc(4 * 4 * 3);
-    for (let p = 0; p < 16; p++) raw.writeUIntBE((i * 16 + p + salt) & 0xffffff, p * 3, 3);
-    return sharp(raw, { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer();
-  }));
-}
-
-/** Waits for `check`; at the deadline fails with `what`, or answers false when `fail` is false. */
-async function until(check: () => boolean, timeoutMs: number, what: string, fail = true): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) {
-      if (fail) throw new Error(`timed out waiting for ${what}`);
-      return false;
-    }
-    await sleep(20);
-  }
-  return true;
-}

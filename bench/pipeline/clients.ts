@@ -41,7 +41,6 @@ export interface SubmitResult {
 export async function submitAll(opts: SubmitOptions, jobs = new Map<string, JobTimes>()): Promise<SubmitResult> {
   const refused = new Map<number, number>();
   const accepted: string[] = [];
-  const headers = { authorization: `Bearer ${opts.key}` };
   let next = 0;
   let lastAccepted = 0;
   const firstSubmit = performance.now();
@@ -49,17 +48,12 @@ export async function submitAll(opts: SubmitOptions, jobs = new Map<string, JobT
   const client = async () => {
     while (next < opts.images.length) {
       const i = next++;
-      const form = new FormData();
-      form.set("model", opts.model);
-      form.set("image", new Blob([new Uint8Array(opts.images[i]!)], { type: "image/png" }), `bench-${i}.png`);
       const submitted = performance.now();
-      const res = await fetch(`${opts.url}/v1/jobs`, { method: "POST", body: form, headers });
-      if (res.status !== 202) {
-        refused.set(res.status, (refused.get(res.status) ?? 0) + 1);
-        await res.body?.cancel();
+      const body = await postJob(opts, opts.images[i]!, i);
+      if (typeof body === "number") {
+        refused.set(body, (refused.get(body) ?? 0) + 1);
         continue;
       }
-      const body = (await res.json()) as { id: string; urls: { events: string } };
       lastAccepted = performance.now();
       accepted.push(body.id);
       const seen = jobs.get(body.id) ?? {} as Partial<JobTimes>;
@@ -71,13 +65,28 @@ export async function submitAll(opts: SubmitOptions, jobs = new Map<string, JobT
   return { accepted, refused, firstSubmit, lastAccepted, firstSubmitMicros };
 }
 
+/** One multipart POST /v1/jobs, as a user would send it: the 202's body, or the status code of a refusal. */
+export async function postJob(opts: Pick<SubmitOptions, "url" | "key" | "model">, image: Buffer, i: number): Promise<{ id: string; urls: { events: string } } | number> {
+  const form = new FormData();
+  form.set("model", opts.model);
+  form.set("image", new Blob([new Uint8Array(image)], { type: "image/png" }), `bench-${i}.png`);
+  const res = await fetch(`${opts.url}/v1/jobs`, { method: "POST", body: form, headers: { authorization: `Bearer ${opts.key}` } });
+  if (res.status !== 202) {
+    await res.body?.cancel();
+    return res.status;
+  }
+  return (await res.json()) as { id: string; urls: { events: string } };
+}
+
 const FINISHED = new Set(["Succeeded", "Failed", "Canceled"]);
 
 /**
  * Follows the namespace's ImageJobs with one watch of this process (a client of the apiserver,
  * as kubectl would be): the first time each job is seen Running (or already finished), finished,
  * and deleted. Events for jobs not yet accepted are kept and joined when the 202 arrives. A watch
- * the server or the connection ends is started again (its first events list what exists).
+ * the server or the connection ends is started again from the last resourceVersion seen (events
+ * and bookmarks), so no DELETED event falls in the gap; after a 410 (that version compacted) it
+ * starts afresh, and its first events list what exists.
  */
 export async function watchJobs(kc: KubeConfig, namespace: string, jobs: Map<string, JobTimes>, log: (m: string) => void = () => {}): Promise<{ abort(): void; restarts(): number }> {
   const entry = (uid: string) => jobs.get(uid) ?? jobs.set(uid, { submitted: NaN }).get(uid)!;
@@ -85,7 +94,14 @@ export async function watchJobs(kc: KubeConfig, namespace: string, jobs: Map<str
   let current: { abort(): void } | undefined;
   let stopped = false;
   let restarts = 0;
+  let resourceVersion: string | undefined;
   const onEvent = (type: string, job: ImageJob) => {
+    if (type === "ERROR") {
+      resourceVersion = undefined; // 410 Gone, mostly: the server ends the watch, the next starts afresh
+      return;
+    }
+    resourceVersion = job.metadata?.resourceVersion ?? resourceVersion;
+    if (type === "BOOKMARK") return;
     const now = performance.now();
     const t = entry(job.metadata.uid!);
     const phase = job.status?.phase;
@@ -98,7 +114,7 @@ export async function watchJobs(kc: KubeConfig, namespace: string, jobs: Map<str
     }
   };
   const start = async (): Promise<void> => {
-    current = await new Watch(kc).watch(path, {}, onEvent, (err: unknown) => {
+    current = await new Watch(kc).watch(path, { allowWatchBookmarks: true, resourceVersion }, onEvent, (err: unknown) => {
       if (stopped) return;
       restarts++;
       log(`the ImageJob watch ended (${err instanceof Error ? err.message : "closed"}); watching again`);
