@@ -16,16 +16,14 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import ort from "onnxruntime-node";
 import { pino } from "pino";
 import type { MetricValueWithName } from "prom-client";
 import { parse } from "yaml";
 import type { ImageModel, ImageModelSpec } from "../common/crd-types.js";
 import { Registry } from "../common/metrics.js";
-import { builtinModel } from "../models/builtin.js";
 import { Inference, type ExecutionProvider } from "../worker/inference/engine.js";
-import { contractOf, toTensor } from "../worker/inference/tensors.js";
 import { png, randomImage } from "../test/support/inference.js";
+import { bareRunMs, closedLoop, quantile } from "./inference/bare-run.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,8 +37,6 @@ const delayMs = Number(arg("delay", "5"));
 const rounds = Number(arg("rounds", "3"));
 const providers = (process.env.PIXELMILL_EXECUTION_PROVIDERS ?? "cpu").split(",") as ExecutionProvider[];
 
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
-
 interface Mode {
   imagesPerS: number;
   p50: number;
@@ -51,17 +47,12 @@ interface Mode {
 /** `total` requests from `clients` concurrent callers, each sending its next when the last is done. */
 async function drive(inference: Inference, name: string, spec: ImageModelSpec, inputs: Buffer[], clients: number, total: number): Promise<{ wallMs: number; latencies: number[] }> {
   const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < total) {
-      const input = inputs[next++ % inputs.length]!;
-      const started = performance.now();
-      await inference.run({ modelName: name, modelVersion: "1", modelSpec: spec, input, params: {}, output: { format: "png" } });
-      latencies.push(performance.now() - started);
-    }
-  }));
-  return { wallMs: performance.now() - t0, latencies };
+  const wallMs = await closedLoop(clients, total, async (i) => {
+    const started = performance.now();
+    await inference.run({ modelName: name, modelVersion: "1", modelSpec: spec, input: inputs[i % inputs.length]!, params: {}, output: { format: "png" } });
+    latencies.push(performance.now() - started);
+  });
+  return { wallMs, latencies };
 }
 
 async function batchStats(registry: Registry, model: string): Promise<{ runs: number; images: number }> {
@@ -92,21 +83,9 @@ function median(modes: Mode[]): Mode {
 
 /** The bare session.run (in this thread, no engine) at batch n: median ms per run. */
 async function bare(name: string, spec: ImageModelSpec, n: number): Promise<number> {
-  const bytes = await builtinModel(name);
-  if (!bytes) throw new Error(`${name} is not a built-in model`);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: [providers[0]!] });
-  const one = toTensor(randomImage(side, side, 1), contractOf(spec));
-  const data = new Float32Array(one.data.length * n);
-  for (let i = 0; i < n; i++) data.set(one.data, i * one.data.length);
-  const input = spec.input?.name || session.inputNames[0]!;
-  const times: number[] = [];
-  for (let r = 0; r < 6; r++) {
-    const t0 = performance.now();
-    await session.run({ [input]: new ort.Tensor("float32", data, [n, ...one.dims.slice(1)]) });
-    if (r > 0) times.push(performance.now() - t0); // the first run warms up
-  }
-  await session.release();
-  return quantile(times, 0.5);
+  const ms = await bareRunMs(spec, randomImage(side, side, 1), { batch: n, runs: 5, provider: providers[0]! });
+  if (ms === undefined) throw new Error(`${name} is not one built-in graph`);
+  return ms;
 }
 
 async function main(): Promise<void> {

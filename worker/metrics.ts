@@ -1,5 +1,6 @@
 import type { JobStage } from "../common/job/progress.js";
 import { counter, DURATION_BUCKETS, histogram, type Registry } from "../common/metrics.js";
+import type { InferencePart, StageTimings } from "./stage-timings.js";
 
 /** `outcome`: how an attempt ended; `reason`: a FAILURE_REASONS key when it failed, else "". */
 export type JobOutcome = "succeeded" | "failed" | "handed_back";
@@ -7,8 +8,11 @@ export type JobOutcome = "succeeded" | "failed" | "handed_back";
 /** How a result cache lookup ended: `miss` includes an entry whose object was gone. */
 export type CacheLookupResult = "hit" | "miss" | "skipped";
 
-/** The stages timed per attempt: `wait` (enqueued → taken by a worker), then the attempt's own (JOB_STAGES). */
-export type TimedStage = "wait" | JobStage;
+/** The stages timed per attempt: `wait` (enqueued → taken by a worker), then the attempt's own (JOB_STAGES) and the parts of inference. */
+export type TimedStage = "wait" | JobStage | InferencePart;
+
+/** DURATION_BUCKETS from 1 ms: the parts of inference of a small graph, or on a GPU, take a few. */
+const STAGE_BUCKETS = [0.001, 0.0025, ...DURATION_BUCKETS];
 
 /**
  * The worker's job metrics, served on its ops server's /metrics. Labels: model names (checked
@@ -16,7 +20,10 @@ export type TimedStage = "wait" | JobStage;
  */
 export function jobMetrics(registry: Registry) {
   const jobs = counter(registry, "pixelmill_jobs_total", "Job attempts by model, outcome and failure reason.", ["model", "outcome", "reason"]);
-  const stages = histogram(registry, "pixelmill_job_stage_seconds", "Time a job spent in each stage (wait: enqueued to taken; then fetch, decode, inference, encode, upload), by model.", ["model", "stage"], DURATION_BUCKETS);
+  const stages = histogram(registry, "pixelmill_job_stage_seconds",
+    "Time an attempt spent in each stage, by model: wait (enqueued to taken), then fetch, decode, inference, encode, upload, each until the next began; "
+    + "pre, run (session.run, its turn and batch wait included) and post are parts of inference, each summed over the attempt's tiles, bands or batches.",
+    ["model", "stage"], STAGE_BUCKETS);
   const durations = histogram(registry, "pixelmill_job_duration_seconds", "Time one attempt took in the worker, start to end, by model and outcome.", ["model", "outcome"], DURATION_BUCKETS);
   const lookups = counter(registry, "pixelmill_result_cache_lookups_total", "Result cache lookups by model and result (hit, miss, skipped: the job asked for cache: false).", ["model", "result"]);
   return {
@@ -33,23 +40,9 @@ export function jobMetrics(registry: Registry) {
     waited(model: string, seconds: number): void {
       stages.observe({ model, stage: "wait" satisfies TimedStage }, Math.max(0, seconds));
     },
-    /** Times the stages of one attempt: each lasts until the next is entered, the last until end(). */
-    stageTimer(model: string): { enter(stage: JobStage): void; end(): void } {
-      let current: { stage: JobStage; since: number } | undefined;
-      const close = (now: number) => {
-        if (current) stages.observe({ model, stage: current.stage }, (now - current.since) / 1000);
-      };
-      return {
-        enter(stage) {
-          const now = performance.now();
-          close(now);
-          current = { stage, since: now };
-        },
-        end() {
-          close(performance.now());
-          current = undefined;
-        },
-      };
+    /** The stages one attempt reached (worker/stage-timings.ts), observed as it ends. */
+    timed(model: string, timings: StageTimings): void {
+      for (const [stage, ms] of Object.entries(timings)) stages.observe({ model, stage }, ms / 1000);
     },
   };
 }
