@@ -52,8 +52,8 @@ export type OutputFormat = "png" | "webp" | "jpeg";
 export interface ImageJobSpec {
   /** ImageModel name; immutable. */
   model: string;
-  /** Immutable. */
-  input: { uri: string };
+  /** Immutable. Absent for a text-to-image model, required for every other task (common/job/model-input.ts). */
+  input?: { uri: string };
   params?: Record<string, unknown>;
   output?: { format?: OutputFormat; quality?: number };
   priority?: number;
@@ -170,14 +170,20 @@ export interface ModelFileSource {
   sha256?: string;
 }
 
+/** A component of a model: uri is required unless the model's source is an export folder (common/model-export.ts). */
+export interface ModelComponent {
+  uri?: string;
+  sha256?: string;
+}
+
 export interface ImageModelSpec {
-  /** The model's (first) graph. */
+  /** The model's (first) graph; or, ending with '/', an export folder (diffusion) whose files are the components. */
   source: ModelFileSource;
   /**
    * The other files of a pipeline of several graphs, by the name its pipeline gives them (OCR:
-   * classifier, recognizer, charset; diffusion: text encoder, unet, vae, tokenizer files).
+   * classifier, recognizer, charset); of an export folder, by their paths in it (unet/model.onnx).
    */
-  components?: Record<string, ModelFileSource>;
+  components?: Record<string, ModelComponent>;
   task: ModelTask;
   /** SPDX licence expression covering the weights. */
   license?: string;

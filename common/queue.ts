@@ -49,7 +49,8 @@ export interface QueueJobData {
    */
   modelSpec: ImageModelSpec;
   modelVersion: string;
-  inputUri: string;
+  /** Absent for a text-to-image model. */
+  inputUri?: string;
   params: Record<string, unknown>;
   output: { format: OutputFormat; quality?: number };
   /** Run-time limit of one attempt. */

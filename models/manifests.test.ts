@@ -5,6 +5,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-no
 import { kubeConfig, uniqueName } from "../test/support/env.js";
 import { API_VERSION, GROUP, IMAGEMODEL_KIND, IMAGEMODEL_PLURAL, VERSION, type ImageModel, type ImageModelSpec, type ModelFileSource } from "../common/crd-types.js";
 import { builtinModel, builtinNames } from "./builtin.js";
+import { componentSource } from "../common/model-export.js";
 import { MANIFESTS_DIR, manifest } from "../test/support/inference.js";
 
 let ns = "";
@@ -84,6 +85,36 @@ describe("models/manifests", () => {
     await expectRefused({ ...body, metadata: { name: uniqueName("blur") }, spec: { ...body.spec, origin } }, message);
   });
 
+  describe("an export folder (spec.source.uri ends with /)", () => {
+    const sha = (c: string) => c.repeat(64);
+    const exportModel = (name: string, components: Record<string, { uri?: string; sha256?: string }>, task = "text-to-image"): ImageModel => ({
+      apiVersion: API_VERSION, kind: IMAGEMODEL_KIND, metadata: { name },
+      spec: { task, source: { uri: "s3://models/sdxl-onnx/", sha256: sha("a") }, components, output: { kind: "image" } } as ImageModelSpec,
+    });
+
+    it("is accepted with components named by their paths in the folder and no uri, for text-to-image and image-to-image", async () => {
+      const components = { "unet/model.onnx": { sha256: sha("b") }, "unet/model.onnx_data": { sha256: sha("c") }, "tokenizer_2/vocab.json": { sha256: sha("d") } };
+      const created = (await create(exportModel(uniqueName("sdxl"), components))) as ImageModel;
+      expect(created.spec.components).toEqual(components);
+      await create(exportModel(uniqueName("sdxl-img"), components, "image-to-image"));
+    });
+
+    it.each([
+      [{ "../unet/model.onnx": { sha256: "b".repeat(64) } }, "the spec.components of an export folder are file paths relative to it"],
+      [{ "/etc/passwd": { sha256: "b".repeat(64) } }, "the spec.components of an export folder are file paths relative to it"],
+      [{ "unet/model.onnx": {} }, "a component's sha256 is required unless its uri uses builtin:"],
+    ])("refuses the components %j", async (components, message) => {
+      await expectRefused(exportModel(uniqueName("sdxl"), components), message);
+    });
+
+    it("refuses a component without a uri when the source is one graph, not a folder", async () => {
+      const body = await manifest("ocr");
+      const { uri: _uri, ...pinnedOnly } = body.spec.components!.charset!;
+      const broken = { ...body, metadata: { name: uniqueName("ocr") }, spec: { ...body.spec, components: { ...body.spec.components, charset: pinnedOnly } } };
+      await expectRefused(broken, "each needs a uri (unless spec.source.uri is an export folder");
+    });
+  });
+
   it("refuses a licence that is not an SPDX expression", async () => {
     const body = await manifest("blur");
     await expectRefused({ ...body, metadata: { name: "blur-licence" }, spec: { ...body.spec, license: "see <LICENSE>" } }, "spec.license must be an SPDX licence expression");
@@ -92,7 +123,7 @@ describe("models/manifests", () => {
 
 /** The spec's source, then its components. */
 function files(spec: ImageModelSpec): ModelFileSource[] {
-  return [spec.source, ...Object.values(spec.components ?? {})];
+  return [spec.source, ...Object.keys(spec.components ?? {}).map((name) => componentSource(spec, name)!)];
 }
 
 async function expectRefused(body: ImageModel, message: string): Promise<void> {

@@ -16,7 +16,9 @@ const TENANTS = "20261201090000_tenant_namespaces_key_expiry";
 const TENANT_LIMITS = "20261201110000_tenant_limits";
 const JOB_USAGE = "20261201120000_job_usage";
 const TENANT_DISABLED = "20261201130000_tenant_disabled";
-const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED];
+const JOBS_WITHOUT_INPUT = "20261201180000_jobs_without_input";
+const JOBS_NAMESPACE_VERSION = "20261201190000_jobs_namespace_resource_version";
+const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED, JOBS_WITHOUT_INPUT, JOBS_NAMESPACE_VERSION];
 
 interface MigrationRow {
   migration_name: string;

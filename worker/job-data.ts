@@ -15,7 +15,7 @@ const schema = z.object({
   model: z.string().min(1),
   modelSpec: z.custom<ImageModelSpec>((v) => typeof v === "object" && v !== null, "must be an object"),
   modelVersion: z.string(),
-  inputUri: z.string().min(1),
+  inputUri: z.string().min(1).optional(),
   params: z.record(z.string(), z.unknown()).default({}),
   output: z.object({ format: z.enum(["png", "webp", "jpeg"]), quality: z.number().int().min(1).max(100).optional() }),
   timeoutSeconds: z.number().positive().optional(),

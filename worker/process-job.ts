@@ -16,6 +16,7 @@ import { acceptRequestId } from "../common/request-id.js";
 import { jobMetrics, type JobMetrics } from "./metrics.js";
 import type { Runner } from "./runner.js";
 import { ResultCache, type CachedOutput } from "./result-cache.js";
+import { roundedTimings, StageClock, type StageTimings } from "./stage-timings.js";
 
 export interface JobDeps {
   runner: Runner;
@@ -38,6 +39,11 @@ export interface JobDeps {
   resultCache?: ResultCache;
   /** Where pixelmill_jobs_total and pixelmill_job_stage_seconds go; the process's registry by default. */
   metrics?: Registry;
+  /**
+   * Told each attempt's stage times (worker/stage-timings.ts) as it ends, succeeded or failed:
+   * benches and tests read them here; the attempt's last log line carries them too (stagesMs).
+   */
+  onStageTimings?: (uid: string, timings: StageTimings) => void;
 }
 
 export type JobProcessor = (job: Job<QueueJobData, QueueJobResult>, token?: string, signal?: AbortSignal) => Promise<QueueJobResult>;
@@ -65,16 +71,21 @@ export function jobProcessor(deps: JobDeps): JobProcessor {
     const started = Date.now();
     if (job.attemptsMade === 0) metrics.waited(model, ((job.processedOn ?? started) - job.timestamp) / 1000);
     log.info(fields, "Job started");
+    const clock = new StageClock();
+    const stagesMs = () => {
+      if (job.id) deps.onStageTimings?.(job.id, clock.timings);
+      return roundedTimings(clock.timings);
+    };
     try {
       if (job.id && (await deps.canceled?.(job.id))) throw new JobFailure("Canceled", "the job was canceled before it started");
-      const result = await runAttempt({ ...deps, log }, job.data, attempt, signal, started, metrics);
-      log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes }, "Job succeeded");
+      const result = await runAttempt({ ...deps, log }, job.data, attempt, signal, started, metrics, clock);
+      log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes, stagesMs: stagesMs() }, "Job succeeded");
       metrics.outcome(model, "succeeded", "", (Date.now() - started) / 1000);
       return result;
     } catch (err) {
       const failure = asJobFailure(err);
       const retry = isRetried(failure.reason);
-      log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message }, "Job failed");
+      log.warn({ ...fields, durationMs: Date.now() - started, reason: failure.reason, retry, err: failure.message, stagesMs: stagesMs() }, "Job failed");
       metrics.outcome(model, "failed", failure.reason, (Date.now() - started) / 1000);
       throw toQueueError(failure);
     }
@@ -91,27 +102,26 @@ async function handBack(job: Job<QueueJobData, QueueJobResult>, token: string): 
 }
 
 async function runAttempt(
-  deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined, started: number, metrics: JobMetrics,
+  deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined, started: number, metrics: JobMetrics, clock: StageClock,
 ): Promise<QueueJobResult> {
   const data = parseJobData(raw);
   const report = deps.progress ?? ((p) => deps.log.debug(p, "Job progress"));
-  const stages = metrics.stageTimer(data.model);
   const enter = (stage: JobStage) => {
-    stages.enter(stage);
-    report({ uid: data.uid, attempt, stage, elapsedMs: Date.now() - started });
+    clock.enter(stage);
+    report({ uid: data.uid, namespace: data.namespace, attempt, stage, elapsedMs: Date.now() - started });
   };
   const limit = data.timeoutSeconds ? AbortSignal.timeout(data.timeoutSeconds * 1000) : undefined;
   const signals = [cancel, limit].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length ? AbortSignal.any(signals) : undefined;
   try {
     // The race ends the attempt on time even when a step ignores the signal.
-    return await raceAbort(steps(deps, data, attempt, signal, enter, started, metrics), signal);
+    return await raceAbort(steps(deps, data, attempt, signal, enter, started, metrics, clock), signal);
   } catch (err) {
     if (cancel?.aborted) throw new JobFailure("Canceled", "the job was canceled while it ran", { cause: err });
     if (limit?.aborted) throw new JobFailure("Timeout", `the attempt took longer than timeoutSeconds (${data.timeoutSeconds} s)`, { cause: err });
     throw err;
   } finally {
-    stages.end();
+    metrics.timed(data.model, clock.end());
   }
 }
 
@@ -140,9 +150,13 @@ export function usageSince(started: number, gpus: number, now: number = Date.now
 
 async function steps(
   deps: JobDeps, data: QueueJobData, attempt: number, signal: AbortSignal | undefined, enter: (stage: JobStage) => void, started: number, metrics: JobMetrics,
+  clock: StageClock,
 ): Promise<QueueJobResult> {
   enter("fetch");
-  const input = await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace, inputBuckets: data.inputBuckets }, signal);
+  // A text-to-image job has no input: its params (prompt, seed) are all it is made from.
+  const input = data.inputUri === undefined
+    ? undefined
+    : await deps.input.fetch({ uri: data.inputUri, namespace: data.namespace, inputBuckets: data.inputBuckets }, signal);
   const key = outputKey(data, attempt);
   const cacheKey = deps.resultCache && ResultCache.keyOf(data, input);
   if (deps.resultCache && cacheKey) {
@@ -152,8 +166,12 @@ async function steps(
   }
   // A run starts by decoding the input; the runner says when it moves on to inference and to encoding.
   enter("decode");
+  const report = deps.progress;
   const out = await deps.runner.run({
     onStage: enter,
+    // Steps of a long pipeline (diffusion), with an occasional preview: to SSE followers through Redis, nowhere else.
+    ...(report ? { onStep: (step: { done: number; total: number }, preview?: string) => report({ uid: data.uid, namespace: data.namespace, attempt, stage: "inference", step, elapsedMs: Date.now() - started, ...(preview ? { preview } : {}) }) } : {}),
+    timings: clock,
     modelName: data.model,
     modelVersion: data.modelVersion,
     modelSpec: data.modelSpec,

@@ -16,19 +16,22 @@ const MAX_DEPTH = 16;
 /**
  * The result cache (docs/adr/0015-result-cache.md): Redis maps the sha256 of what determines a
  * job's output (its namespace, model name and spec, params, output format and quality, and the
- * input bytes' sha256) to the output of the last succeeded job with those, for `ttlSeconds`.
+ * input bytes' sha256, none for a text-to-image job) to the output of the last succeeded job with those, for `ttlSeconds`.
  * Entries are hints: the caller checks the object still exists before it uses one.
  */
 export class ResultCache {
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlSeconds: number) {}
 
   /** The cache key of a job and its input bytes; undefined when the job cannot be keyed (nested too deep). */
-  static keyOf(data: QueueJobData, input: Buffer): string | undefined {
+  static keyOf(data: QueueJobData, input: Buffer | undefined): string | undefined {
+    // A model that declares a seed param (diffusion) draws one at random when the job names none:
+    // such a job's output is not determined by what it asked for, so it is neither served nor kept.
+    if (data.params.seed === undefined && data.modelSpec.params?.some((p) => p.name === "seed")) return undefined;
     let canonical: string;
     try {
       canonical = canonicalJson({
         namespace: data.namespace, model: data.model, modelSpec: data.modelSpec, params: data.params, output: data.output,
-        input: createHash("sha256").update(input).digest("hex"),
+        input: input === undefined ? null : createHash("sha256").update(input).digest("hex"),
       }, MAX_DEPTH, () => new Error("too deep"));
     } catch {
       return undefined;

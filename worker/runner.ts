@@ -1,4 +1,5 @@
 import type { ImageModelSpec, OutputFormat } from "../common/crd-types.js";
+import type { PartTimer } from "./stage-timings.js";
 
 /**
  * What the consumer needs from the inference engine (worker/inference): run one model on one
@@ -11,7 +12,8 @@ export interface RunRequest {
   /** The ImageModel's resourceVersion: a new one loads a new session. */
   modelVersion: string;
   modelSpec: ImageModelSpec;
-  input: Buffer;
+  /** The input image's bytes; absent for a text-to-image model. */
+  input?: Buffer;
   params: Record<string, unknown>;
   output: { format: OutputFormat; quality?: number };
   signal?: AbortSignal;
@@ -20,6 +22,10 @@ export interface RunRequest {
    * the output (stage times and progress); a run starts in `decode`.
    */
   onStage?: (stage: "inference" | "encode") => void;
+  /** Told each step of a pipeline that has steps (diffusion), now and then with a preview (a data: URL of a small PNG). */
+  onStep?: (step: { done: number; total: number }, preview?: string) => void;
+  /** Where the pipeline adds the parts of inference it times (pre, run, post: worker/stage-timings.ts). */
+  timings?: PartTimer;
 }
 
 /** An output written to a local file (one too large to hold whole); the job removes it once uploaded. */

@@ -7,7 +7,8 @@ export interface JobRecord {
   namespace: string;
   name: string;
   model: string;
-  inputUri: string;
+  /** Null for a text-to-image job, which has no input image. */
+  inputUri: string | null;
   params: Record<string, unknown> | null;
   phase: ImageJobPhase;
   attempts: number;
@@ -41,7 +42,7 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
     namespace: meta.namespace,
     name: meta.name,
     model: job.spec.model,
-    inputUri: job.spec.input.uri,
+    inputUri: job.spec.input?.uri ?? null,
     params: job.spec.params ?? null,
     phase: status.phase ?? "Pending",
     attempts: status.attempts ?? 0,

@@ -74,6 +74,6 @@ it("stores multipart uploads in the file store too", async () => {
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
   const record = await api.jobs.get(api.namespace, id);
-  const key = record!.inputUri.replace(/^upload:/, "");
+  const key = record!.inputUri!.replace(/^upload:/, "");
   expect((await readFile(join(root, key))).equals(png)).toBe(true);
 });

@@ -4,6 +4,11 @@ import type { JobView } from "./job-presenter.js";
 import { eventually, startApi, type ApiFixture } from "../../test/support/api-fixture.js";
 import { readSse, type SseMessage } from "../../test/support/sse.js";
 import { patchStatus, runToSuccess } from "../../test/support/job-status.js";
+import { Redis } from "ioredis";
+import { testEnv } from "../../test/support/env.js";
+import { createLogger } from "../../common/logger.js";
+import { progressChannel } from "../../common/job/progress.js";
+import { ProgressPublisher } from "../../worker/queue/progress-publisher.js";
 
 let api: ApiFixture;
 beforeAll(async () => {
@@ -80,4 +85,30 @@ it("answers 404 problem for the events of an unknown job", async () => {
   expect(res.status).toBe(404);
   expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
   expect(api.events.followed).toBe(0);
+});
+
+it("relays workers' progress from Redis to the job's followers, and never another namespace's report of the same UID", async () => {
+  const uid = await mirroredJob("progressing");
+  const messages = await follow(uid);
+  expect((await messages.next()).value).toMatchObject({ event: "status" });
+  const redis = new Redis(testEnv().redisUrl);
+  try {
+    const publisher = new ProgressPublisher(redis, api.prefix, createLogger({ level: "silent" }), 0);
+    const report = (namespace: string, done: number) => publisher.report({ uid, namespace, attempt: 1, stage: "inference", step: { done, total: 9 }, elapsedMs: done });
+    const next = async (): Promise<SseMessage> => {
+      for (;;) {
+        const m = (await messages.next()).value as SseMessage;
+        if (m.event) return m;
+      }
+    };
+    report("someone-else", 1);
+    await redis.publish(progressChannel(api.prefix), "not json");
+    report(api.namespace, 2);
+    // The first event this namespace's follower hears is its own report, without the namespace or UID.
+    const heard = await next();
+    expect(heard.event).toBe("progress");
+    expect(JSON.parse(heard.data!)).toEqual({ attempt: 1, stage: "inference", step: { done: 2, total: 9 }, elapsedMs: 2 });
+  } finally {
+    redis.disconnect();
+  }
 });

@@ -60,8 +60,8 @@ describe("POST /v1/jobs (multipart)", () => {
     expect(job.metadata.name).toMatch(/^job-/);
     expect(job.metadata.labels).toMatchObject({ "pixelmill.io/model": "resize-x2", "app.kubernetes.io/managed-by": "pixelmill-api" });
     expect(job.spec).toMatchObject({ model: "resize-x2", params: { strength: 0.25 }, output: { format: "webp" } });
-    const key = job.spec.input.uri.replace(/^upload:/, "");
-    expect(job.spec.input.uri).toMatch(new RegExp(`^upload:uploads/${api.namespace}/[0-9a-f-]{36}\\.png$`));
+    const key = job.spec.input!.uri.replace(/^upload:/, "");
+    expect(job.spec.input!.uri).toMatch(new RegExp(`^upload:uploads/${api.namespace}/[0-9a-f-]{36}\\.png$`));
     const stored = await api.store.get(key);
     expect(stored.contentType).toBe("image/png");
     expect((await readAll(stored.body)).equals(png)).toBe(true);

@@ -41,7 +41,8 @@ function collectCelMessages(node: unknown): string[] {
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const acceptedSpec = z.strictObject({
   model: z.string().max(63).regex(dnsLabel),
-  input: z.strictObject({ uri: z.string().min(1).max(2048).regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+|https:\/\/.+|upload:[A-Za-z0-9_-][A-Za-z0-9._/-]*)$/s) }),
+  // Absent for a text-to-image model's job (the operator checks it against the model).
+  input: z.strictObject({ uri: z.string().min(1).max(2048).regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+|https:\/\/.+|upload:[A-Za-z0-9_-][A-Za-z0-9._/-]*)$/s) }).optional(),
   params: z.record(z.string(), z.union([z.number(), z.boolean(), z.string().max(MAX_PARAM_STRING_LENGTH)])).optional(),
   output: z.strictObject({ format: z.enum(["png", "webp", "jpeg"]), quality: z.int().min(1).max(100).optional() }),
   priority: z.int().min(-100).max(100),

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import sharp from "sharp";
 import type { Agent } from "node:https";
 import type { Logger } from "../../common/logger.js";
 import type { RunRequest, RunResult } from "../runner.js";
@@ -8,7 +9,7 @@ import { ModelFiles, type ModelSource } from "./model-files.js";
 import { unavailable } from "./model-sources.js";
 import type { ExecutionProvider, ModelSession } from "./model-session.js";
 import { resolveParams } from "../../common/model-params.js";
-import { MAIN_SESSION, throwIfAborted, type Sessions } from "./pipelines/pipeline.js";
+import { MAIN_SESSION, throwIfAborted, type PipelineRequest, type Sessions } from "./pipelines/pipeline.js";
 import { defaultPipelines, type PipelineRegistry } from "./pipelines/registry.js";
 import { SessionCache } from "./sessions.js";
 import { OutputSpool } from "./spool.js";
@@ -81,23 +82,24 @@ export class Inference {
 
   async run(req: InferenceRequest): Promise<InferenceResult> {
     const spec = req.modelSpec;
-    const pipeline = this.pipelines.resolve(spec.task);
+    const pipeline = this.pipelines.resolve(spec);
     const params = resolveParams(spec.params, req.params);
     this.checkBatching(req);
     throwIfAborted(req.signal);
     const started = performance.now();
-    const image = await decode(req.input, this.opts.maxInputPixels);
+    // A text-to-image job has no input to decode: its pipeline makes the image from params.
+    const image = req.input === undefined ? undefined : await decode(req.input, this.opts.maxInputPixels);
     pipeline.check?.(spec, image);
     throwIfAborted(req.signal);
     const decoded = performance.now();
     req.onStage?.("inference");
     const files = await this.readFiles(pipeline.files?.(spec) ?? {});
     const scale = spec.output?.scale ?? 1;
-    const large = spec.output?.kind !== "json" && image.width * image.height * scale * scale > this.spoolAbovePixels;
+    const large = image !== undefined && spec.output?.kind !== "json" && image.width * image.height * scale * scale > this.spoolAbovePixels;
     const spool = large ? new OutputSpool(req.output.format, req.output.quality) : undefined;
     try {
       const { result, ep } = await this.withSessions(req, pipeline.sources(spec), async (sessions) => ({
-        result: await pipeline.run({ spec, sessions, files, image, params, signal: req.signal, rows: spool?.rows }),
+        result: await pipeline.run({ spec, sessions, files, image, params, signal: req.signal, rows: spool?.rows, timer: req.timings, onStep: stepReporter(req) }),
         ep: [...new Set(Object.values(sessions).map((s) => s.ep))].join(","),
       }));
       throwIfAborted(req.signal);
@@ -110,10 +112,10 @@ export class Inference {
           ? { body: Buffer.from(JSON.stringify(result.document)), contentType: "application/json" }
           : await spool!.finish();
       this.opts.log.debug({
-        model: req.modelName, pipeline: pipeline.name, ep, width: image.width, height: image.height, ...result.stats, spooled: !!result.written,
+        model: req.modelName, pipeline: pipeline.name, ep, width: image?.width, height: image?.height, ...result.stats, spooled: !!result.written,
         decodeMs: ms(decoded - started), inferMs: ms(inferred - decoded), encodeMs: ms(performance.now() - inferred),
       }, "Inference finished");
-      const notes = [...(image.notes ?? []), ...(result.notes ?? [])];
+      const notes = [...(image?.notes ?? []), ...(result.notes ?? [])];
       return { ...encoded, width: out.width, height: out.height, ...(notes.length ? { notes } : {}) };
     } catch (err) {
       await spool?.discard();
@@ -163,6 +165,17 @@ export class Inference {
     };
     return next(0);
   }
+}
+
+/** The pipeline's step reports, previews as data: URLs of PNGs, for the job's progress (RunRequest.onStep). */
+function stepReporter(req: InferenceRequest): PipelineRequest["onStep"] {
+  const onStep = req.onStep;
+  if (!onStep) return undefined;
+  return async (step, preview) => {
+    if (!preview) return onStep(step);
+    const png = await sharp(preview.data, { raw: { width: preview.width, height: preview.height, channels: preview.channels } }).png().toBuffer();
+    onStep(step, `data:image/png;base64,${png.toString("base64")}`);
+  };
 }
 
 function ms(v: number): number {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import * as ort from "onnxruntime-node";
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { testEnv, uniqueName } from "../../test/support/env.js";
 import { makePki } from "../../devstack/pki.js";
 import { S3ObjectStore } from "../../common/storage/index.js";
 import { blur } from "../../models/blur.js";
+import { encodeModel, FLOAT, node, onnx, valueInfo } from "../../models/onnx-builder.js";
 import { ModelFiles, type ModelFilesOptions } from "./model-files.js";
 import { captureLog } from "../../test/support/inference.js";
 
@@ -155,5 +157,59 @@ describe("ModelFiles: s3:// (versitygw)", () => {
   it("refuses s3:// when the worker has no S3 access", async () => {
     const { files } = await makeFiles();
     await expect(files.resolve({ uri: "s3://bucket/m.onnx", sha256: SHA })).rejects.toEqual(unavailable(/no S3 access/));
+  });
+});
+
+describe("ModelFiles: a graph with its weights beside it (ONNX external data)", () => {
+  // y = x + w, w's 4 floats in model.onnx_data, which onnxruntime finds next to the graph.
+  const weights = Buffer.from(new Float32Array([1, 2, 3, 4]).buffer);
+  const graph = Buffer.from(encodeModel({
+    name: "external", doc: "x + w, w stored externally", nodes: [node("Add", ["x", "w"], ["y"])],
+    initializers: [{
+      name: "w", dims: [4], dataType: FLOAT, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [{ key: "location", value: "model.onnx_data" }, { key: "offset", value: "0" }, { key: "length", value: "16" }],
+    }],
+    inputs: [valueInfo("x", FLOAT, [4])], outputs: [valueInfo("y", FLOAT, [4])],
+  }));
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+  it("lays the verified files out as the graph expects, once, and onnxruntime loads the weights from there", async () => {
+    const { files, cacheDir } = await makeFiles();
+    const exported = join(dir, "export", "unet");
+    await mkdir(exported, { recursive: true });
+    await writeFile(join(exported, "model.onnx"), graph);
+    await writeFile(join(exported, "model.onnx_data"), weights);
+    const source = {
+      uri: pathToFileURL(join(exported, "model.onnx")).href, sha256: sha(graph),
+      beside: { "model.onnx_data": { uri: pathToFileURL(join(exported, "model.onnx_data")).href, sha256: sha(weights) } },
+    };
+    const [path, again] = await Promise.all([files.resolve(source), files.resolve(source)]);
+    expect(again).toBe(path);
+    expect(path.startsWith(join(cacheDir, "laid-out"))).toBe(true);
+    const session = await ort.InferenceSession.create(path);
+    const out = await session.run({ x: new ort.Tensor("float32", new Float32Array([10, 20, 30, 40]), [4]) });
+    expect([...(out.y!.data as Float32Array)]).toEqual([11, 22, 33, 44]);
+    await session.release();
+    // The content-addressed copy alone has no weights beside it: the layout is what makes it load.
+    await expect(ort.InferenceSession.create(join(cacheDir, `${sha(graph)}.onnx`))).rejects.toThrow();
+    expect((await readdir(join(cacheDir, "laid-out"))).filter((n) => n.startsWith("."))).toEqual([]);
+  });
+
+  it("refuses a companion name that leaves the graph's folder", async () => {
+    const { files } = await makeFiles();
+    const src = join(dir, "escape.onnx");
+    await writeFile(src, graph);
+    const source = { uri: pathToFileURL(src).href, sha256: sha(graph), beside: { "../model.onnx_data": { uri: pathToFileURL(src).href, sha256: sha(graph) } } };
+    await expect(files.resolve(source)).rejects.toEqual(unavailable(/not a relative path within its folder/));
+  });
+
+  it("refuses a companion whose bytes differ from its pin, naming it", async () => {
+    const { files } = await makeFiles();
+    const src = join(dir, "pinned.onnx");
+    await writeFile(src, graph);
+    const data = join(dir, "pinned.onnx_data");
+    await writeFile(data, weights);
+    const source = { uri: pathToFileURL(src).href, sha256: sha(graph), beside: { "model.onnx_data": { uri: pathToFileURL(data).href, sha256: WRONG } } };
+    await expect(files.resolve(source)).rejects.toEqual(unavailable(/pinned\.onnx_data.*pins 0{64}/));
   });
 });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, link, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { JobFailure } from "../../common/errors.js";
@@ -18,6 +18,12 @@ export interface ModelFilesOptions extends SourceOptions {
 export interface ModelSource {
   uri: string;
   sha256?: string;
+  /**
+   * Files the graph reads by name from its own folder, as ONNX external data (unet/model.onnx
+   * beside its model.onnx_data): the graph is resolved to a folder holding it and these under
+   * their names, made of links to the verified files.
+   */
+  beside?: Record<string, ModelSource>;
 }
 
 /**
@@ -32,8 +38,9 @@ export class ModelFiles {
 
   constructor(private readonly opts: ModelFilesOptions) {}
 
-  /** The local path of the source's verified file. */
+  /** The local path of the source's verified file (with its `beside` files next to it, when it has some). */
   resolve(source: ModelSource): Promise<string> {
+    if (source.beside && Object.keys(source.beside).length > 0) return this.layOut(source, source.beside);
     const key = `${source.uri}\n${source.sha256 ?? ""}`;
     let found = this.pending.get(key);
     if (!found) {
@@ -46,6 +53,41 @@ export class ModelFiles {
       this.pending.set(key, found);
     }
     return found;
+  }
+
+  /**
+   * A folder named by the hashes of the graph and its companions, holding hard links to their
+   * verified files under the names the graph expects; built under a temporary name and renamed
+   * into place, so a reader never sees it half made. Returns the graph's path in it.
+   */
+  private async layOut(graph: ModelSource, beside: Record<string, ModelSource>): Promise<string> {
+    const names = Object.keys(beside).sort();
+    for (const name of names) {
+      if (name.startsWith("/") || name.split("/").some((part) => part === "" || part === "." || part === "..")) {
+        throw unavailable(graph.uri, `the file ${JSON.stringify(name)} beside it is not a relative path within its folder`);
+      }
+    }
+    const [main, ...others] = await Promise.all([this.resolve({ uri: graph.uri, sha256: graph.sha256 }), ...names.map((name) => this.resolve(beside[name]!))]);
+    const id = createHash("sha256").update(JSON.stringify([basename(main), ...names.map((name, i) => [name, basename(others[i]!)])])).digest("hex").slice(0, 32);
+    const dir = join(this.opts.cacheDir, "laid-out", id);
+    const target = join(dir, GRAPH_FILE);
+    if ((await stat(target).catch(() => undefined))?.isFile()) return target;
+    const tmp = join(this.opts.cacheDir, "laid-out", `.${randomBytes(8).toString("hex")}.partial`);
+    try {
+      await mkdir(tmp, { recursive: true });
+      await linkOrCopy(main, join(tmp, GRAPH_FILE));
+      for (const [i, name] of names.entries()) {
+        await mkdir(dirname(join(tmp, name)), { recursive: true });
+        await linkOrCopy(others[i]!, join(tmp, name));
+      }
+      // Another process may have laid out the same folder meanwhile: then its copy serves.
+      await rename(tmp, dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return target;
   }
 
   private async fetch(source: ModelSource): Promise<string> {
@@ -117,6 +159,16 @@ export class ModelFiles {
   private async isCached(sha256: string): Promise<boolean> {
     return (await stat(this.pathOf(sha256)).catch(() => undefined))?.isFile() ?? false;
   }
+}
+
+/** The graph's name in a laid-out folder (ONNX external data is found relative to the graph's own folder). */
+const GRAPH_FILE = "model.onnx";
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await link(from, to).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EXDEV" && err.code !== "EPERM" && err.code !== "ENOTSUP") throw err;
+    await copyFile(from, to);
+  });
 }
 
 function checkHash(source: ModelSource, actual: string): void {

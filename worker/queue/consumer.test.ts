@@ -194,7 +194,7 @@ describe("queue consumer", () => {
     await enqueue(r, running);
     await expect.poll(() => runner.calls, { interval: 10 }).toBe(1);
     await r.consumer.pause();
-    const waiting = jobData(running.inputUri);
+    const waiting = jobData(running.inputUri!);
     await enqueue(r, waiting);
     expect((await settled(r, running.uid)).returnvalue.width).toBe(40);
     await new Promise((res) => setTimeout(res, 500));
@@ -211,7 +211,7 @@ describe("queue consumer", () => {
     await enqueue(r, first);
     await expect.poll(() => runner.calls, { interval: 10 }).toBe(1); // running, not just taken
     const stopped = r.consumer.stop();
-    const second = jobData(first.inputUri);
+    const second = jobData(first.inputUri!);
     await enqueue(r, second);
     await stopped;
     expect(await r.queue.getJobState(first.uid)).toBe("completed");

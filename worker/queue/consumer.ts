@@ -6,6 +6,7 @@ import { queueName, type QueueJobData, type QueueJobResult } from "../../common/
 import { CancelListener } from "./cancel-listener.js";
 import { Notifier } from "./notifier.js";
 import { PresenceReporter, type PresenceOptions } from "./presence.js";
+import { ProgressPublisher } from "./progress-publisher.js";
 import { ResultCache } from "../result-cache.js";
 import { jobProcessor, type JobDeps, type JobProcessor } from "../process-job.js";
 
@@ -40,6 +41,7 @@ export class Consumer {
   private readonly notifier: Notifier;
   private readonly cancels: CancelListener;
   private readonly presence?: PresenceReporter;
+  private readonly progress: ProgressPublisher;
   private readonly workers: Worker<QueueJobData, QueueJobResult>[];
   private stopping?: Promise<void>;
   private stopRequested = false;
@@ -54,7 +56,9 @@ export class Consumer {
     this.presence = opts.presence && new PresenceReporter(this.redis, { ...opts.presence, prefix: opts.prefix }, opts.log);
     const notTaking = () => (this.stopRequested ? "stopping" : this.paused ? "paused" : undefined);
     const resultCache = opts.resultCacheTtlSeconds ? new ResultCache(this.redis, opts.prefix, opts.resultCacheTtlSeconds) : undefined;
-    const processor = this.tracked(jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid), resultCache }));
+    this.progress = new ProgressPublisher(this.redis, opts.prefix, opts.log);
+    const progress = opts.progress ?? this.progress.report;
+    const processor = this.tracked(jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid), resultCache, progress }));
     this.workers = opts.models.map((model) => {
       const worker = new Worker<QueueJobData, QueueJobResult>(queueName(model), processor, {
         connection: this.redis,
@@ -65,8 +69,15 @@ export class Consumer {
         ...(opts.stalledInterval === undefined ? {} : { stalledInterval: opts.stalledInterval }),
       });
       worker.on("active", (job) => this.notify(job));
-      worker.on("completed", (job) => this.notify(job));
-      worker.on("failed", (job) => job && this.notify(job));
+      worker.on("completed", (job) => {
+        this.progress.forget(job.id!);
+        this.notify(job);
+      });
+      worker.on("failed", (job) => {
+        if (!job) return;
+        this.progress.forget(job.id!);
+        this.notify(job);
+      });
       worker.on("stalled", (jobId) => opts.log.warn({ jobUid: jobId, model }, "Stalled job requeued"));
       worker.on("error", (err) => opts.log.error({ model, err: err.message }, "Queue worker error"));
       return worker;

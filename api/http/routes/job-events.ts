@@ -1,5 +1,6 @@
 import { Router, type Response } from "express";
 import { isFinished } from "../../../common/job/phases.js";
+import type { JobProgress } from "../../../common/job/progress.js";
 import type { Logger } from "../../../common/logger.js";
 import type { JobEvents } from "../../domain/job-events.js";
 import type { JobQueries } from "../../domain/job-queries.js";
@@ -21,7 +22,9 @@ export interface JobEventRoutesDeps {
 
 /**
  * GET /v1/jobs/:id/events: Server-Sent Events, `event: status` with the job as GET shows it,
- * first its current state and then each change the mirror sees, until it is finished or gone.
+ * first its current state and then each change the mirror sees, until it is finished or gone;
+ * between them `event: progress` while a worker runs it (stage, step n of N, now and then a
+ * preview), heard from the workers through Redis and never written anywhere.
  */
 export function jobEventRoutes(deps: JobEventRoutesDeps): Router {
   const router = Router();
@@ -31,9 +34,18 @@ export function jobEventRoutes(deps: JobEventRoutesDeps): Router {
     // principal's namespace is heard: a UID of another tenant's job tells nothing.
     const pending: JobRecord[] = [];
     let deliver: (r: JobRecord) => void = (r) => pending.push(r);
-    const unsubscribe = deps.events.subscribe(String(req.params.id).toLowerCase(), (r) => {
+    const uid = String(req.params.id).toLowerCase();
+    const unsubscribeStatus = deps.events.subscribe(uid, (r) => {
       if (r.namespace === principal.namespace) deliver(r);
     });
+    let deliverProgress: (p: JobProgress) => void = () => {};
+    const unsubscribeProgress = deps.events.subscribeProgress(uid, (p) => {
+      if (p.namespace === principal.namespace) deliverProgress(p);
+    });
+    const unsubscribe = () => {
+      unsubscribeStatus();
+      unsubscribeProgress();
+    };
     // The client may leave while we read.
     res.on("close", unsubscribe);
     let current: JobRecord;
@@ -49,6 +61,7 @@ export function jobEventRoutes(deps: JobEventRoutesDeps): Router {
     stream.onClose(deps.streams.add(() => stream.close()));
     stream.onClose(unsubscribe);
     deliver = (r) => stream.push(r);
+    deliverProgress = (p) => stream.pushProgress(p);
     stream.push(current);
     pending.forEach((r) => stream.push(r));
   });
@@ -83,6 +96,14 @@ class JobStream {
     this.chain = this.chain.then(() => this.send(record)).catch((err: unknown) => {
       this.deps.log.error({ job: record.uid, err }, "Could not send a job event");
       this.close();
+    });
+  }
+
+  /** A worker's progress report: after the states already queued, and dropped once the stream ends. */
+  pushProgress(progress: JobProgress): void {
+    this.chain = this.chain.then(() => {
+      const { uid: _uid, namespace: _namespace, ...view } = progress;
+      this.write(`event: progress\ndata: ${JSON.stringify(view)}\n\n`);
     });
   }
 

@@ -3,6 +3,7 @@ import type { ImageJob, ImageJobStatus, ImageModel } from "../../../common/crd-t
 import type { Logger } from "../../../common/logger.js";
 import type { V1Namespace } from "@kubernetes/client-node";
 import { grantedBuckets } from "../../../common/job/input-grants.js";
+import { inputMismatch } from "../../../common/job/model-input.js";
 import { parseInputUri } from "../../../common/job/input-uri.js";
 import { isFinished } from "../../../common/job/phases.js";
 import { operatorTtlSeconds } from "../../../common/job/retention.js";
@@ -42,6 +43,11 @@ export interface ReconcilerDeps {
   onEnqueued?: (model: string) => void;
   /** Where pixelmill_imagejob_failures_total goes; the process's registry by default. */
   metrics?: OperatorMetrics;
+  /**
+   * Adds a key to the work queue: given, events of a job that arrive while its status write is
+   * under way are held by isOwnWrite until the write answers, then added unless they were its echo.
+   */
+  requeue?: (key: string) => void;
 }
 
 /**
@@ -59,6 +65,15 @@ export class ImageJobReconciler {
    * and waits out a backoff; the Running phase of a short job would then be skipped.
    */
   private readonly written = new OwnWrites<ImageJob>();
+  /**
+   * Per key, the resourceVersion of our last status write until the watch brings it back. That
+   * event carries nothing but what the writing reconcile decided (a change by anyone else has
+   * another resourceVersion), and every later change of the queue job comes as a worker's
+   * notification, so reconciling it again would only read the queue again: ~2 reconciles a job.
+   */
+  private readonly echoes = new Map<string, string>();
+  /** Per key with a status write under way: the resourceVersions of the events held meanwhile. */
+  private readonly writing = new Map<string, string[]>();
   private readonly metrics: OperatorMetrics;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -74,8 +89,10 @@ export class ImageJobReconciler {
 
     const { platformNamespace } = this.deps;
     const model = this.modelOf(job);
-    const input = parseInputUri(job.spec.input.uri);
-    const invalid = !model ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}${platformNamespace && platformNamespace !== namespace ? ` nor in the platform namespace ${platformNamespace}` : ""}` : "problem" in input ? input.problem : undefined;
+    const input = job.spec.input && parseInputUri(job.spec.input.uri);
+    const invalid = !model
+      ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}${platformNamespace && platformNamespace !== namespace ? ` nor in the platform namespace ${platformNamespace}` : ""}`
+      : input && "problem" in input ? input.problem : inputMismatch(job.spec.model, model.spec, input !== undefined);
     if (invalid) {
       await this.write(job, invalidSpecStatus(job, invalid, this.now()), { reason: "InvalidSpec", message: invalid });
       return {};
@@ -140,6 +157,31 @@ export class ImageJobReconciler {
     return {};
   }
 
+  /**
+   * True, once, for the watch event of our own last status write to this job: it needs no
+   * reconcile. Also true for an event that comes while the job's write is under way (the watch
+   * may bring the echo before the write's answer): the write's end adds it unless it was the echo.
+   */
+  isOwnWrite(job: ImageJob): boolean {
+    const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    const rv = job.metadata.resourceVersion;
+    if (rv === undefined) return false;
+    const held = this.writing.get(key);
+    if (held) {
+      held.push(rv);
+      return true;
+    }
+    // An event before it (an earlier write's echo, someone else's change) is reconciled as usual.
+    if (this.echoes.get(key) !== rv) return false;
+    this.echoes.delete(key);
+    return true;
+  }
+
+  /** The job is gone: no echo of our write will come. */
+  forgetWrites(job: ImageJob): void {
+    this.echoes.delete(`${job.metadata.namespace}/${job.metadata.name}`);
+  }
+
   /** resourceVersions are unique across objects, so a replaced object never matches our stale one. */
   private current(key: string, cached: ImageJob | undefined): ImageJob | undefined {
     const mine = this.written.pending(key, cached?.metadata.resourceVersion);
@@ -150,7 +192,7 @@ export class ImageJobReconciler {
     const next = clean(status);
     if (isDeepStrictEqual(clean(job.status ?? {}), next)) return;
     const key = `${job.metadata.namespace}/${job.metadata.name}`;
-    const updated = await this.deps.api.writeStatus(job, next);
+    const updated = await this.writeTracked(key, () => this.deps.api.writeStatus(job, next));
     this.written.remember(key, job.metadata.resourceVersion, updated);
     const log = this.logFor(job);
     log.info({ phase: next.phase, attempts: next.attempts, reason: next.reason }, "Updated job status");
@@ -161,6 +203,25 @@ export class ImageJobReconciler {
     if (event) {
       await this.deps.api.recordEvent(job, "Warning", event.reason, event.message, this.now()).catch((err: unknown) =>
         log.warn({ err: String(err) }, "Could not record event"));
+    }
+  }
+
+  /** Runs the status write, holding the job's events meanwhile (isOwnWrite) and noting its echo to come. */
+  private async writeTracked(key: string, write: () => Promise<ImageJob>): Promise<ImageJob> {
+    const { requeue } = this.deps;
+    if (requeue) this.writing.set(key, []);
+    let mine: string | undefined;
+    try {
+      const updated = await write();
+      mine = updated.metadata.resourceVersion;
+      return updated;
+    } finally {
+      const held = this.writing.get(key) ?? [];
+      this.writing.delete(key);
+      if (held.some((rv) => rv !== mine)) requeue?.(key); // someone else's change came meanwhile
+      // Bounded: an echo missed (a relist past a delete) must not keep its entry for ever.
+      if (this.echoes.size >= MAX_ECHOES) this.echoes.clear();
+      if (mine !== undefined && !held.includes(mine)) this.echoes.set(key, mine);
     }
   }
 
@@ -176,6 +237,9 @@ export class ImageJobReconciler {
     return this.deps.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}`, jobUid: job.metadata.uid, ...(requestId ? { requestId } : {}) });
   }
 }
+
+/** Own writes awaiting their watch event, at most (a lost entry costs one reconcile). */
+const MAX_ECHOES = 100_000;
 
 /** Kubernetes Events only for failures and retries: each Event is an etcd write too. */
 function eventFor(before: ImageJobStatus | undefined, next: ImageJobStatus, view: QueueJobView): { reason: string; message: string } | undefined {
@@ -199,7 +263,7 @@ function queueData(job: ImageJob, model: ImageModel, inputBuckets: string[] | un
     model: job.spec.model,
     modelSpec: model.spec,
     modelVersion: model.metadata.resourceVersion ?? "",
-    inputUri: job.spec.input.uri,
+    ...(job.spec.input ? { inputUri: job.spec.input.uri } : {}),
     params: job.spec.params ?? {},
     output: { format: job.spec.output?.format ?? "png", quality: job.spec.output?.quality },
     timeoutSeconds: job.spec.timeoutSeconds,

@@ -10,7 +10,9 @@ import { cropQuad, resize, rotate180 } from "../ocr/crop.js";
 import { charsetClasses, ctcGreedy, type Decoded } from "../ocr/ctc.js";
 import type { Quad, ScoreMap } from "../ocr/geometry.js";
 import { contractOf, toTensor, type RawImage } from "../tensors.js";
-import { throwIfAborted, type Pipeline, type PipelineRequest } from "./pipeline.js";
+import { componentSource } from "../../../common/model-export.js";
+import { inputImage, throwIfAborted, type Pipeline, type PipelineRequest } from "./pipeline.js";
+import { timed, timedSync, type PartTimer } from "../../stage-timings.js";
 
 /** The spec.components an OCR ImageModel names besides its detector (spec.source). */
 const COMPONENTS = ["classifier", "recognizer", "charset"] as const;
@@ -56,24 +58,26 @@ export const ocr: Pipeline = {
     return { detector: spec.source, classifier: c.classifier, recognizer: c.recognizer };
   },
   files: (spec) => ({ charset: components(spec).charset }),
-  check(spec, image) {
+  check(spec, input) {
     components(spec);
+    const image = inputImage(input, spec);
     const limit = spec.input?.maxPixels ?? Infinity;
     if (image.width * image.height > limit) {
       throw new JobFailure("InputTooLarge", `the image is ${image.width}x${image.height} (${image.width * image.height} pixels); this model takes at most ${limit} pixels`);
     }
   },
   async run(req) {
-    const { spec, sessions, image, signal } = req;
+    const { spec, sessions, signal, timer } = req;
+    const image = inputImage(req.image, spec);
     const opts = options(req.params);
     const classes = charsetClasses(req.files.charset!);
-    const detected = await detect(sessions.detector!, spec, image, opts);
+    const detected = await detect(sessions.detector!, spec, image, opts, timer);
     const notes = detected.truncated ? [`the detector found more than ${MAX_LINES} text regions; only the first ${MAX_LINES} from the top were read`] : [];
-    const boxes = readingOrder(detected.boxes);
+    const boxes = timedSync(timer, "post", () => readingOrder(detected.boxes));
     throwIfAborted(signal);
-    const crops = boxes.map((b) => cropQuad(image, b.quad));
-    const upright = await orient(sessions.classifier!, crops, signal);
-    const read = await recognise(sessions.recognizer!, upright, classes, signal);
+    const crops = timedSync(timer, "pre", () => boxes.map((b) => cropQuad(image, b.quad)));
+    const upright = await orient(sessions.classifier!, crops, signal, timer);
+    const read = await recognise(sessions.recognizer!, upright, classes, signal, timer);
     const lines: OcrLine[] = [];
     boxes.forEach((b, i) => {
       // A margin can read as a space at either end.
@@ -91,12 +95,12 @@ export const ocr: Pipeline = {
 
 /** The named components, or ModelUnavailable: the ImageModel cannot be run as OCR without them. */
 function components(spec: ImageModelSpec): Record<(typeof COMPONENTS)[number], ModelSource> {
-  const named = spec.components ?? {};
-  const missing = COMPONENTS.filter((name) => !named[name]);
-  if (missing.length) {
+  const [classifier, recognizer, charset] = COMPONENTS.map((name) => componentSource(spec, name));
+  if (!classifier || !recognizer || !charset) {
+    const missing = COMPONENTS.filter((name) => !componentSource(spec, name));
     throw new JobFailure("ModelUnavailable", `an image-to-text (OCR) model needs spec.components ${COMPONENTS.join(", ")} besides its detector (spec.source); this one lacks ${missing.join(", ")}`);
   }
-  return { classifier: named.classifier!, recognizer: named.recognizer!, charset: named.charset! };
+  return { classifier, recognizer, charset };
 }
 
 type Options = typeof DEFAULTS;
@@ -114,25 +118,24 @@ function options(params: PipelineRequest["params"]): Options {
  * at most maxSide and both sides are multiples of the spec's sizeMultiple, as PaddleOCR does;
  * sharp's resize filters, so small text shrinks without aliasing.
  */
-async function detect(session: ModelSession, spec: ImageModelSpec, image: RawImage, opts: Options): Promise<{ boxes: TextBox[]; truncated: boolean }> {
+async function detect(session: ModelSession, spec: ImageModelSpec, image: RawImage, opts: Options, timer: PartTimer | undefined): Promise<{ boxes: TextBox[]; truncated: boolean }> {
   const contract = contractOf(spec);
   const multiple = contract.sizeMultiple;
   const ratio = Math.min(1, opts.maxSide / Math.max(image.width, image.height));
   const side = (v: number): number => Math.max(multiple, Math.round((v * ratio) / multiple) * multiple);
   const [width, height] = [side(image.width), side(image.height)];
-  const resized = width === image.width && height === image.height ? image : await resizeRgb(image, width, height);
-  const tensor = toTensor(resized, contract);
+  const tensor = await timed(timer, "pre", async () => toTensor(width === image.width && height === image.height ? image : await resizeRgb(image, width, height), contract));
   const input = spec.input?.name || session.inputs[0]?.name;
   const output = session.outputNames[0];
   if (!input || !session.inputs.some((i) => i.name === input) || !output) throw contractError("detector", `has no input ${JSON.stringify(input)}`);
-  const results = await session.run({ [input]: new ort.Tensor("float32", tensor.data, tensor.dims) });
+  const results = await timed(timer, "run", () => session.run({ [input]: new ort.Tensor("float32", tensor.data, tensor.dims) }));
   const out = results[output];
   if (!(out instanceof ort.Tensor) || out.type !== "float32" || out.dims.length !== 4 || out.dims[2] !== height || out.dims[3] !== width) {
     throw contractError("detector", `output ${output} is not a float32 map of ${width}x${height} (got [${out instanceof ort.Tensor ? out.dims.join(", ") : "not a tensor"}])`);
   }
   // The first channel of the first image: the text probability map.
   const map: ScoreMap = { data: (out.data as Float32Array).subarray(0, width * height), width, height };
-  return textBoxes(map, image.width, image.height, { ...opts, limit: MAX_LINES });
+  return timedSync(timer, "post", () => textBoxes(map, image.width, image.height, { ...opts, limit: MAX_LINES }));
 }
 
 async function resizeRgb(image: RawImage, width: number, height: number): Promise<RawImage> {
@@ -141,15 +144,15 @@ async function resizeRgb(image: RawImage, width: number, height: number): Promis
 }
 
 /** The crops with the ones the classifier is sure are upside-down turned over (the others are the same objects). */
-async function orient(session: ModelSession, crops: RawImage[], signal: AbortSignal | undefined): Promise<RawImage[]> {
+async function orient(session: ModelSession, crops: RawImage[], signal: AbortSignal | undefined, timer: PartTimer | undefined): Promise<RawImage[]> {
   const out = [...crops];
   for (let start = 0; start < crops.length; start += BATCH) {
     throwIfAborted(signal);
     const batch = crops.slice(start, start + BATCH);
-    const probs = await runLines(session, "classifier", batch, CLASSIFIER_WIDTH, CLASSIFIER_WIDTH, [batch.length, 2]);
-    batch.forEach((crop, i) => {
+    const probs = await runLines(session, "classifier", batch, CLASSIFIER_WIDTH, CLASSIFIER_WIDTH, [batch.length, 2], timer);
+    timedSync(timer, "post", () => batch.forEach((crop, i) => {
       if (probs[i * 2 + 1]! > UPSIDE_DOWN) out[start + i] = rotate180(crop);
-    });
+    }));
   }
   return out;
 }
@@ -158,7 +161,7 @@ async function orient(session: ModelSession, crops: RawImage[], signal: AbortSig
  * Each crop's text. Lines are batched by width (PaddleOCR sorts them by aspect ratio), so short
  * lines are not padded out to the longest line of the image.
  */
-async function recognise(session: ModelSession, crops: RawImage[], classes: readonly string[], signal: AbortSignal | undefined): Promise<Decoded[]> {
+async function recognise(session: ModelSession, crops: RawImage[], classes: readonly string[], signal: AbortSignal | undefined, timer: PartTimer | undefined): Promise<Decoded[]> {
   const order = crops.map((_, i) => i).sort((a, b) => ratioOf(crops[a]!) - ratioOf(crops[b]!));
   const out = new Array<Decoded>(crops.length);
   for (let start = 0; start < order.length; start += BATCH) {
@@ -166,24 +169,24 @@ async function recognise(session: ModelSession, crops: RawImage[], classes: read
     const indices = order.slice(start, start + BATCH);
     const batch = indices.map((i) => crops[i]!);
     const width = Math.max(RECOGNIZER_MIN_WIDTH, ...batch.map((c) => Math.ceil(LINE_HEIGHT * ratioOf(c))));
-    const results = await runLinesRaw(session, "recognizer", batch, width, Infinity);
+    const results = await runLinesRaw(session, "recognizer", batch, width, Infinity, timer);
     const [n, steps, count] = results.dims as [number, number, number];
     if (results.dims.length !== 3 || n !== batch.length) throw contractError("recognizer", `output has shape [${results.dims.join(", ")}], not [${batch.length}, steps, classes]`);
     if (count !== classes.length) {
       throw contractError("recognizer", `has ${count} classes, but the charset makes ${classes.length} (blank, ${classes.length - 2} characters, space)`);
     }
     const probs = results.data as Float32Array;
-    indices.forEach((crop, i) => {
+    timedSync(timer, "post", () => indices.forEach((crop, i) => {
       out[crop] = ctcGreedy(probs, i * steps * count, steps, classes);
-    });
+    }));
   }
   return out;
 }
 
 const ratioOf = (img: RawImage): number => img.width / img.height;
 
-async function runLines(session: ModelSession, stage: string, lines: RawImage[], width: number, maxWidth: number, dims: number[]): Promise<Float32Array> {
-  const out = await runLinesRaw(session, stage, lines, width, maxWidth);
+async function runLines(session: ModelSession, stage: string, lines: RawImage[], width: number, maxWidth: number, dims: number[], timer: PartTimer | undefined): Promise<Float32Array> {
+  const out = await runLinesRaw(session, stage, lines, width, maxWidth, timer);
   if (out.dims.join() !== dims.join()) throw contractError(stage, `output has shape [${out.dims.join(", ")}], not [${dims.join(", ")}]`);
   return out.data as Float32Array;
 }
@@ -192,7 +195,19 @@ async function runLines(session: ModelSession, stage: string, lines: RawImage[],
  * Runs the stage on the lines as one batch [n, 3, 48, width]: each line resized to 48 pixels
  * high (at most maxWidth wide), BGR, scaled to -1..1, and right-padded with 0.
  */
-async function runLinesRaw(session: ModelSession, stage: string, lines: RawImage[], width: number, maxWidth: number): Promise<ort.Tensor> {
+async function runLinesRaw(session: ModelSession, stage: string, lines: RawImage[], width: number, maxWidth: number, timer: PartTimer | undefined): Promise<ort.Tensor> {
+  const data = timedSync(timer, "pre", () => lineTensor(lines, width, maxWidth));
+  const input = session.inputs[0]?.name;
+  const output = session.outputNames[0];
+  if (!input || !output) throw contractError(stage, "has no input or no output");
+  const results = await timed(timer, "run", () => session.run({ [input]: new ort.Tensor("float32", data, [lines.length, 3, LINE_HEIGHT, width]) }));
+  const out = results[output];
+  if (!(out instanceof ort.Tensor) || out.type !== "float32") throw contractError(stage, `output ${output} is not a float32 tensor`);
+  return out;
+}
+
+/** The lines as one [n, 3, 48, width] tensor's data (see runLinesRaw). */
+function lineTensor(lines: RawImage[], width: number, maxWidth: number): Float32Array {
   const plane = LINE_HEIGHT * width;
   const data = new Float32Array(lines.length * 3 * plane);
   lines.forEach((line, n) => {
@@ -206,13 +221,7 @@ async function runLinesRaw(session: ModelSession, stage: string, lines: RawImage
       }
     }
   });
-  const input = session.inputs[0]?.name;
-  const output = session.outputNames[0];
-  if (!input || !output) throw contractError(stage, "has no input or no output");
-  const results = await session.run({ [input]: new ort.Tensor("float32", data, [lines.length, 3, LINE_HEIGHT, width]) });
-  const out = results[output];
-  if (!(out instanceof ort.Tensor) || out.type !== "float32") throw contractError(stage, `output ${output} is not a float32 tensor`);
-  return out;
+  return data;
 }
 
 /** A component does not fit what PaddleOCR's pipeline expects of it: the ImageModel's files are wrong. */

@@ -7,7 +7,8 @@ import type { ParamValue } from "../../../common/model-params.js";
 import { contractOf, fromTensor, toTensor, type Contract, type RawImage } from "../tensors.js";
 import { crop, planTiles, stitch, type Tile } from "../tiles.js";
 import type { RowWriter } from "../png-stream.js";
-import { MAIN_SESSION, throwIfAborted, type Pipeline, type PipelineRequest } from "./pipeline.js";
+import { timed, timedSync, type PartTimer } from "../../stage-timings.js";
+import { inputImage, MAIN_SESSION, throwIfAborted, type Pipeline, type PipelineRequest } from "./pipeline.js";
 
 /**
  * One graph, one run per image (or per tile): the tensors are shaped by the spec's input and
@@ -17,10 +18,14 @@ export const singlePass: Pipeline = {
   name: "single-pass",
   tasks: ["image-to-image", "image-to-mask"],
   sources: (spec) => ({ [MAIN_SESSION]: spec.source }),
-  check: (spec, image) => void planRuns(spec, image.width, image.height),
-  async run({ spec, sessions, image, params, signal, rows }) {
+  check: (spec, input) => {
+    const image = inputImage(input, spec);
+    planRuns(spec, image.width, image.height);
+  },
+  async run({ spec, sessions, image: input, params, signal, rows, timer }) {
+    const image = inputImage(input, spec);
     const tiles = planRuns(spec, image.width, image.height);
-    const req = { session: sessions[MAIN_SESSION]!, spec, image, tiles, params, signal };
+    const req = { session: sessions[MAIN_SESSION]!, spec, image, tiles, params, signal, timer };
     const stats = { tiles: tiles.length };
     if (rows) return { written: await inferInBands(req, rows), stats };
     return { image: await infer(req), stats };
@@ -49,6 +54,8 @@ export interface InferRequest {
   tiles: Tile[];
   params: Record<string, ParamValue>;
   signal?: AbortSignal;
+  /** Told pre (crop, tensor), run and post (pixels, stitching, bands written) of each tile. */
+  timer?: PartTimer;
 }
 
 /** Runs the model on each tile and puts the kept parts together; aborts between tiles. */
@@ -60,8 +67,10 @@ export async function infer(req: InferRequest): Promise<RawImage> {
   for (const tile of tiles) {
     throwIfAborted(req.signal);
     const out = await run(tile);
-    target ??= { data: new Uint8Array(image.width * image.height * scale * scale * out.channels), width: image.width * scale, height: image.height * scale, channels: out.channels };
-    stitch(target, out, tile, scale);
+    timedSync(req.timer, "post", () => {
+      target ??= { data: new Uint8Array(image.width * image.height * scale * scale * out.channels), width: image.width * scale, height: image.height * scale, channels: out.channels };
+      stitch(target, out, tile, scale);
+    });
   }
   return target!;
 }
@@ -82,14 +91,19 @@ export async function inferInBands(req: InferRequest, open: NonNullable<Pipeline
       for (const tile of row) {
         throwIfAborted(req.signal);
         const out = await run(tile);
-        band ??= { data: new Uint8Array(size.width * (y1 - y0) * scale * out.channels), width: size.width, height: (y1 - y0) * scale, channels: out.channels };
-        // The band is the part of the output from y0: the tile shifted up by as much.
-        stitch(band, out, { ...tile, y: tile.y - y0, keep: { ...tile.keep, y0: 0, y1: y1 - y0 } }, scale);
+        timedSync(req.timer, "post", () => {
+          band ??= { data: new Uint8Array(size.width * (y1 - y0) * scale * out.channels), width: size.width, height: (y1 - y0) * scale, channels: out.channels };
+          // The band is the part of the output from y0: the tile shifted up by as much.
+          stitch(band, out, { ...tile, y: tile.y - y0, keep: { ...tile.keep, y0: 0, y1: y1 - y0 } }, scale);
+        });
       }
-      writer ??= open(size.width, size.height, band!.channels);
-      await writer.write(band!.data);
+      // Written (compressed into the spool) as it is made: this output's encoding is part of post.
+      await timed(req.timer, "post", async () => {
+        writer ??= open(size.width, size.height, band!.channels);
+        await writer.write(band!.data);
+      });
     }
-    await writer!.close();
+    await timed(req.timer, "post", () => writer!.close());
     return size;
   } catch (err) {
     writer?.destroy();
@@ -103,7 +117,7 @@ function tileRunner(req: InferRequest): { scale: number; run: (tile: Tile) => Pr
   const names = tensorNames(req.session, req.spec);
   const feeds = paramFeeds(req.session, names.input, req.params);
   const opts = runOptions(req, names);
-  return { scale: contract.outputScale, run: (tile) => runOnce(req.session, crop(req.image, tile), contract, names, feeds, opts) };
+  return { scale: contract.outputScale, run: (tile) => runOnce(req.session, () => crop(req.image, tile), contract, names, feeds, opts, req.timer) };
 }
 
 /** planTiles' tiles, row by row (they come in row-major order; a row shares its kept y range). */
@@ -164,15 +178,20 @@ function runOptions(req: InferRequest, names: Names): RunOptions {
   return { batch: { input: names.input, ...batchPolicy(req.spec) }, ...(req.signal ? { signal: req.signal } : {}) };
 }
 
-async function runOnce(session: ModelSession, image: RawImage, contract: Contract, names: Names, params: Record<string, ort.Tensor>, opts: RunOptions): Promise<RawImage> {
-  const tensor = toTensor(image, contract);
-  const results = await session.run({ ...params, [names.input]: new ort.Tensor("float32", tensor.data, tensor.dims) }, opts);
+async function runOnce(
+  session: ModelSession, cut: () => RawImage, contract: Contract, names: Names, params: Record<string, ort.Tensor>, opts: RunOptions, timer: PartTimer | undefined,
+): Promise<RawImage> {
+  const { image, tensor } = timedSync(timer, "pre", () => {
+    const image = cut();
+    return { image, tensor: toTensor(image, contract) };
+  });
+  const results = await timed(timer, "run", () => session.run({ ...params, [names.input]: new ort.Tensor("float32", tensor.data, tensor.dims) }, opts));
   const out = results[names.output];
   if (!(out instanceof ort.Tensor) || out.type !== "float32") throw contractError(`output ${names.output} is not a float32 tensor`);
   const [paddedW, paddedH] = contract.layout === "NCHW" ? [tensor.dims[3]!, tensor.dims[2]!] : [tensor.dims[2]!, tensor.dims[1]!];
   const scale = contract.outputScale;
-  return fromTensor({ data: out.data as Float32Array, dims: [...out.dims] }, contract,
-    { width: paddedW * scale, height: paddedH * scale }, { width: image.width * scale, height: image.height * scale });
+  return timedSync(timer, "post", () => fromTensor({ data: out.data as Float32Array, dims: [...out.dims] }, contract,
+    { width: paddedW * scale, height: paddedH * scale }, { width: image.width * scale, height: image.height * scale }));
 }
 
 /** The ImageModel's contract does not fit its graph: an operator's mistake, reported to the job. */
