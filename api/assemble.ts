@@ -6,8 +6,10 @@ import type { ObjectStore, UrlSigner } from "../common/storage/index.js";
 import { createApp } from "./app.js";
 import { PrismaIdempotencyRepository } from "./data/idempotency-repository.js";
 import { PrismaJobRepository } from "./data/job-repository.js";
+import { WrittenJobs } from "./data/written-jobs.js";
 import { createPrisma, pingDatabase, type PrismaClient } from "./data/prisma.js";
 import { JobEvents } from "./domain/job-events.js";
+import { ProgressFeed } from "./data/progress-feed.js";
 import { DependencyMonitor } from "../common/health/dependency-monitor.js";
 import { SseStreams } from "./http/sse-streams.js";
 import { KubeCluster } from "./kube/kube-cluster.js";
@@ -24,6 +26,11 @@ import { PrismaTenantRepository } from "./data/tenant-repository.js";
 import { PLATFORM_TENANT } from "./domain/principal.js";
 import type { Limits } from "./domain/limits.js";
 import { RedisRequestLimiter, RedisUploadCounter } from "./data/redis-limits.js";
+import { Authenticate } from "./domain/authenticate.js";
+import { JobPresenter } from "./http/job-presenter.js";
+import { JobSockets } from "./http/ws/job-sockets.js";
+import { WsTickets } from "./http/ws/ws-tickets.js";
+import { processRegistry } from "../common/metrics.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
@@ -49,6 +56,8 @@ export interface ApiOptions {
   fileUrlSigner?: UrlSigner;
   inputBuckets?: readonly string[];
   sseKeepaliveMs?: number;
+  /** WS_HEARTBEAT_MS: between the pings of /v1/ws; a connection that missed one is dropped at the next. 20 s. */
+  wsHeartbeatMs?: number;
   /**
    * MIRROR_DELETE_FINISHED_AFTER_SECONDS: a finished ImageJob without a TTL of its own is deleted
    * this long after it finished, once the mirror has committed its end (ADR 0018); 30 s.
@@ -75,13 +84,15 @@ export interface Api {
   tenants: PrismaTenantRepository;
   events: JobEvents;
   mirror: JobMirror;
+  /** /v1/ws: attach(server) takes the HTTP server's upgrades (api/main.ts, the test fixture). */
+  sockets: JobSockets;
   /** Storage and Redis, as last checked. */
   health: DependencyMonitor;
   /** Before serving: the platform tenant and the bootstrap admin key, in Postgres. */
   prepare(): Promise<void>;
   /** Starts the mirror, the dependency checks and the hourly pruning of Idempotency-Keys. */
   start(): void;
-  /** Closes the SSE streams (call before closing the HTTP server), then the mirror and the clients. */
+  /** Closes the SSE streams and the WebSockets (call before closing the HTTP server). */
   closeStreams(): void;
   stop(): Promise<void>;
 }
@@ -91,6 +102,8 @@ export function assembleApi(opts: ApiOptions): Api {
   const { kc, platformNamespace, log } = opts;
   const prisma = createPrisma(opts.databaseUrl);
   const jobs = new PrismaJobRepository(prisma);
+  // One instance for the submit path and the mirror: the mirror skips the states the submit path has just written.
+  const jobRows = new WrittenJobs(jobs);
   const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
   const apiKeys = new PrismaApiKeyRepository(prisma);
   const tenants = new PrismaTenantRepository(prisma);
@@ -103,11 +116,12 @@ export function assembleApi(opts: ApiOptions): Api {
     port: new KubeJobDeleter(kc), log: log.child({ component: "mirror" }), delayMs: (opts.deleteFinishedAfterSeconds ?? DEFAULT_MIRROR_DELETE_AFTER_SECONDS) * 1000,
     owns: (namespace) => tenantNamespaces.has(namespace),
   });
-  const mirror = new JobMirror({ source: new KubeJobSource(kc, undefined, opts.watchTimeoutSeconds), jobs, events, log, deleter });
+  const mirror = new JobMirror({ source: new KubeJobSource(kc, undefined, opts.watchTimeoutSeconds), jobs: jobRows, events, log, deleter });
   const timeoutMs = opts.healthCheckTimeoutMs ?? 2000;
   // Its own connection, not queueing behind anything, and back soon after Redis is.
   const redis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-api", commandTimeoutMs: timeoutMs, maxRetryDelayMs: 500 });
   const healthKey = `${opts.queuePrefix}:health:api`;
+  const progress = new ProgressFeed(redis, opts.queuePrefix, events);
   const health = new DependencyMonitor({
     checks: {
       storage: (signal) => opts.store.check(signal),
@@ -116,15 +130,23 @@ export function assembleApi(opts: ApiOptions): Api {
     },
     intervalMs: opts.healthCheckIntervalMs ?? 2000, timeoutMs, log,
   });
+  const limiter = new RedisRequestLimiter(redis, opts.queuePrefix);
+  const defaults = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits) };
+  const wsTickets = new WsTickets(redis, opts.queuePrefix);
+  // The same key checks, rate limit and views as the HTTP routes'.
+  const sockets = new JobSockets({
+    auth: new Authenticate({ keys: apiKeys, log, rateLimits: { limiter, defaultPerMinute: defaults.rateLimitPerMinute } }), tickets: wsTickets,
+    presenter: new JobPresenter({ store: opts.store, publicUrl: opts.publicUrl, outputUrlTtlSeconds: opts.outputUrlTtlSeconds, log }),
+    jobs, events, log: log.child({ component: "ws" }), heartbeatMs: opts.wsHeartbeatMs, metrics: processRegistry(),
+  });
   const app = createApp({
     log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
     modelUploadMaxBytes: opts.modelUploadMaxBytes, modelInspector: new OnnxInspector({ timeoutMs: opts.modelLoadTimeoutMs ?? 60_000 }), modelTmpDir: opts.modelTmpDir,
-    jobs, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
-    sseKeepaliveMs: opts.sseKeepaliveMs, health,
+    jobs: jobRows, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
+    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets,
     // On the health checks' connection: its command timeout bounds a request's wait on the limiter.
     limits: {
-      defaults: { ...DEFAULT_LIMITS, ...definedOnly(opts.limits) },
-      requests: new RedisRequestLimiter(redis, opts.queuePrefix), uploads: new RedisUploadCounter(redis, opts.queuePrefix),
+      defaults, requests: limiter, uploads: new RedisUploadCounter(redis, opts.queuePrefix),
     },
     readiness: {
       postgres: () => pingDatabase(prisma),
@@ -136,7 +158,7 @@ export function assembleApi(opts: ApiOptions): Api {
   });
   let prune: NodeJS.Timeout | undefined;
   return {
-    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, health,
+    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, sockets, health,
     async prepare() {
       const platform = await tenants.ensure({ name: PLATFORM_TENANT, namespace: platformNamespace });
       if (opts.adminKey === undefined) return;
@@ -146,18 +168,24 @@ export function assembleApi(opts: ApiOptions): Api {
     start() {
       mirror.start();
       health.start();
+      progress.start();
       // Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
       prune = setInterval(() => {
         idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
       }, 3600_000);
       prune.unref();
     },
-    closeStreams: () => streams.closeAll(),
+    closeStreams() {
+      streams.closeAll();
+      sockets.closeAll();
+    },
     async stop() {
       clearInterval(prune);
       health.stop();
       streams.closeAll();
+      sockets.closeAll();
       await mirror.stop();
+      progress.stop();
       redis.disconnect();
       await prisma.$disconnect();
     },

@@ -23,7 +23,7 @@ const store = createObjectStore(config, { fileUrlSigner });
 const api = assembleApi({
   kc, platformNamespace, adminKey: bootstrapKey, databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, store, log, publicUrl: config.PUBLIC_URL,
   maxUploadBytes: config.MAX_UPLOAD_BYTES, modelUploadMaxBytes: config.MODEL_UPLOAD_MAX_BYTES, modelLoadTimeoutMs: config.MODEL_LOAD_TIMEOUT_MS, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
-  deleteFinishedAfterSeconds: config.MIRROR_DELETE_FINISHED_AFTER_SECONDS, healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
+  deleteFinishedAfterSeconds: config.MIRROR_DELETE_FINISHED_AFTER_SECONDS, wsHeartbeatMs: config.WS_HEARTBEAT_MS, healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
   limits: { rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE, maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS, maxUploadBytesPerDay: config.TENANT_MAX_UPLOAD_BYTES_PER_DAY },
 });
 // The platform tenant and the bootstrap key are in Postgres before the first request.
@@ -32,6 +32,8 @@ api.start();
 const server = api.app.listen(config.PORT, () => {
   log.info({ port: (server.address() as AddressInfo).port, platformNamespace, publicUrl: config.PUBLIC_URL }, "API listening");
 });
+// WebSockets (/v1/ws) on the same port.
+api.sockets.attach(server);
 
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -47,7 +49,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 async function shutdown(): Promise<void> {
-  // Stop accepting first; requests in flight finish, SSE streams would never end by themselves.
+  // Stop accepting first; requests in flight finish, SSE streams and WebSockets would never end by themselves.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   api.closeStreams();
   server.closeIdleConnections();

@@ -75,6 +75,8 @@ const schema = z.object({
    */
   HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
   HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
+  /** Between the API's pings on each WebSocket (/v1/ws); a connection that has not answered one by the next is dropped. */
+  WS_HEARTBEAT_MS: z.coerce.number().int().min(100).default(20_000),
   // operator
   /**
    * ImageJobs the operator reconciles at once (never one job twice at once). Each waits on its

@@ -19,7 +19,7 @@ export function processRegistry(): Registry {
   return shared;
 }
 
-const UNIT = /_(seconds|bytes|total|jobs|images|ratio|replicas)$/;
+const UNIT = /_(seconds|bytes|total|jobs|images|ratio|replicas|connections)$/;
 
 function checkName(name: string, suffix?: RegExp): void {
   if (!name.startsWith("pixelmill_") || !UNIT.test(name) || (suffix && !suffix.test(name))) {

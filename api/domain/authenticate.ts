@@ -53,7 +53,18 @@ export class Authenticate {
     if (key === undefined) throw new UnauthenticatedError("send an API key: Authorization: Bearer <key>");
     // A typo or a non-key is refused by its checksum, without a database read.
     if (!isWellFormedApiKey(key)) throw new UnauthenticatedError("the API key is malformed");
-    const found = await this.lookUp(key);
+    return this.active(await this.lookUp(() => this.deps.keys.findByHash(hashApiKey(key))));
+  }
+
+  /**
+   * The principal of key `id`, checked as principal() checks a key: for a WebSocket ticket, which
+   * names the key that asked for it, so a key revoked since is refused when the ticket is used.
+   */
+  async principalOfKey(id: string): Promise<Principal> {
+    return this.active(await this.lookUp(() => this.deps.keys.get(id, undefined)));
+  }
+
+  private active(found: KeyRecord | undefined): Principal {
     const now = this.deps.now?.() ?? new Date();
     // A disabled tenant's keys are revoked with it; its disabled_at refuses any key added since, too.
     if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now) || found.tenant.disabledAt) {
@@ -70,9 +81,9 @@ export class Authenticate {
    * A key that cannot be checked (Postgres down or restarting) is neither refused nor a fault of
    * ours: 503, retry. Whatever Prisma raises then (refused, terminated, timed out) ends up here.
    */
-  private async lookUp(key: string): Promise<KeyRecord | undefined> {
+  private async lookUp(find: () => Promise<KeyRecord | undefined>): Promise<KeyRecord | undefined> {
     try {
-      return await this.deps.keys.findByHash(hashApiKey(key));
+      return await find();
     } catch (err) {
       this.deps.log.warn({ err }, "Could not look up an API key");
       throw new DependencyUnavailableError("postgres", { cause: err });

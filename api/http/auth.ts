@@ -43,7 +43,8 @@ export function setRateLimitHeaders(res: Response, rate: RateDecision): void {
   res.setHeader("RateLimit", `"${POLICY}";r=${rate.remaining};t=${rate.resetSeconds}`);
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The key of an `Authorization: Bearer <key>` header; UnauthenticatedError for another form. */
+export function bearer(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const m = /^Bearer +(\S+) *$/i.exec(header);
   if (!m) throw new UnauthenticatedError("the Authorization header must be: Bearer <key>");

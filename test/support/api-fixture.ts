@@ -17,6 +17,7 @@ import type { PrismaIdempotencyRepository } from "../../api/data/idempotency-rep
 import type { PrismaJobRepository } from "../../api/data/job-repository.js";
 import type { PrismaClient } from "../../api/data/prisma.js";
 import type { JobEvents } from "../../api/domain/job-events.js";
+import type { JobSockets } from "../../api/http/ws/job-sockets.js";
 import { PLATFORM_TENANT, type Scope } from "../../api/domain/principal.js";
 import type { PrismaApiKeyRepository } from "../../api/data/api-key-repository.js";
 import type { PrismaTenantRepository } from "../../api/data/tenant-repository.js";
@@ -53,6 +54,8 @@ export interface ApiFixture {
   jobs: PrismaJobRepository;
   idempotencyKeys: PrismaIdempotencyRepository;
   events: JobEvents;
+  /** /v1/ws: its open connections (size). */
+  sockets: JobSockets;
   /** Keys under the store's prefix, read from S3 directly. */
   listKeys(): Promise<string[]>;
   createJob(name: string, spec?: Partial<ImageJobSpec>): Promise<ImageJob>;
@@ -68,6 +71,8 @@ export interface FixtureOptions {
   /** A file store in this folder, signing URLs with this secret, instead of S3. */
   fileStore?: { root: string; secret: string };
   sseKeepaliveMs?: number;
+  /** Between the pings of /v1/ws (WS_HEARTBEAT_MS); default the configured 20 s. */
+  wsHeartbeatMs?: number;
   /** Another S3 endpoint for the store (e.g. one that never answers), with these client deadlines. */
   s3?: { endpoint?: string; connectTimeoutMs?: number; requestTimeoutMs?: number };
   /** Another Redis for the API's health checks (default: the harness's). */
@@ -119,7 +124,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const api = assembleApi({
     // Its own KubeConfig, instrumented as api/main.ts does: the test's own requests are not the API's.
     kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, modelUploadMaxBytes: opts.modelUploadMaxBytes, modelTmpDir: opts.modelTmpDir,
-    outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, watchTimeoutSeconds: 60,
+    outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, wsHeartbeatMs: opts.wsHeartbeatMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
     deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds,
   });
@@ -140,11 +145,13 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   };
   const tenantNamespaces: string[] = [];
   shell.use(api.app);
+  // WebSockets (/v1/ws) on the same server, as api/main.ts does.
+  api.sockets.attach(server);
   const s3client = new S3Client({ endpoint: env.s3.endpoint, region: env.s3.region, forcePathStyle: true, credentials: { accessKeyId: env.s3.accessKeyId, secretAccessKey: env.s3.secretAccessKey } });
   await eventually(() => mirror.synced, "the mirror to sync");
 
   return {
-    url, namespace, key, adminKey, databaseUrl: db.url, fetch: withKey, newKey, apiKeys, tenants, kc, custom, store, prefix, prisma, jobs, idempotencyKeys, events,
+    url, namespace, key, adminKey, databaseUrl: db.url, fetch: withKey, newKey, apiKeys, tenants, kc, custom, store, prefix, prisma, jobs, idempotencyKeys, events, sockets: api.sockets,
     async newTenant(tenantLabel) {
       const name = uniqueName(tenantLabel);
       const admin = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
