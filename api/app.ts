@@ -24,6 +24,8 @@ import { errorHandler, notFound } from "./http/problem.js";
 import { requestLog } from "./http/request-log.js";
 import { requestIds } from "./http/request-id.js";
 import { fileRoutes } from "./http/routes/files.js";
+import { uploadRoutes } from "./http/routes/uploads.js";
+import { DirectUploads } from "./domain/direct-upload.js";
 import { healthRoutes, type ReadinessChecks } from "./http/routes/health.js";
 import { jobEventRoutes } from "./http/routes/job-events.js";
 import { jobRoutes } from "./http/routes/jobs.js";
@@ -32,6 +34,8 @@ import { openApiRoutes } from "./http/routes/openapi.js";
 import { httpMetrics, metricsRoutes, rateLimitMetrics } from "./http/metrics.js";
 import { processRegistry, type Registry } from "../common/metrics.js";
 import { SseStreams } from "./http/sse-streams.js";
+import { wsTicketRoutes } from "./http/ws/ticket-routes.js";
+import type { WsTickets } from "./http/ws/ws-tickets.js";
 
 export interface AppDeps {
   log: Logger;
@@ -59,6 +63,8 @@ export interface AppDeps {
   events: JobEvents;
   /** The open SSE streams; pass one to be able to close them at shutdown. */
   streams?: SseStreams;
+  /** The tickets of POST /v1/ws/tickets, for browsers' WebSockets (api/http/ws/); none: that route fails. */
+  wsTickets?: WsTickets;
   /** The signer of a file:// store's URLs; without one, /v1/files serves nothing. */
   fileUrlSigner?: UrlSigner;
   /** Named checks behind /readyz (Postgres, the apiserver, the mirror, storage, Redis). */
@@ -130,7 +136,11 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(modelRoutes({ cluster: deps.cluster, auth, add: addModel, maxUploadBytes: deps.modelUploadMaxBytes ?? 512 * 1024 ** 2, beforeAdd, tmpDir: deps.modelTmpDir }));
   app.use(usageRoutes({ usage: new UsageReports({ jobs: deps.jobs }), auth }));
+  app.use(wsTicketRoutes({ auth, tickets: deps.wsTickets }));
   app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
+  // Presigned on the store itself; the API's own PUT (a file store) writes through the submit path's.
+  const directUploads = new DirectUploads({ store: deps.store, putStore: uploads, fileSigner: deps.fileUrlSigner, publicUrl: deps.publicUrl, maxUploadBytes: deps.maxUploadBytes, caps, log });
+  app.use(uploadRoutes({ uploads: directUploads, auth, beforeUpload: health && (() => health.require("storage")) }));
   app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));
   app.use(notFound());
   app.use(rateLimitMetrics(metrics));

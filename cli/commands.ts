@@ -3,6 +3,7 @@ import { basename, extname, join } from "node:path";
 import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient, type TenantLimits, type TenantView } from "../client/index.js";
 import { addModelCommand } from "./add-model.js";
 import { convertTfjsCommand } from "./convert-tfjs.js";
+import { exportManifestCommand } from "./export-manifest.js";
 import { UsageError, type Io } from "./io.js";
 import type { Options } from "./run.js";
 
@@ -37,10 +38,24 @@ export function describeJob(j: JobView): string {
 
 const failed = (j: JobView) => j.status !== "succeeded";
 
+/** Image types by file extension, for --direct (the API checks the bytes). */
+const IMAGE_TYPES: Record<string, string> = {
+  ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".avif": "image/avif",
+};
+
+/** A URI as is; a file's bytes for a multipart submit, or with --direct sent to storage first (POST /v1/uploads), as its upload: URI. */
+async function inputOf(client: PixelmillClient, arg: string, direct: boolean | undefined): Promise<Blob | { uri: string }> {
+  if (/^(s3|https):\/\/|^upload:/.test(arg)) return { uri: arg };
+  const bytes = new Blob([await readFile(arg)]);
+  if (!direct) return bytes;
+  const contentType = IMAGE_TYPES[extname(arg).toLowerCase()];
+  if (!contentType) throw new UsageError(`--direct needs an image file named by its type (${Object.keys(IMAGE_TYPES).join(", ")}): ${arg}`);
+  return { uri: await client.uploadFile(bytes, { contentType }) };
+}
+
 export const submitCommand: Command = async ({ client, args, options, io }) => {
   const model = options.model;
   if (!model) throw new UsageError("submit needs --model");
-  if (args.length === 0) throw new UsageError("submit needs at least one FILE or URI");
   const format = options["output-format"];
   if (format !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--output-format is one of ${OUTPUT_FORMATS.join(", ")}`);
   if (options.out && !options.wait) throw new UsageError("--out needs --wait");
@@ -49,16 +64,16 @@ export const submitCommand: Command = async ({ client, args, options, io }) => {
     model, ...(params ? { params } : {}), ...(format ? { output: { format: format as (typeof OUTPUT_FORMATS)[number] } } : {}), ...(options["no-cache"] ? { cache: false } : {}),
   };
   const submitted = [];
-  for (const arg of args) {
-    const isUri = /^(s3|https):\/\//.test(arg);
-    const input = isUri ? { uri: arg } : new Blob([await readFile(arg)]);
-    const summary = await client.submit(input, { ...job, filename: basename(arg) });
-    submitted.push({ arg, id: summary.id });
-    if (!options.wait) print(io, options.json, summary, `${summary.id}  ${summary.status}  ${arg}`);
+  // No FILE or URI: one job without an input image, for a text-to-image model (--param prompt=...).
+  for (const arg of args.length ? args : [undefined]) {
+    const input = arg === undefined ? null : await inputOf(client, arg, options.direct);
+    const summary = await client.submit(input, { ...job, ...(arg === undefined ? {} : { filename: basename(arg) }) });
+    submitted.push({ arg: arg ?? "", id: summary.id });
+    if (!options.wait) print(io, options.json, summary, `${summary.id}  ${summary.status}${arg === undefined ? "" : `  ${arg}`}`);
   }
   if (!options.wait) return 0;
   const ends = await Promise.all(submitted.map(async ({ arg, id }) => {
-    const view = await client.wait(id, (v) => io.stderr(`${basename(arg)} ${id.slice(0, 8)}: ${v.status}${v.error ? ` (${v.error.reason}: ${v.error.message})` : ""}\n`));
+    const view = await client.wait(id, (v) => io.stderr(`${arg ? `${basename(arg)} ` : ""}${id.slice(0, 8)}: ${v.status}${v.error ? ` (${v.error.reason}: ${v.error.message})` : ""}\n`));
     let file: string | undefined;
     if (options.out && view.status === "succeeded") {
       await mkdir(options.out, { recursive: true });
@@ -98,9 +113,10 @@ export const jobsCommand: Command = async ({ client, args, options, io }) => {
 
 export const modelsCommand: Command = async ({ client, args, options, io }) => {
   if (args[0] === "convert-tfjs") return convertTfjsCommand(args.slice(1), options, io);
+  if (args[0] === "manifest-export") return exportManifestCommand(args.slice(1), options, io);
   if (args[0] === "add") return addModelCommand(client, args.slice(1), options, io);
   // `models` and `models list` both list what GET /v1/models answers.
-  if (args.length > (args[0] === "list" ? 1 : 0)) throw new UsageError("models [list] | models add … | models convert-tfjs …");
+  if (args.length > (args[0] === "list" ? 1 : 0)) throw new UsageError("models [list] | models add … | models convert-tfjs … | models manifest-export …");
   const models = await client.models();
   const line = (m: (typeof models.items)[number]) =>
     `${m.name}  ${m.task}  ${m.license ?? "no license stated"}${m.params.length ? `  params: ${m.params.map((p) => `${p.name} (${p.type})`).join(", ")}` : ""}`;

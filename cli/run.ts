@@ -10,13 +10,16 @@ export const EXIT = { ok: 0, jobFailed: 1, usage: 2, api: 3 } as const;
 
 export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
 
-  submit FILE|URI... --model M [--param k=v]... [--output-format png|webp|jpeg] [--no-cache] [--wait] [--out DIR]
+  submit [FILE|URI...] --model M [--param k=v]... [--output-format png|webp|jpeg] [--no-cache] [--direct] [--wait] [--out DIR]
+             (--direct: each FILE goes straight to storage first, POST /v1/uploads, and the job names its upload: URI)
   jobs list [--status S] [--model M] [--limit N] [--cursor C]
   jobs get|cancel|watch ID
   models [list]
   models add FILE.onnx|TFJS_DIR --name N --task image-to-image|image-to-mask --contract FILE.yaml|json
              [--license SPDX] [--origin-url URL | --origin-package PKG@VERSION]   (models:write; to your tenant)
   models convert-tfjs DIR --out FILE.onnx   (local: a TF.js layers model → ONNX; exit 1 if it cannot)
+  models manifest-export DIR --name N --source s3://BUCKET/PREFIX/ [--task text-to-image|image-to-image] [--license SPDX]
+             (local: the ImageModel YAML of a diffusion export folder uploaded to PREFIX, every file pinned; docs/diffusion.md)
   keys create NAME --scope S... [--tenant T] [--expires-at ISO-8601]
   keys list
   keys revoke ID
@@ -41,6 +44,7 @@ const OPTIONS = {
   param: { type: "string", short: "p", multiple: true },
   "output-format": { type: "string" },
   "no-cache": { type: "boolean" },
+  direct: { type: "boolean" },
   wait: { type: "boolean", short: "w" },
   out: { type: "string", short: "o" },
   status: { type: "string" },
@@ -62,6 +66,7 @@ const OPTIONS = {
   license: { type: "string" },
   "origin-url": { type: "string" },
   "origin-package": { type: "string" },
+  source: { type: "string" },
 } as const;
 
 export type Options = ReturnType<typeof parse>["values"];

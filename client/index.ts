@@ -4,16 +4,26 @@ import type { modelContract, modelOrigin } from "../api/http/model-form.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
 import type { newKey, newTenant, tenantLimitsPatch } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
-import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UsageView } from "../api/http/schemas.js";
+import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
 
 // A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
 // requests with and shapes answers with (api/http/schemas.ts): imported as types only, so the
 // client runs anywhere fetch does and carries none of the server's code.
 
-export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UsageView };
+export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView };
 /** The JSON body of POST /v1/jobs. */
 export type JobRequest = z.input<typeof jsonJob>;
+
+/** A worker's progress report on a job's event stream (`event: progress`). */
+export interface JobProgressEvent {
+  attempt: number;
+  stage: "fetch" | "decode" | "inference" | "encode" | "upload";
+  elapsedMs: number;
+  step?: { done: number; total: number };
+  /** A data: URL of a small PNG of the image so far. */
+  preview?: string;
+}
 /** What submit() takes besides the input. Multipart uploads carry `output.format` but not `output.quality`. */
 export type SubmitOptions = Omit<JobRequest, "input"> & { idempotencyKey?: string; filename?: string };
 /** The query of GET /v1/jobs. */
@@ -70,10 +80,14 @@ export class PixelmillClient {
     this.fetchFn = opts.fetch ?? fetch;
   }
 
-  /** Submits a job: bytes are uploaded (multipart), `{ uri }` (s3:// or https://) is sent as JSON. */
-  async submit(input: Blob | Uint8Array | { uri: string }, opts: SubmitOptions): Promise<JobSummary> {
+  /**
+   * Submits a job: bytes are uploaded (multipart), `{ uri }` (upload:, s3:// or https://) is sent as JSON,
+   * and `null` sends a job without an input image (a text-to-image model's: a prompt in params).
+   */
+  async submit(input: Blob | Uint8Array | { uri: string } | null, opts: SubmitOptions): Promise<JobSummary> {
     const { idempotencyKey, filename, ...job } = opts;
     const headers: Record<string, string> = idempotencyKey ? { "idempotency-key": idempotencyKey } : {};
+    if (input === null) return this.request("POST", "/v1/jobs", { json: job, headers });
     if ("uri" in input) {
       return this.request("POST", "/v1/jobs", { json: { ...job, input: { uri: input.uri } }, headers });
     }
@@ -86,6 +100,37 @@ export class PixelmillClient {
     if (job.cache !== undefined) form.set("cache", String(job.cache));
     form.set("image", input instanceof Blob ? input : new Blob([new Uint8Array(input)]), filename ?? "image");
     return this.request("POST", "/v1/jobs", { body: form, headers });
+  }
+
+  /** A direct upload (POST /v1/uploads): where to send one image of `contentType`, at most `bytes` long (MAX_UPLOAD_BYTES if left out). */
+  async createUpload(opts: { contentType: string; bytes?: number }): Promise<UploadView> {
+    const json = { content_type: opts.contentType, ...(opts.bytes === undefined ? {} : { bytes: opts.bytes }) };
+    return (await this.request<{ upload: UploadView }>("POST", "/v1/uploads", { json })).upload;
+  }
+
+  /**
+   * Sends an image straight to storage (createUpload, then S3's form POST or the API's PUT) and
+   * returns its `upload:` URI, for submit({ uri }): on S3 storage the bytes never pass through the
+   * API. The type is `contentType`, else the Blob's; the bound is the file's own size.
+   */
+  async uploadFile(data: Blob | Uint8Array, opts: { contentType?: string } = {}): Promise<string> {
+    const blob = blobOf(data);
+    const contentType = opts.contentType ?? blob.type;
+    if (!contentType) throw new Error("uploadFile needs the image's type: pass contentType, or a Blob with a type");
+    const upload = await this.createUpload({ contentType, bytes: blob.size });
+    const file = new Blob([blob], { type: contentType });
+    // No API key goes to these URLs: the signature is the grant.
+    let res: Response;
+    if (upload.method === "POST") {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+      form.append("file", file); // last: S3 ignores fields after the file
+      res = await this.fetchFn(upload.url, { method: "POST", body: form });
+    } else {
+      res = await this.fetchFn(upload.url, { method: "PUT", body: file, headers: { "content-type": contentType } });
+    }
+    if (!res.ok) throw new PixelmillApiError(await problemOf(res));
+    return upload.uri;
   }
 
   get(id: string): Promise<JobView> {
@@ -103,14 +148,16 @@ export class PixelmillClient {
 
   /**
    * The job now and at each change, until it is finished (Server-Sent Events). A stream that
-   * ends early is opened again; what it repeats is skipped.
+   * ends early is opened again; what it repeats is skipped. `onProgress` hears the worker's
+   * progress reports between changes (a diffusion's steps, with an occasional preview).
    */
-  async *watch(id: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<JobView> {
+  async *watch(id: string, opts: { signal?: AbortSignal; onProgress?: (progress: JobProgressEvent) => void } = {}): AsyncGenerator<JobView> {
     let last: string | undefined;
     for (let quiet = 0; quiet < 5; quiet++) {
       const res = await this.send("GET", `/v1/jobs/${encodeURIComponent(id)}/events`, { headers: { accept: "text/event-stream" }, signal: opts.signal });
       if (!res.body) throw new Error("the event stream has no body");
       for await (const event of readEvents(res.body)) {
+        if (event.event === "progress") opts.onProgress?.(JSON.parse(event.data) as JobProgressEvent);
         if (event.event !== "status") continue;
         const view = JSON.parse(event.data) as JobView;
         const seen = JSON.stringify([view.status, view.attempts, view.error, view.output?.bytes]);
@@ -125,9 +172,9 @@ export class PixelmillClient {
   }
 
   /** Waits for the job to finish; its last view. */
-  async wait(id: string, onChange?: (view: JobView) => void): Promise<JobView> {
+  async wait(id: string, onChange?: (view: JobView) => void, onProgress?: (progress: JobProgressEvent) => void): Promise<JobView> {
     let view: JobView | undefined;
-    for await (view of this.watch(id)) onChange?.(view);
+    for await (view of this.watch(id, { onProgress })) onChange?.(view);
     return view ?? this.get(id);
   }
 
@@ -163,6 +210,14 @@ export class PixelmillClient {
       for (const [path, bytes] of Object.entries(files.tfjs.shards)) form.append("shard", blobOf(bytes), path);
     }
     return this.request("POST", "/v1/models", { body: form });
+  }
+
+  /**
+   * A single-use ticket (valid 60 s) for a browser to open the WebSocket `/v1/ws`:
+   * `new WebSocket(url, ["pixelmill.v1", "ticket." + ticket])`. Never put the key in the URL.
+   */
+  wsTicket(): Promise<WsTicketView> {
+    return this.request("POST", "/v1/ws/tickets");
   }
 
   /** Usage per tenant per UTC day: jobs succeeded, run seconds, GPU-seconds. */

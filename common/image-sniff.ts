@@ -4,6 +4,12 @@ export interface ImageType {
   contentType: string;
 }
 
+/** Every type sniffImageType knows, in its order: what an upload may declare (POST /v1/uploads). */
+export const IMAGE_TYPES: readonly ImageType[] = [
+  { ext: "png", contentType: "image/png" }, { ext: "jpg", contentType: "image/jpeg" }, { ext: "webp", contentType: "image/webp" },
+  { ext: "gif", contentType: "image/gif" }, { ext: "tiff", contentType: "image/tiff" }, { ext: "avif", contentType: "image/avif" },
+];
+
 /** Enough bytes for every signature below, including an AVIF ftyp box's compatible brands. */
 export const SNIFF_BYTES = 64;
 

@@ -6,8 +6,10 @@ import { PUBLIC_ONLY, refuseUrlHost } from "../../common/address-policy.js";
 import { refuseInput, storeRoot } from "../../common/job/input-access.js";
 import { refuseBucket } from "../../common/job/input-grants.js";
 import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
+import { inputMismatch } from "../../common/job/model-input.js";
 import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
+import { missingUpload } from "./direct-upload.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
 import type { Principal } from "./principal.js";
@@ -16,7 +18,8 @@ import { REQUEST_ID_ANNOTATION } from "../../common/request-id.js";
 
 export interface JobRequest {
   model: string;
-  input: { uri: string };
+  /** Absent for a text-to-image model (common/job/model-input.ts). */
+  input?: { uri: string };
   params?: Record<string, unknown>;
   output?: { format?: OutputFormat; quality?: number };
   /** Run-time limit of one attempt (spec.timeoutSeconds). */
@@ -61,7 +64,7 @@ export class SubmitJob {
     try {
       const model = await this.deps.cluster.getModel(namespace, request.model);
       if (!model) throw new UnknownModelError(request.model);
-      await this.check(namespace, request, model);
+      await this.check(namespace, request, model, uploadKey);
       await this.deps.caps?.checkActiveJobs(principal);
       created = await this.deps.cluster.createJob(this.manifest(namespace, request, requestId));
     } catch (err) {
@@ -79,20 +82,23 @@ export class SubmitJob {
   }
 
   /**
-   * What the worker would refuse without retrying, refused now: params checked by the worker's
-   * own validator against the model's declarations, an input in the platform's store that is not
-   * this namespace's upload or output, the input's bucket (in INPUT_BUCKETS and granted to the
+   * What the worker would refuse without retrying, refused now: an input image where the model
+   * takes none (or none where it needs one), params checked by the worker's own validator against
+   * the model's declarations, an input in the platform's store that is not this namespace's upload or output, the input's bucket (in INPUT_BUCKETS and granted to the
    * namespace, common/job/input-grants.ts), and an https:// host given
    * as a non-public IP address (names are resolved and checked by the worker, which connects).
    * A malformed URI is left to the apiserver, whose CRD rules say what is wrong with it.
    */
-  private async check(namespace: string, request: JobRequest, model: ImageModel): Promise<void> {
+  private async check(namespace: string, request: JobRequest, model: ImageModel, uploadKey?: string): Promise<void> {
     try {
       resolveParams(model.spec.params, request.params);
     } catch (err) {
       if (err instanceof JobFailure) throw new InvalidJobError(err.message);
       throw err;
     }
+    const mismatch = inputMismatch(request.model, model.spec, request.input !== undefined);
+    if (mismatch) throw new InvalidJobError(mismatch);
+    if (!request.input) return;
     const input = parseInputUri(request.input.uri);
     // Before the malformed URI is left to the apiserver: an IPv6 zone id (https://[fe80::1%25eth0]/) is malformed only to WHATWG URL.
     const forbidden = refuseUrlHost(PUBLIC_ONLY, request.input.uri);
@@ -100,6 +106,9 @@ export class SubmitJob {
     if ("problem" in input) return;
     const refused = refuseInput(input, namespace, this.storeRoot);
     if (refused) throw new InvalidJobError(refused);
+    // A direct upload (POST /v1/uploads) named before its file was sent: 422 now, not InputNotFound later.
+    const missing = input.scheme === "upload" && input.key !== uploadKey ? await missingUpload(this.deps.store, input.key) : undefined;
+    if (missing) throw new InvalidJobError(missing);
     if (input.scheme !== "s3") return;
     // INPUT_BUCKETS first: a bucket it refuses costs no apiserver read.
     const rule = { allowed: this.inputBuckets, root: this.storeRoot };
@@ -121,7 +130,7 @@ export class SubmitJob {
       },
       spec: {
         model: request.model,
-        input: request.input,
+        ...(request.input ? { input: request.input } : {}),
         ...(request.params ? { params: request.params } : {}),
         ...(request.output ? { output: request.output } : {}),
         ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),

@@ -20,6 +20,8 @@ export interface UploadOptions {
   log: Logger;
   /** Runs once the upload is stored, with its size; when it throws, the upload is deleted (a tenant's daily bytes cap). */
   admit?: (bytes: number) => Promise<void>;
+  /** The key for an upload of the sniffed type (throwing to refuse it); by default a new `uploads/<namespace>/<uuid>.<ext>`. */
+  keyFor?: (type: ImageType) => string;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function storeUpload(file: Readable, opts: UploadOptions): Promise<
   let key: string | undefined;
   try {
     const type = await guard.detected;
-    key = `${uploadsPrefix(opts.namespace)}${randomUUID()}.${type.ext}`;
+    key = opts.keyFor ? opts.keyFor(type) : `${uploadsPrefix(opts.namespace)}${randomUUID()}.${type.ext}`;
     const stored = await opts.store.put(key, guard, { contentType: type.contentType });
     await opts.admit?.(stored.bytes);
     return { key, contentType: type.contentType, bytes: stored.bytes };

@@ -62,10 +62,10 @@ const startDeadlineSeconds = z.int().min(1).max(MAX_START_DEADLINE_SECONDS, `at 
 export const jsonJob = z.strictObject({
   model,
   input: z.strictObject({
-    // upload: keys are handed out by this API only, through multipart uploads. The rest of the
+    // upload: keys come from POST /v1/uploads (the namespace's own only). The rest of the
     // URI's rules are the CRD's, whose messages the apiserver's refusal carries (422).
-    uri: z.string().max(2048).refine((uri) => (CLIENT_INPUT_SCHEMES as readonly string[]).includes(uriScheme(uri) ?? ""), "must be an s3:// or https:// URI"),
-  }),
+    uri: z.string().max(2048).refine((uri) => (CLIENT_INPUT_SCHEMES as readonly string[]).includes(uriScheme(uri) ?? ""), "must be an upload:, s3:// or https:// URI"),
+  }).optional().describe("the input image; left out for a text-to-image model, which makes its image from params (a prompt)"),
   params: params.optional(),
   output: z.strictObject({ format: outputFormat.optional(), quality: z.int().min(1).max(100).optional() }).optional(),
   timeoutSeconds: timeoutSeconds.optional(),

@@ -13,7 +13,7 @@ export interface ResponseSpec {
 }
 
 export interface Operation {
-  method: "get" | "post" | "patch" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   /** OpenAPI's form: `{id}` for express's `:id`. */
   path: string;
   operationId: string;
@@ -28,7 +28,7 @@ export interface Operation {
    * Request bodies by content type, each a request schema's name. A multipart body's file parts
    * are `files` (name → description; those in `requiredFiles` must be sent); default: `image`.
    */
-  body?: { json?: string; multipart?: string; files?: Record<string, string>; requiredFiles?: string[] };
+  body?: { json?: string; multipart?: string; files?: Record<string, string>; requiredFiles?: string[]; image?: string };
   responses: Record<number, ResponseSpec>;
   /** The error statuses, each answered with application/problem+json. */
   problems: number[];
@@ -63,8 +63,13 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get", path: "/v1/jobs/{id}/events", operationId: "jobEvents", scope: "jobs:read",
-    summary: "Server-Sent Events: `event: status` with the job (as GET shows it, a JobView) now and at each change; closes after a terminal state.",
-    pathParams: job, responses: { 200: { description: "an event stream; each `data:` is a JobView", contentType: "text/event-stream" } }, problems: [404, ...KEYED],
+    summary: "Server-Sent Events: `event: status` with the job (as GET shows it, a JobView) now and at each change; closes after a terminal state. While a worker runs the job, `event: progress` between them: `{ attempt, stage, elapsedMs, step?: { done, total }, preview? }` (a diffusion's steps; `preview` a data: URL of a PNG).",
+    pathParams: job, responses: { 200: { description: "an event stream; each `status` event's `data:` is a JobView, each `progress` event's a progress report", contentType: "text/event-stream" } }, problems: [404, ...KEYED],
+  },
+  {
+    method: "post", path: "/v1/ws/tickets", operationId: "wsTicket", scope: "jobs:read",
+    summary: "A single-use ticket, valid 60 s, to open the WebSocket `/v1/ws` from a browser (which cannot set headers on one): offer the subprotocols `pixelmill.v1` and `ticket.<ticket>`; never put a key in the URL. Other clients may open `/v1/ws` with `Authorization: Bearer <key>`. On the socket (JSON text frames), send `{ \"type\": \"subscribe\", \"jobs\": [ids] }` or `{ \"type\": \"subscribe\", \"all\": true, \"since\"?: <event id> }`; the server sends `status` (`id`, `job`: a JobView), `progress`, `subscribed` and `error` messages, and pings every 20 s.",
+    responses: { 201: { description: "the ticket", schema: "WsTicket" } }, problems: KEYED,
   },
   {
     method: "get", path: "/v1/usage", operationId: "getUsage", scope: "jobs:read",
@@ -123,6 +128,17 @@ export const OPERATIONS: Operation[] = [
     method: "post", path: "/v1/keys/{id}/rotate", operationId: "rotateKey", scope: "keys:admin",
     summary: "A new key with the same tenant, name, scopes and expiry; the old one is revoked. The answer shows the new key this once.",
     pathParams: { id: "the key's id" }, responses: { 201: { description: "the new key", schema: "CreatedKey" } }, problems: [404, 409, ...KEYED],
+  },
+  {
+    method: "post", path: "/v1/uploads", operationId: "createUpload", scope: "jobs:write",
+    summary: "A direct upload: a URL to send one image straight to storage (S3: a presigned form POST; a file store: a signed PUT to the API), with its type and size bound enforced there, valid 15 minutes. A job then names `upload.uri` as its input. The size bound (`bytes`, else MAX_UPLOAD_BYTES) counts against the tenant's upload bytes of the day now.",
+    body: { json: "NewUpload" }, responses: { 201: { description: "the upload", schema: "Upload" } }, problems: [400, 413, 415, ...KEYED],
+  },
+  {
+    method: "put", path: "/v1/uploads/{key}", operationId: "putUpload",
+    summary: "The file of a direct upload to a file store, by the signed URL POST /v1/uploads handed out (`expires`, `sig`, `max`); no API key. Sniffed as multipart uploads are: an image of the declared type, at most `max` bytes.",
+    pathParams: { key: "the upload's key" }, body: { image: "the image's bytes, Content-Type the declared type (or none)" },
+    responses: { 200: { description: "stored", schema: "StoredUpload" } }, problems: [403, 413, 415, 500, 503],
   },
   {
     method: "get", path: "/v1/files/{key}", operationId: "getFile", summary: "An object of a file:// store, by the signed URL the API handed out (`expires`, `sig`).",

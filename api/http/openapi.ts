@@ -6,9 +6,10 @@ import { modelForm } from "./model-form.js";
 import { listQuery } from "./routes/jobs.js";
 import { newKey, newTenant, tenantLimitsPatch } from "./routes/tenants.js";
 import { usageQuery } from "./routes/usage.js";
+import { newUpload } from "./routes/uploads.js";
 import {
   createdKeySchema, healthSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
-  modelListSchema, modelSchema, problemSchema, readinessSchema, tenantListSchema, tenantSchema, usageSchema,
+  modelListSchema, modelSchema, problemSchema, readinessSchema, storedUploadSchema, tenantListSchema, tenantSchema, uploadSchema, usageSchema, wsTicketSchema,
 } from "./schemas.js";
 
 /**
@@ -22,10 +23,10 @@ type JsonSchema = Record<string, unknown>;
 const RESPONSES = {
   JobStatus: jobStatusSchema, JobUrls: jobUrlsSchema, JobOutput: jobOutputSchema, JobSummary: jobSummarySchema, JobView: jobViewSchema, JobList: jobListSchema,
   Model: modelSchema, ModelList: modelListSchema, Tenant: tenantSchema, TenantList: tenantListSchema, Key: keySchema, CreatedKey: createdKeySchema, KeyList: keyListSchema,
-  Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema,
+  Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema, Upload: uploadSchema, StoredUpload: storedUploadSchema, WsTicket: wsTicketSchema,
 };
 /** Read as their input (what a client sends): coercions and transforms as the wire sees them. */
-const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, ModelForm: modelForm, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey };
+const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, ModelForm: modelForm, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey, NewUpload: newUpload };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -55,8 +56,8 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
   if (op.operationId === "submitJob") {
     parameters.push({ name: "Idempotency-Key", in: "header", required: false, description: "1-255 printable ASCII characters; a retry with the same key and request answers with the same job", schema: { type: "string", minLength: 1, maxLength: 255 } });
   }
-  if (op.operationId === "getFile") {
-    for (const name of ["expires", "sig"]) parameters.push({ name, in: "query", required: true, schema: { type: "string" } });
+  if (op.operationId === "getFile" || op.operationId === "putUpload") {
+    for (const name of op.operationId === "getFile" ? ["expires", "sig"] : ["expires", "sig", "max"]) parameters.push({ name, in: "query", required: true, schema: { type: "string" } });
   }
   const responses: Record<string, unknown> = {};
   for (const [status, spec] of Object.entries(op.responses)) {
@@ -75,6 +76,7 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
   if (op.body) {
     const bodies: Record<string, unknown> = {};
     if (op.body.json) bodies["application/json"] = { schema: ref(op.body.json) };
+    if (op.body.image) bodies["image/*"] = { schema: { type: "string", contentMediaType: "application/octet-stream", description: op.body.image } };
     if (op.body.multipart) {
       const form = requests[op.body.multipart] as { properties?: Record<string, unknown>; required?: string[] };
       const files = op.body.files ?? { image: "the image (PNG, JPEG, WebP, GIF, TIFF or AVIF)" };

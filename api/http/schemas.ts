@@ -101,10 +101,10 @@ export const modelSchema = z.object({
   task: z.string(),
   license: z.string().nullable().describe("SPDX licence expression covering the weights; null: not stated"),
   origin: modelOriginSchema.nullable().describe("where the weights come from; null: not stated"),
-  sha256: z.string().nullable().describe("SHA-256 of the ONNX file the worker runs; null: not pinned (builtin models may leave it out)"),
-  input: modelInputSchema.nullable().describe("null for text-to-image"),
+  sha256: z.string().nullable().describe("SHA-256 of the ONNX file the worker runs (of an export folder's model_index.json); null: not pinned (builtin models may leave it out)"),
+  input: modelInputSchema.nullable().describe("null for text-to-image and for export folders (diffusion), whose graphs say what they take"),
   output: modelOutputSchema.nullable().describe("null when not declared (image-to-text may leave it out)"),
-  components: z.record(z.string(), z.string().nullable()).describe("the SHA-256 of each other file of a model of several graphs (OCR's classifier, recognizer and charset), by name; {} for one graph"),
+  components: z.record(z.string(), z.string().nullable()).describe("the SHA-256 of each other file of a model of several graphs (OCR's classifier, recognizer and charset), by name; of an export folder (diffusion), by path in it; {} for one graph"),
   params: z.array(modelParamSchema),
 });
 
@@ -168,6 +168,28 @@ export const problemSchema = z.looseObject({
   job_status: jobStatusSchema.optional().describe("409: the finished job's status"),
 });
 
+/** POST /v1/uploads: where to send the file (api/domain/direct-upload.ts), and the URI a job then names. */
+export const uploadSchema = z.object({
+  upload: z.object({
+    uri: z.string().describe("upload:uploads/<namespace>/<uuid>.<ext>: name it as a JSON job's input.uri once the file is sent"),
+    key: z.string().describe("the object's key in the platform's store"),
+    content_type: z.string().describe("the declared type; the file must be sent with it, and be an image of it"),
+    method: z.enum(["POST", "PUT"]).describe("POST: a multipart/form-data form to `url` with every field of `fields`, then the file as `file` (S3 storage); PUT: the file as the body to `url` (file storage, the API itself)"),
+    url: z.string().describe("where to send the file; it needs no API key"),
+    fields: z.record(z.string(), z.string()).describe("the form fields of a POST, in this order before the file; {} for a PUT"),
+    expires_at: z.iso.datetime().describe("the URL is refused after this"),
+    max_bytes: z.int().describe("the largest file the store takes at this URL"),
+  }),
+});
+/** PUT /v1/uploads/{key}: what the API stored. */
+export const storedUploadSchema = z.object({ key: z.string(), content_type: z.string(), bytes: z.int() });
+
+/** What POST /v1/ws/tickets answers. */
+export const wsTicketSchema = z.object({
+  ticket: z.string().describe("single use: open /v1/ws offering the subprotocols `pixelmill.v1` and `ticket.<ticket>`"),
+  expires_at: timestamp.describe("60 s after it was issued"),
+});
+
 export const healthSchema = z.object({ status: z.literal("ok") });
 export const readinessSchema = z.object({ status: z.literal("ready"), checks: z.record(z.string(), z.enum(["ok", "unavailable"])) });
 
@@ -183,3 +205,5 @@ export type KeyView = z.infer<typeof keySchema>;
 export type CreatedKey = z.infer<typeof createdKeySchema>;
 export type UsageView = z.infer<typeof usageSchema>;
 export type ProblemDetails = z.infer<typeof problemSchema>;
+export type WsTicketView = z.infer<typeof wsTicketSchema>;
+export type UploadView = z.infer<typeof uploadSchema>["upload"];

@@ -3,16 +3,19 @@
  * workers all read inputs through parseInputUri; the CRD's CEL rules on spec.input.uri
  * (crds/imagejobs.pixelmill.io.yaml) say the same to kubectl users.
  *
- * - `upload:<key>`: an object the API stored from a multipart upload (the API hands these out;
- *   clients never name one in JSON).
+ * - `upload:<key>`: an object under the namespace's `uploads/<namespace>/`, stored by the API from
+ *   a multipart upload or sent straight to storage by the client (POST /v1/uploads hands out the key).
  * - `s3://<bucket>/<key>`: an object in a bucket inputs may be read from (inputBuckets).
  * - `https://<host>/<path>`: fetched by the worker from public addresses only (address policy).
  */
 export const INPUT_SCHEMES = ["upload", "s3", "https"] as const;
 export type InputScheme = (typeof INPUT_SCHEMES)[number];
 
-/** The schemes a client may name in a JSON job: upload: keys come only from the API's own uploads. */
-export const CLIENT_INPUT_SCHEMES: readonly InputScheme[] = ["s3", "https"];
+/**
+ * The schemes a client may name in a JSON job: all of them. An upload: key is one POST /v1/uploads
+ * handed out (or a multipart submit made); the API refuses another namespace's (input-access.ts).
+ */
+export const CLIENT_INPUT_SCHEMES: readonly InputScheme[] = ["upload", "s3", "https"];
 
 export const INPUT_URI_FORMS = "upload:<key>, s3://<bucket>/<key> or https://<host>/<path>";
 

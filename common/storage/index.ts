@@ -5,7 +5,7 @@ import { S3ObjectStore } from "./s3-object-store.js";
 import type { ObjectStore } from "./object-store.js";
 import type { UrlSigner } from "./url-signer.js";
 
-export type { ObjectStore, StoredObject, PutOptions } from "./object-store.js";
+export type { ObjectStore, StoredObject, PutOptions, PresignPostOptions, PresignedPost } from "./object-store.js";
 export { readAll, checkKey, validKey } from "./object-store.js";
 export { UrlSigner, type UrlSignerOptions } from "./url-signer.js";
 export { FileObjectStore } from "./file-object-store.js";

@@ -17,6 +17,17 @@ export interface StoredObject {
   contentType?: string;
 }
 
+export interface PresignPostOptions {
+  contentType: string;
+  maxBytes: number;
+  expiresInSeconds: number;
+}
+
+export interface PresignedPost {
+  url: string;
+  fields: Record<string, string>;
+}
+
 /** Where inputs, outputs and model files live: S3 in production, a folder for `npm run dev`. */
 export interface ObjectStore {
   /** The URI a key is known by in ImageJob specs and status (`s3://bucket/key`, `file:///...`). */
@@ -38,6 +49,12 @@ export interface ObjectStore {
    * file store an HMAC-signed URL the API serves. Does not check that the object exists.
    */
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * S3 only: a browser-style form POST (`url`, and `fields` to send before the file) that stores
+   * one object at `key` until it expires, S3 itself refusing a body outside 1..maxBytes or a
+   * Content-Type other than `contentType`. Signed for the public endpoint, as presignGet is.
+   */
+  presignPost?(key: string, opts: PresignPostOptions): Promise<PresignedPost>;
   /** The key of one of this store's URIs (the inverse of `uri`); undefined for any other URI. */
   keyOf(uri: string): string | undefined;
   /**

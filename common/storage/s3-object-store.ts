@@ -1,10 +1,11 @@
 import type { Readable } from "node:stream";
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { DEFAULT_S3_CONNECT_TIMEOUT_MS, DEFAULT_S3_REQUEST_TIMEOUT_MS } from "../config.js";
 import { ObjectNotFoundError } from "../errors.js";
-import { checkKey, validKey, type ObjectStore, type PutOptions, type StoredObject } from "./object-store.js";
+import { checkKey, validKey, type ObjectStore, type PresignedPost, type PresignPostOptions, type PutOptions, type StoredObject } from "./object-store.js";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -109,6 +110,15 @@ export class S3ObjectStore implements ObjectStore {
   async presignGet(key: string, expiresInSeconds: number): Promise<string> {
     const command = new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.fullKey(key) });
     return await getSignedUrl(this.presigner, command, { expiresIn: expiresInSeconds });
+  }
+
+  async presignPost(key: string, opts: PresignPostOptions): Promise<PresignedPost> {
+    // The library adds the bucket, the exact key and each field (Content-Type) as conditions.
+    return await createPresignedPost(this.presigner, {
+      Bucket: this.opts.bucket, Key: this.fullKey(key), Expires: opts.expiresInSeconds,
+      Fields: { "Content-Type": opts.contentType },
+      Conditions: [["content-length-range", 1, opts.maxBytes]],
+    });
   }
 
   /** HeadBucket: the endpoint answers, and these credentials may use the bucket. */

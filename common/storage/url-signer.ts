@@ -30,6 +30,15 @@ export class UrlSigner {
     return `${this.baseUrl}/${path}?expires=${expires}&sig=${this.mac(key, expires)}`;
   }
 
+  /**
+   * A signer for another use of signed URLs (PUT /v1/uploads beside GET /v1/files): its key is
+   * derived from this one's and `purpose`, so a URL signed for one use is never valid for another.
+   */
+  derive(purpose: string, baseUrl: string): UrlSigner {
+    const secret = createHmac("sha256", this.opts.secret).update(`pixelmill url signer\n${purpose}`).digest("hex");
+    return new UrlSigner({ baseUrl, secret, now: this.now });
+  }
+
   /** Whether `sig` is this signer's signature of `key` and `expires`, and `expires` has not passed. */
   verify(key: string, expires: string | undefined, sig: string | undefined): boolean {
     if (!expires || !/^\d{1,12}$/.test(expires) || !sig || !/^[0-9a-f]{64}$/.test(sig)) return false;
