@@ -19,6 +19,15 @@ export async function helmBinary(): Promise<string> {
   return buildScript("build-helm.sh");
 }
 
+/**
+ * The folder holding KEDA's operator (`keda`), metrics adapter (`keda-adapter`) and CRDs (`crds/`),
+ * for bench:autoscale: hack/build-keda.sh returns the cached build at once, or builds it (long:
+ * KEDA links every scaler's SDK).
+ */
+export async function kedaBinaries(): Promise<string> {
+  return buildScript("build-keda.sh");
+}
+
 /** Runs a hack/ build script (progress on stderr) and returns the last line it prints: what it built. */
 async function buildScript(script: string): Promise<string> {
   const child = run("bash", [`${projectRoot}/hack/${script}`], { maxBuffer: 1 << 20 });

@@ -21,6 +21,8 @@ export interface ClusterOptions {
   kubeconfigPath: string;
   pki: Pki;
   kc: KubeConfig;
+  /** Also run the HPA controller, syncing every this many seconds (its default is 15). */
+  hpaSyncPeriodSeconds?: number;
 }
 
 /**
@@ -29,7 +31,8 @@ export interface ClusterOptions {
  * CA ConfigMap their tokens come with, namespace deletion, garbage collection, node lifecycle),
  * kube-scheduler (binds Pods to nodes by selectors, taints and `nvidia.com/gpu`), and KWOK
  * keeping the fake nodes (gpu-nodes.ts: the GPU nodes and one system node) Ready. No kubelet:
- * pods bound to those nodes are run by the pod runner (pod-runner.ts).
+ * pods bound to those nodes are run by the pod runner (pod-runner.ts). With `hpaSyncPeriodSeconds`,
+ * also the HPA controller (bench:autoscale's KEDA).
  */
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const { binDir, dir, kubeconfigPath, pki } = opts;
@@ -37,6 +40,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   await mkdir(join(dir, "scheduler-certs"), { recursive: true });
   const kwokConfig = join(dir, "kwok.yaml");
   await writeFile(kwokConfig, kwokStagesYaml);
+  const controllers = "deployment,replicaset,job,garbagecollector,serviceaccount,serviceaccount-token,root-ca-cert-publisher,namespace,nodelifecycle,podgc";
+  const hpa = opts.hpaSyncPeriodSeconds === undefined ? [] : [`--horizontal-pod-autoscaler-sync-period=${opts.hpaSyncPeriodSeconds}s`];
   const [kcmPort, schedulerPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const started: Managed[] = [];
   const stop = async () => {
@@ -50,7 +55,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   try {
     const kcm = start("kube-controller-manager", [
       `--kubeconfig=${kubeconfigPath}`, "--leader-elect=false",
-      "--controllers=deployment,replicaset,job,garbagecollector,serviceaccount,serviceaccount-token,root-ca-cert-publisher,namespace,nodelifecycle,podgc",
+      `--controllers=${controllers}${hpa.length ? ",horizontalpodautoscaling" : ""}`, ...hpa,
       `--service-account-private-key-file=${pki.serviceAccountKey}`, `--root-ca-file=${pki.caCert}`,
       "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, `--cert-dir=${join(dir, "kcm-certs")}`,
       // Fake nodes have no kubelet to evict from; a missed heartbeat must not empty them.

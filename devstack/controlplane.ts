@@ -1,7 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { join } from "node:path";
-import { makePki, type Pki } from "./pki.js";
+import { FRONT_PROXY_CLIENT, makeFrontProxyPki, makePki, type Pki } from "./pki.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { freePort, startProcess, waitUntil, type Managed } from "./processes.js";
 
@@ -16,13 +16,23 @@ export interface ControlPlane {
   restartApiserver: (whileDown?: () => Promise<void>) => Promise<void>;
 }
 
+export interface ControlPlaneOptions {
+  /**
+   * Open the aggregation layer to extension apiservers (an external metrics adapter such as
+   * KEDA's, bench:autoscale): front-proxy certs and request-header flags, and routing to a
+   * Service's endpoints, there being no kube-proxy for its cluster IP.
+   */
+  aggregation?: boolean;
+}
+
 /**
  * etcd and kube-apiserver, built by hack/build-controlplane.sh, on free loopback ports in `dir`:
  * the envtest arrangement (no kubelet, no controllers), enough for CRDs, watches and RBAC.
  */
-export async function startControlPlane(binDir: string, dir: string, kubeconfigPath: string): Promise<ControlPlane> {
+export async function startControlPlane(binDir: string, dir: string, kubeconfigPath: string, opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   await mkdir(join(dir, "pki"), { recursive: true });
   const [pki, clientPort, peerPort, apiPort] = await Promise.all([makePki(join(dir, "pki")), freePort(), freePort(), freePort()]);
+  const aggregationFlags = opts.aggregation ? await frontProxyFlags(join(dir, "pki")) : [];
   const started: Managed[] = [];
   const stop = async () => {
     for (const p of started.reverse()) await p.stop();
@@ -56,6 +66,7 @@ export async function startControlPlane(binDir: string, dir: string, kubeconfigP
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         `--service-account-key-file=${pki.serviceAccountPub}`, `--service-account-signing-key-file=${pki.serviceAccountKey}`,
         "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true", "--profiling=false", "--v=1",
+        ...aggregationFlags,
       ],
     });
     let apiserver = startApiserver();
@@ -82,6 +93,17 @@ export async function startControlPlane(binDir: string, dir: string, kubeconfigP
     await stop();
     throw err;
   }
+}
+
+async function frontProxyFlags(dir: string): Promise<string[]> {
+  const frontProxy = await makeFrontProxyPki(dir);
+  return [
+    `--requestheader-client-ca-file=${frontProxy.caCert}`, `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${frontProxy.clientCert}`, `--proxy-client-key-file=${frontProxy.clientKey}`,
+    "--enable-aggregator-routing=true",
+  ];
 }
 
 export function getText(url: string, ca: Buffer, token: string): Promise<{ status: number; body: string }> {

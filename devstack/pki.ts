@@ -42,3 +42,25 @@ export async function makePki(dir: string): Promise<Pki> {
     adminToken,
   };
 }
+
+export interface FrontProxyPki {
+  /** The CA the apiserver tells extension apiservers to trust for proxied requests (--requestheader-client-ca-file). */
+  caCert: string;
+  /** The client cert the aggregator presents to them (--proxy-client-cert-file/-key-file), CN FRONT_PROXY_CLIENT. */
+  clientCert: string;
+  clientKey: string;
+}
+
+export const FRONT_PROXY_CLIENT = "front-proxy-client";
+
+/** A front-proxy CA and the aggregator's client cert: what the apiserver's aggregation layer needs. */
+export async function makeFrontProxyPki(dir: string): Promise<FrontProxyPki> {
+  const p = (name: string) => join(dir, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await run("openssl", ["req", "-x509", ...ec, "-keyout", p("front-proxy-ca.key"), "-out", p("front-proxy-ca.crt"), "-days", "30", "-subj", "/CN=pixelmill-front-proxy-ca"]);
+  await run("openssl", ["req", ...ec, "-keyout", p("front-proxy-client.key"), "-out", p("front-proxy-client.csr"), "-subj", `/CN=${FRONT_PROXY_CLIENT}`]);
+  await writeFile(p("front-proxy-client.ext"), "extendedKeyUsage=clientAuth\n");
+  await run("openssl", ["x509", "-req", "-in", p("front-proxy-client.csr"), "-CA", p("front-proxy-ca.crt"), "-CAkey", p("front-proxy-ca.key"), "-CAcreateserial",
+    "-out", p("front-proxy-client.crt"), "-days", "30", "-extfile", p("front-proxy-client.ext")]);
+  return { caCert: p("front-proxy-ca.crt"), clientCert: p("front-proxy-client.crt"), clientKey: p("front-proxy-client.key") };
+}

@@ -29,6 +29,12 @@ export interface StackOptions {
   s3?: boolean;
   /** Always start private Postgres and Redis, which can then be restarted (default: PIXELMILL_OWN_SERVICES=1). */
   ownServices?: boolean;
+  /**
+   * Serve HorizontalPodAutoscalers: the HPA controller (syncing every `syncPeriodSeconds`, default
+   * 15 as in kube-controller-manager) and the apiserver's aggregation layer open to a metrics
+   * adapter (bench:autoscale runs KEDA's). Only for a stack that starts its own cluster.
+   */
+  hpa?: { syncPeriodSeconds?: number };
   log?: (msg: string) => void;
 }
 
@@ -52,7 +58,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const [postgres, redis, cluster, s3] = await settleAll(stops, [
       providePostgres(dir, { own: opts.ownServices }),
       provideRedis(dir, { own: opts.ownServices }),
-      provideCluster(binDir, dir, opts.kubeconfigPath ?? join(dir, "kubeconfig")),
+      provideCluster(binDir, dir, opts.kubeconfigPath ?? join(dir, "kubeconfig"), opts.hpa),
       opts.s3 ? startS3(binDir, dir, "pixelmill") : Promise.resolve(undefined),
     ] as const);
     log(`postgres ${postgres.owned ? "started" : "found"} at ${redact(postgres.url)}; redis ${redis.owned ? "started" : "found"} at ${redis.url}`);
@@ -69,15 +75,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }
 }
 
-async function provideCluster(binDir: string, dir: string, kubeconfigPath: string) {
+async function provideCluster(binDir: string, dir: string, kubeconfigPath: string, hpa: StackOptions["hpa"]) {
   if (process.env.PIXELMILL_USE_EXISTING_CLUSTER !== "1") {
     await mkdir(join(dir, "controlplane"), { recursive: true });
-    const controlPlane = await startControlPlane(binDir, join(dir, "controlplane"), kubeconfigPath);
+    const controlPlane = await startControlPlane(binDir, join(dir, "controlplane"), kubeconfigPath, { aggregation: hpa !== undefined });
     try {
       // Controllers, scheduler and KWOK's fake GPU nodes, once the apiserver answers.
       const kc = new KubeConfig();
       kc.loadFromFile(kubeconfigPath);
-      const cluster = await startCluster({ binDir, dir: join(dir, "controlplane"), kubeconfigPath, pki: controlPlane.pki, kc });
+      const cluster = await startCluster({ binDir, dir: join(dir, "controlplane"), kubeconfigPath, pki: controlPlane.pki, kc, hpaSyncPeriodSeconds: hpa && (hpa.syncPeriodSeconds ?? 15) });
       return { ...controlPlane, stop: () => cluster.stop().finally(() => controlPlane.stop()) };
     } catch (err) {
       await controlPlane.stop();
