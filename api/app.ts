@@ -36,6 +36,7 @@ import { processRegistry, type Registry } from "../common/metrics.js";
 import { SseStreams } from "./http/sse-streams.js";
 import { wsTicketRoutes } from "./http/ws/ticket-routes.js";
 import type { WsTickets } from "./http/ws/ws-tickets.js";
+import type { QueuePositions } from "./domain/queue-position.js";
 
 export interface AppDeps {
   log: Logger;
@@ -82,6 +83,10 @@ export interface AppDeps {
   limits?: LimitsDeps;
   /** Where the HTTP metrics go and what GET /metrics serves; the process's registry by default. */
   metrics?: Registry;
+  /** Waiting jobs' places in their queues, shown by GET and the SSE streams; none: `queue` is null. */
+  queuePositions?: Pick<QueuePositions, "of">;
+  /** Between reads of a followed waiting job's place (SSE `position` events); 5 s. */
+  positionIntervalMs?: number;
 }
 
 export interface LimitsDeps {
@@ -97,7 +102,7 @@ export const SUBMIT_NEEDS = ["storage", "redis"] as const;
 /** The HTTP API: thin routes over the use cases, every error an RFC 9457 problem. */
 export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
-  const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log });
+  const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log, positions: deps.queuePositions });
   const queries = new JobQueries({ jobs: deps.jobs });
   const { limits } = deps;
   const rateLimits = limits && { limiter: limits.requests, defaultPerMinute: limits.defaults.rateLimitPerMinute };
@@ -127,7 +132,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps }));
   app.use(jobEventRoutes({
-    queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, auth, log,
+    queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, positionIntervalMs: deps.positionIntervalMs, auth, log,
   }));
   const addModel = new AddModel({ cluster: deps.cluster, store: uploads, inspector: deps.modelInspector ?? new OnnxInspector({ timeoutMs: 60_000 }), log });
   const beforeAdd = health && (async (_req: unknown, _res: unknown, next: () => void) => {

@@ -31,6 +31,8 @@ import { JobPresenter } from "./http/job-presenter.js";
 import { JobSockets } from "./http/ws/job-sockets.js";
 import { WsTickets } from "./http/ws/ws-tickets.js";
 import { processRegistry } from "../common/metrics.js";
+import { QueuePositions } from "./domain/queue-position.js";
+import { RedisQueueStandings } from "./data/redis-queue-standings.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
@@ -56,6 +58,8 @@ export interface ApiOptions {
   fileUrlSigner?: UrlSigner;
   inputBuckets?: readonly string[];
   sseKeepaliveMs?: number;
+  /** Between reads of a followed waiting job's queue position (SSE and WebSocket `position` events); 5 s. */
+  positionIntervalMs?: number;
   /** WS_HEARTBEAT_MS: between the pings of /v1/ws; a connection that missed one is dropped at the next. 20 s. */
   wsHeartbeatMs?: number;
   /**
@@ -133,17 +137,20 @@ export function assembleApi(opts: ApiOptions): Api {
   const limiter = new RedisRequestLimiter(redis, opts.queuePrefix);
   const defaults = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits) };
   const wsTickets = new WsTickets(redis, opts.queuePrefix);
+  // On the health checks' connection: its command timeout bounds a GET's wait on a position.
+  const queuePositions = new QueuePositions({ standings: new RedisQueueStandings(redis, opts.queuePrefix), log });
   // The same key checks, rate limit and views as the HTTP routes'.
   const sockets = new JobSockets({
     auth: new Authenticate({ keys: apiKeys, log, rateLimits: { limiter, defaultPerMinute: defaults.rateLimitPerMinute } }), tickets: wsTickets,
-    presenter: new JobPresenter({ store: opts.store, publicUrl: opts.publicUrl, outputUrlTtlSeconds: opts.outputUrlTtlSeconds, log }),
+    presenter: new JobPresenter({ store: opts.store, publicUrl: opts.publicUrl, outputUrlTtlSeconds: opts.outputUrlTtlSeconds, log, positions: queuePositions }),
     jobs, events, log: log.child({ component: "ws" }), heartbeatMs: opts.wsHeartbeatMs, metrics: processRegistry(),
+    positionIntervalMs: opts.positionIntervalMs,
   });
   const app = createApp({
     log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
     modelUploadMaxBytes: opts.modelUploadMaxBytes, modelInspector: new OnnxInspector({ timeoutMs: opts.modelLoadTimeoutMs ?? 60_000 }), modelTmpDir: opts.modelTmpDir,
     jobs: jobRows, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
-    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets,
+    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets, queuePositions, positionIntervalMs: opts.positionIntervalMs,
     // On the health checks' connection: its command timeout bounds a request's wait on the limiter.
     limits: {
       defaults, requests: limiter, uploads: new RedisUploadCounter(redis, opts.queuePrefix),

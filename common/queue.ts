@@ -15,6 +15,19 @@ export function queueName(model: string): string {
   return `model-${model}`;
 }
 
+/** The BullMQ keys of a model's queue that readers without a Queue object use (the API's queue positions). */
+export type QueueKeyType = "wait" | "prioritized" | "completed" | "failed";
+
+/**
+ * A key of the model's queue as BullMQ names it (`Queue.toKey`): `<prefix>:model-<model>:<type>`.
+ * `wait` is the list of jobs about to be taken; `prioritized` the sorted set of the waiting ones,
+ * scored priority × 2^32 + arrival (every job is enqueued with a priority); `completed` and
+ * `failed` sorted sets scored by when each job ended (kept a day, JobQueue's removeOn*).
+ */
+export function queueKey(prefix: string, model: string, type: QueueKeyType): string {
+  return `${prefix}:${queueName(model)}:${type}`;
+}
+
 export const NOTIFY_STREAM = "notify";
 /** Bound on the notification stream; consumers only need the recent tail. */
 export const NOTIFY_STREAM_MAXLEN = 10_000;

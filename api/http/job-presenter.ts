@@ -2,6 +2,7 @@ import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import type { JobPage } from "../domain/job-queries.js";
 import type { JobRecord } from "../domain/job-record.js";
+import type { QueuePositions } from "../domain/queue-position.js";
 import type { JobListView, JobStatus, JobSummary, JobUrls, JobView } from "./schemas.js";
 
 // The shapes live in schemas.ts, where the OpenAPI document and the client read them too.
@@ -14,6 +15,8 @@ export interface JobPresenterOptions {
   /** OUTPUT_URL_TTL_SECONDS */
   outputUrlTtlSeconds: number;
   log: Logger;
+  /** Where waiting jobs stand in their queues; none: `queue` is always null. */
+  positions?: Pick<QueuePositions, "of">;
   now?: () => number;
 }
 
@@ -35,6 +38,7 @@ export class JobPresenter {
 
   async view(r: JobRecord): Promise<JobView> {
     const { urls, ...summary } = this.summary(r);
+    const [output, queue] = await Promise.all([this.output(r), this.queue(r)]);
     return {
       ...summary,
       attempts: r.attempts,
@@ -42,13 +46,21 @@ export class JobPresenter {
       started_at: iso(r.startedAt),
       finished_at: iso(r.finishedAt),
       error: r.error,
-      output: await this.output(r),
+      output,
+      queue,
       urls,
     };
   }
 
   async page(p: JobPage): Promise<JobListView> {
     return { items: await Promise.all(p.items.map((r) => this.view(r))), next_cursor: p.nextCursor };
+  }
+
+  /** The job's place in its queue while it waits; null otherwise, or when the queue cannot tell. */
+  async queue(r: JobRecord): Promise<JobView["queue"]> {
+    const q = await this.opts.positions?.of(r);
+    if (!q) return null;
+    return { position: q.position, waiting: q.waiting, estimated_start_at: iso(q.estimatedStartAt) };
   }
 
   private async output(r: JobRecord): Promise<JobView["output"]> {

@@ -36,6 +36,13 @@ export const jobOutputSchema = z.object({
   cached: z.boolean().describe("true when the output is a copy of an equal earlier job's (same input bytes, model, params and format): no inference ran and no GPU-seconds were charged"),
 });
 
+/** A waiting job's place in its model's queue (shared by every tenant whose jobs use the model). */
+export const jobQueueSchema = z.object({
+  position: z.int().min(0).describe("jobs ahead of this one in its model's queue, priorities included: 0 means it is the next to start"),
+  waiting: z.int().min(1).describe("jobs waiting in the queue, this one included"),
+  estimated_start_at: nullableTimestamp.describe("now plus the time the model's workers took, over the last 5 minutes, to finish as many jobs as are ahead; null when none finished in that time (unknown)"),
+});
+
 /** What GET /v1/jobs/:id answers, and each SSE `status` event carries. */
 export const jobViewSchema = z.object({
   id: z.string(),
@@ -48,6 +55,7 @@ export const jobViewSchema = z.object({
   finished_at: nullableTimestamp,
   error: z.object({ reason: z.string(), message: z.string() }).nullable().describe("why it failed; on a queued job, why it waits: the last failed attempt before its retry, or NoWorkerPool"),
   output: jobOutputSchema.nullable(),
+  queue: jobQueueSchema.nullable().describe("while the job waits for a worker (pending or queued): its place in the queue; null once it is taken, finished, waiting out a retry's backoff, or when the queue cannot be read"),
   urls: jobUrlsSchema,
 });
 
@@ -197,6 +205,12 @@ export type JobStatus = z.infer<typeof jobStatusSchema>;
 export type JobUrls = z.infer<typeof jobUrlsSchema>;
 export type JobSummary = z.infer<typeof jobSummarySchema>;
 export type JobView = z.infer<typeof jobViewSchema>;
+export type JobQueue = z.infer<typeof jobQueueSchema>;
+
+/** What a `position` event reports: the estimate moves with the clock, so only a new place is news. */
+export function placeOf(queue: JobQueue | null): string {
+  return queue ? `${queue.position}/${queue.waiting}` : "none";
+}
 export type JobListView = z.infer<typeof jobListSchema>;
 export type ModelView = z.infer<typeof modelSchema>;
 export type ModelList = z.infer<typeof modelListSchema>;

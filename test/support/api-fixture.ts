@@ -71,6 +71,8 @@ export interface FixtureOptions {
   /** A file store in this folder, signing URLs with this secret, instead of S3. */
   fileStore?: { root: string; secret: string };
   sseKeepaliveMs?: number;
+  /** Between reads of a followed waiting job's queue position (SSE and WebSocket); default 5 s. */
+  positionIntervalMs?: number;
   /** Between the pings of /v1/ws (WS_HEARTBEAT_MS); default the configured 20 s. */
   wsHeartbeatMs?: number;
   /** Another S3 endpoint for the store (e.g. one that never answers), with these client deadlines. */
@@ -124,7 +126,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
   const api = assembleApi({
     // Its own KubeConfig, instrumented as api/main.ts does: the test's own requests are not the API's.
     kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, modelUploadMaxBytes: opts.modelUploadMaxBytes, modelTmpDir: opts.modelTmpDir,
-    outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, wsHeartbeatMs: opts.wsHeartbeatMs, watchTimeoutSeconds: 60,
+    outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, positionIntervalMs: opts.positionIntervalMs, wsHeartbeatMs: opts.wsHeartbeatMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
     deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds,
   });

@@ -6,6 +6,8 @@ import type { JobEvents } from "../../domain/job-events.js";
 import type { JobQueries } from "../../domain/job-queries.js";
 import type { JobRecord } from "../../domain/job-record.js";
 import type { JobPresenter } from "../job-presenter.js";
+import { isWaitingForWorker, POSITION_INTERVAL_MS } from "../../domain/queue-position.js";
+import { placeOf, type JobQueue } from "../schemas.js";
 import type { SseStreams } from "../sse-streams.js";
 import type { Authenticate } from "../../domain/authenticate.js";
 import { principalOf, requireKey } from "../auth.js";
@@ -16,6 +18,8 @@ export interface JobEventRoutesDeps {
   events: JobEvents;
   streams: SseStreams;
   keepaliveMs: number;
+  /** Between reads of a waiting job's queue position; 5 s. */
+  positionIntervalMs?: number;
   auth: Authenticate;
   log: Logger;
 }
@@ -24,7 +28,9 @@ export interface JobEventRoutesDeps {
  * GET /v1/jobs/:id/events: Server-Sent Events, `event: status` with the job as GET shows it,
  * first its current state and then each change the mirror sees, until it is finished or gone;
  * between them `event: progress` while a worker runs it (stage, step n of N, now and then a
- * preview), heard from the workers through Redis and never written anywhere.
+ * preview), heard from the workers through Redis and never written anywhere; and while it waits
+ * in its queue, `event: position` (the view's `queue`, or null once it left the queue) whenever
+ * its place changed, read every few seconds.
  */
 export function jobEventRoutes(deps: JobEventRoutesDeps): Router {
   const router = Router();
@@ -75,6 +81,8 @@ class JobStream {
   private closed = false;
   private readonly keepalive: NodeJS.Timeout;
   private readonly closers: Array<() => void> = [];
+  /** The job while it waits in its queue, with the place last sent, read again on a timer. */
+  private waiting: { record: JobRecord; place: string; timer: NodeJS.Timeout } | undefined;
 
   constructor(private readonly res: Response, private readonly deps: JobEventRoutesDeps) {
     res.status(200).set({
@@ -111,6 +119,7 @@ class JobStream {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepalive);
+    clearInterval(this.waiting?.timer);
     this.closers.forEach((fn) => fn());
     this.res.end();
   }
@@ -120,7 +129,30 @@ class JobStream {
     this.sent = { version: record.resourceVersion, deleted: record.deletedAt !== null };
     const view = await this.deps.presenter.view(record);
     this.write(`event: status\nid: ${record.resourceVersion}\ndata: ${JSON.stringify(view)}\n\n`);
-    if (isFinished(record.phase) || record.deletedAt) this.close();
+    if (isFinished(record.phase) || record.deletedAt) return this.close();
+    this.followPlace(record, view.queue);
+  }
+
+  /** While the job waits, its place is read again every few seconds and sent when it changed. */
+  private followPlace(record: JobRecord, queue: JobQueue | null): void {
+    if (!isWaitingForWorker(record.phase)) {
+      clearInterval(this.waiting?.timer);
+      this.waiting = undefined;
+      return;
+    }
+    const timer = this.waiting?.timer ?? setInterval(() => this.checkPlace(), this.deps.positionIntervalMs ?? POSITION_INTERVAL_MS);
+    this.waiting = { record, place: placeOf(queue), timer };
+  }
+
+  private checkPlace(): void {
+    this.chain = this.chain.then(async () => {
+      const waiting = this.waiting;
+      if (this.closed || !waiting) return;
+      const queue = await this.deps.presenter.queue(waiting.record);
+      if (this.waiting !== waiting || placeOf(queue) === waiting.place) return;
+      waiting.place = placeOf(queue);
+      this.write(`event: position\ndata: ${JSON.stringify(queue)}\n\n`);
+    }).catch((err: unknown) => this.deps.log.warn({ job: this.waiting?.record.uid, err }, "Could not send a queue position"));
   }
 
   private isNews(r: JobRecord): boolean {

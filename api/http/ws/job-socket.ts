@@ -6,7 +6,9 @@ import { isUuid } from "../../domain/cursor.js";
 import type { JobEvents } from "../../domain/job-events.js";
 import type { JobRecord } from "../../domain/job-record.js";
 import type { Principal } from "../../domain/principal.js";
+import { isWaitingForWorker, POSITION_INTERVAL_MS } from "../../domain/queue-position.js";
 import type { JobPresenter } from "../job-presenter.js";
+import { placeOf, type JobQueue } from "../schemas.js";
 import {
   CLOSE, clientMessageSchema, MAX_BAD_MESSAGES, MAX_BUFFERED_BYTES, MAX_RESUMED_JOBS, MAX_SUBSCRIBED_JOBS, type ClientMessage, type ServerMessage,
 } from "./protocol.js";
@@ -19,8 +21,10 @@ export interface JobChanges {
 export interface JobSocketDeps {
   events: JobEvents;
   jobs: JobChanges;
-  presenter: Pick<JobPresenter, "view">;
+  presenter: Pick<JobPresenter, "view" | "queue">;
   log: Logger;
+  /** Between reads of the places of waiting jobs followed by id; 5 s. */
+  positionIntervalMs?: number;
 }
 
 /** Rows read per query of a resume. */
@@ -41,6 +45,9 @@ export class JobSocket {
   private readonly sent = new Map<string, { version: bigint; phase: ImageJobPhase }>();
   private bad = 0;
   private closed = false;
+  /** Jobs followed by id that wait in their queues, with the place last sent; read again on one timer. */
+  private readonly waiting = new Map<string, { record: JobRecord; place: string }>();
+  private placeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ws: WebSocket, private readonly principal: Principal, private readonly deps: JobSocketDeps) {
     ws.on("message", (data, isBinary) => this.receive(data, isBinary));
@@ -121,6 +128,41 @@ export class JobSocket {
   private stopFollowing(uid: string): void {
     this.named.get(uid)?.();
     this.named.delete(uid);
+    this.followPlace(uid, undefined);
+  }
+
+  /**
+   * Jobs followed by id only: a subscription to all of a tenant's jobs gets each place in their
+   * status events, not a read of every waiting job every few seconds.
+   */
+  private followPlace(uid: string, waiting: { record: JobRecord; queue: JobQueue | null } | undefined): void {
+    if (waiting && this.named.has(uid) && isWaitingForWorker(waiting.record.phase)) {
+      this.waiting.set(uid, { record: waiting.record, place: placeOf(waiting.queue) });
+      this.placeTimer ??= setInterval(() => this.checkPlaces(), this.deps.positionIntervalMs ?? POSITION_INTERVAL_MS);
+    } else {
+      this.waiting.delete(uid);
+    }
+    if (this.waiting.size === 0) this.stopPlaces();
+  }
+
+  private stopPlaces(): void {
+    clearInterval(this.placeTimer);
+    this.placeTimer = undefined;
+  }
+
+  private checkPlaces(): void {
+    this.enqueue(async () => {
+      const entries = [...this.waiting];
+      // Concurrent: one round trip each, pipelined on the one connection.
+      const queues = await Promise.all(entries.map(([, w]) => this.deps.presenter.queue(w.record)));
+      entries.forEach(([uid, w], i) => {
+        const queue = queues[i]!;
+        // Dropped or replaced by a newer state while reading: that state's event said it.
+        if (this.waiting.get(uid) !== w || placeOf(queue) === w.place) return;
+        w.place = placeOf(queue);
+        this.write({ type: "position", job_id: uid, queue });
+      });
+    });
   }
 
   /** The tenant's jobs changed past event id `since`, oldest change first. */
@@ -161,6 +203,7 @@ export class JobSocket {
     this.write({ type: "status", id: String(record.resourceVersion), job });
     // A finished job changes no more: following it by id ends.
     if (isFinished(record.phase)) this.stopFollowing(record.uid);
+    else this.followPlace(record.uid, { record, queue: job.queue });
   }
 
   /**
@@ -216,6 +259,8 @@ export class JobSocket {
     this.all = undefined;
     for (const stop of this.named.values()) stop();
     this.named.clear();
+    this.waiting.clear();
+    this.stopPlaces();
   }
 }
 

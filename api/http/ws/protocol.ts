@@ -1,12 +1,14 @@
 import { z } from "zod";
 import type { JobProgress } from "../../../common/job/progress.js";
-import type { JobView } from "../schemas.js";
+import type { JobQueue, JobView } from "../schemas.js";
 
 /**
  * The messages of `/v1/ws` (JSON text frames). The client subscribes to jobs by id, or to every
  * job of its tenant (`all`), and may resume `all` from the last status event id it saw. The
  * server sends `status` (the job as GET shows it, with the state's event id), `progress`,
- * `subscribed` (the answer to each subscribe) and `error` (a message it could not take).
+ * `subscribed` (the answer to each subscribe), `error` (a message it could not take), and, for a
+ * job followed by id while it waits in its queue, `position` (the view's `queue`, null once it
+ * left the queue) whenever its place changed, read every few seconds.
  */
 
 /** The subprotocol a client offers and the server echoes; a browser sends its ticket beside it as `ticket.<ticket>`. */
@@ -41,6 +43,7 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ServerMessage =
   | { type: "status"; id: string; job: JobView }
   | ({ type: "progress"; job_id: string } & Omit<JobProgress, "uid" | "namespace">)
+  | { type: "position"; job_id: string; queue: JobQueue | null }
   | { type: "subscribed"; jobs?: string[]; all?: true; not_found?: string[] }
   | { type: "error"; detail: string };
 
