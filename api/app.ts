@@ -20,6 +20,7 @@ import { UsageReports } from "./domain/usage-report.js";
 import { SubmitJob } from "./domain/submit-job.js";
 import { GuardedStore } from "./health/guarded-store.js";
 import { JobPresenter } from "./http/job-presenter.js";
+import type { OutputRetention } from "./domain/retention.js";
 import { errorHandler, notFound } from "./http/problem.js";
 import { requestLog } from "./http/request-log.js";
 import { requestIds } from "./http/request-id.js";
@@ -85,6 +86,8 @@ export interface AppDeps {
   metrics?: Registry;
   /** Waiting jobs' places in their queues, shown by GET and the SSE streams; none: `queue` is null. */
   queuePositions?: Pick<QueuePositions, "of">;
+  /** Days outputs are kept per namespace, shown as a job's output.expires_at. */
+  outputRetention?: Pick<OutputRetention, "daysFor">;
   /** Between reads of a followed waiting job's place (SSE `position` events); 5 s. */
   positionIntervalMs?: number;
 }
@@ -102,7 +105,7 @@ export const SUBMIT_NEEDS = ["storage", "redis"] as const;
 /** The HTTP API: thin routes over the use cases, every error an RFC 9457 problem. */
 export function createApp(deps: AppDeps): Express {
   const log = deps.log.child({ component: "http" });
-  const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log, positions: deps.queuePositions });
+  const presenter = new JobPresenter({ store: deps.store, publicUrl: deps.publicUrl, outputUrlTtlSeconds: deps.outputUrlTtlSeconds, log, positions: deps.queuePositions, retention: deps.outputRetention });
   const queries = new JobQueries({ jobs: deps.jobs });
   const { limits } = deps;
   const rateLimits = limits && { limiter: limits.requests, defaultPerMinute: limits.defaults.rateLimitPerMinute };

@@ -33,6 +33,9 @@ import { WsTickets } from "./http/ws/ws-tickets.js";
 import { processRegistry } from "../common/metrics.js";
 import { QueuePositions } from "./domain/queue-position.js";
 import { RedisQueueStandings } from "./data/redis-queue-standings.js";
+import { PrismaRetentionRepository } from "./data/retention-repository.js";
+import { OutputRetention, RetentionSweeper } from "./domain/retention.js";
+import { DEFAULT_OUTPUT_RETENTION_DAYS, DEFAULT_RETENTION_SWEEP_INTERVAL_MS } from "../common/config.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
@@ -74,6 +77,10 @@ export interface ApiOptions {
   healthCheckTimeoutMs?: number;
   /** RATE_LIMIT_PER_MINUTE, TENANT_MAX_ACTIVE_JOBS, TENANT_MAX_UPLOAD_BYTES_PER_DAY (ADR 0009); none: config's defaults. */
   limits?: Partial<Limits>;
+  /** OUTPUT_RETENTION_DAYS: a finished job's output and upload are deleted this long after it finished; 7. */
+  outputRetentionDays?: number;
+  /** RETENTION_SWEEP_INTERVAL_MS: between the retention sweeps; 10 min. */
+  retentionSweepIntervalMs?: number;
 }
 
 /** The limits where neither the configuration nor a tenant says otherwise (common/config.ts). */
@@ -92,9 +99,11 @@ export interface Api {
   sockets: JobSockets;
   /** Storage and Redis, as last checked. */
   health: DependencyMonitor;
+  /** Deletes expired outputs and uploads, every retentionSweepIntervalMs once started. */
+  sweeper: RetentionSweeper;
   /** Before serving: the platform tenant and the bootstrap admin key, in Postgres. */
   prepare(): Promise<void>;
-  /** Starts the mirror, the dependency checks and the hourly pruning of Idempotency-Keys. */
+  /** Starts the mirror, the dependency checks, the retention sweeper and the hourly pruning of Idempotency-Keys. */
   start(): void;
   /** Closes the SSE streams and the WebSockets (call before closing the HTTP server). */
   closeStreams(): void;
@@ -134,6 +143,13 @@ export function assembleApi(opts: ApiOptions): Api {
     },
     intervalMs: opts.healthCheckIntervalMs ?? 2000, timeoutMs, log,
   });
+  const retentionRows = new PrismaRetentionRepository(prisma);
+  const retentionDays = opts.outputRetentionDays ?? DEFAULT_OUTPUT_RETENTION_DAYS;
+  const outputRetention = new OutputRetention({ rows: retentionRows, defaultDays: retentionDays });
+  const sweeper = new RetentionSweeper({
+    rows: retentionRows, store: opts.store, log: log.child({ component: "retention" }), defaultDays: retentionDays,
+    intervalMs: opts.retentionSweepIntervalMs ?? DEFAULT_RETENTION_SWEEP_INTERVAL_MS,
+  });
   const limiter = new RedisRequestLimiter(redis, opts.queuePrefix);
   const defaults = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits) };
   const wsTickets = new WsTickets(redis, opts.queuePrefix);
@@ -142,7 +158,7 @@ export function assembleApi(opts: ApiOptions): Api {
   // The same key checks, rate limit and views as the HTTP routes'.
   const sockets = new JobSockets({
     auth: new Authenticate({ keys: apiKeys, log, rateLimits: { limiter, defaultPerMinute: defaults.rateLimitPerMinute } }), tickets: wsTickets,
-    presenter: new JobPresenter({ store: opts.store, publicUrl: opts.publicUrl, outputUrlTtlSeconds: opts.outputUrlTtlSeconds, log, positions: queuePositions }),
+    presenter: new JobPresenter({ store: opts.store, publicUrl: opts.publicUrl, outputUrlTtlSeconds: opts.outputUrlTtlSeconds, log, positions: queuePositions, retention: outputRetention }),
     jobs, events, log: log.child({ component: "ws" }), heartbeatMs: opts.wsHeartbeatMs, metrics: processRegistry(),
     positionIntervalMs: opts.positionIntervalMs,
   });
@@ -150,7 +166,7 @@ export function assembleApi(opts: ApiOptions): Api {
     log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
     modelUploadMaxBytes: opts.modelUploadMaxBytes, modelInspector: new OnnxInspector({ timeoutMs: opts.modelLoadTimeoutMs ?? 60_000 }), modelTmpDir: opts.modelTmpDir,
     jobs: jobRows, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
-    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets, queuePositions, positionIntervalMs: opts.positionIntervalMs,
+    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets, queuePositions, positionIntervalMs: opts.positionIntervalMs, outputRetention,
     // On the health checks' connection: its command timeout bounds a request's wait on the limiter.
     limits: {
       defaults, requests: limiter, uploads: new RedisUploadCounter(redis, opts.queuePrefix),
@@ -165,7 +181,7 @@ export function assembleApi(opts: ApiOptions): Api {
   });
   let prune: NodeJS.Timeout | undefined;
   return {
-    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, sockets, health,
+    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, sockets, health, sweeper,
     async prepare() {
       const platform = await tenants.ensure({ name: PLATFORM_TENANT, namespace: platformNamespace });
       if (opts.adminKey === undefined) return;
@@ -176,6 +192,7 @@ export function assembleApi(opts: ApiOptions): Api {
       mirror.start();
       health.start();
       progress.start();
+      sweeper.start();
       // Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
       prune = setInterval(() => {
         idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
@@ -188,6 +205,7 @@ export function assembleApi(opts: ApiOptions): Api {
     },
     async stop() {
       clearInterval(prune);
+      await sweeper.stop();
       health.stop();
       streams.closeAll();
       sockets.closeAll();

@@ -23,7 +23,7 @@ const store = createObjectStore(config, { fileUrlSigner });
 const api = assembleApi({
   kc, platformNamespace, adminKey: bootstrapKey, databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, store, log, publicUrl: config.PUBLIC_URL,
   maxUploadBytes: config.MAX_UPLOAD_BYTES, modelUploadMaxBytes: config.MODEL_UPLOAD_MAX_BYTES, modelLoadTimeoutMs: config.MODEL_LOAD_TIMEOUT_MS, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
-  deleteFinishedAfterSeconds: config.MIRROR_DELETE_FINISHED_AFTER_SECONDS, wsHeartbeatMs: config.WS_HEARTBEAT_MS, healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
+  deleteFinishedAfterSeconds: config.MIRROR_DELETE_FINISHED_AFTER_SECONDS, outputRetentionDays: config.OUTPUT_RETENTION_DAYS, retentionSweepIntervalMs: config.RETENTION_SWEEP_INTERVAL_MS, wsHeartbeatMs: config.WS_HEARTBEAT_MS, healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
   limits: { rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE, maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS, maxUploadBytesPerDay: config.TENANT_MAX_UPLOAD_BYTES_PER_DAY },
 });
 // The platform tenant and the bootstrap key are in Postgres before the first request.

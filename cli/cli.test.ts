@@ -184,11 +184,11 @@ describe("pixelmill", () => {
   it("tenants limits sets and clears a tenant's limits; tenants disable refuses its keys at once", async () => {
     const name = `cli-lim-${Date.now().toString(36)}`;
     expect((await cli(["tenants", "create", name], api.adminKey)).code).toBe(0);
-    const set = await cli(["--json", "tenants", "limits", name, "--rate", "30", "--active-jobs", "4", "--upload-bytes", "1048576"], api.adminKey);
+    const set = await cli(["--json", "tenants", "limits", name, "--rate", "30", "--active-jobs", "4", "--upload-bytes", "1048576", "--retention-days", "30"], api.adminKey);
     expect(set.code).toBe(0);
-    expect((JSON.parse(set.stdout) as TenantView).limits).toEqual({ rate_limit_per_minute: 30, max_active_jobs: 4, max_upload_bytes_per_day: 1048576 });
+    expect((JSON.parse(set.stdout) as TenantView).limits).toEqual({ rate_limit_per_minute: 30, max_active_jobs: 4, max_upload_bytes_per_day: 1048576, output_retention_days: 30 });
     const cleared = await cli(["tenants", "limits", name, "--rate", "default"], api.adminKey);
-    expect(cleared).toMatchObject({ code: 0, stdout: `${name}: rate default/min per key, active jobs 4, upload bytes per day 1048576\n` });
+    expect(cleared).toMatchObject({ code: 0, stdout: `${name}: rate default/min per key, active jobs 4, upload bytes per day 1048576, outputs kept 30 days\n` });
     expect((await cli(["tenants", "limits", name], api.adminKey)).code).toBe(2);
     expect((await cli(["tenants", "limits", name, "--rate", "fast"], api.adminKey)).code).toBe(2);
     expect((await cli(["tenants", "limits", name, "--rate", "0"], api.adminKey)).stderr).toContain("HTTP 400");

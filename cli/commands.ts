@@ -170,13 +170,14 @@ export const tenantsCommand: Command = async ({ client, args, options, io }) => 
       ...limitOption(options.rate, "rate", "rate_limit_per_minute"),
       ...limitOption(options["active-jobs"], "active-jobs", "max_active_jobs"),
       ...limitOption(options["upload-bytes"], "upload-bytes", "max_upload_bytes_per_day"),
+      ...limitOption(options["retention-days"], "retention-days", "output_retention_days"),
     };
-    if (Object.keys(limits).length === 0) throw new UsageError("tenants limits needs --rate, --active-jobs or --upload-bytes (a number, or default)");
+    if (Object.keys(limits).length === 0) throw new UsageError("tenants limits needs --rate, --active-jobs, --upload-bytes or --retention-days (a number, or default)");
     const tenant = await client.tenants.setLimits(arg, limits);
     print(io, options.json, tenant, describeLimits(tenant));
     return 0;
   }
-  throw new UsageError("tenants create NAME [--namespace NS] | tenants list | tenants disable NAME | tenants limits NAME [--rate N] [--active-jobs N] [--upload-bytes N]");
+  throw new UsageError("tenants create NAME [--namespace NS] | tenants list | tenants disable NAME | tenants limits NAME [--rate N] [--active-jobs N] [--upload-bytes N] [--retention-days N]");
 };
 
 /** `--rate 100` → { rate_limit_per_minute: 100 }; `default` → null; absent → nothing. */
@@ -189,8 +190,8 @@ function limitOption(value: string | undefined, flag: string, field: keyof Tenan
 
 function describeLimits(t: TenantView): string {
   const show = (v: number | null) => (v === null ? "default" : String(v));
-  const { rate_limit_per_minute: rate, max_active_jobs: active, max_upload_bytes_per_day: bytes } = t.limits;
-  return `${t.name}: rate ${show(rate)}/min per key, active jobs ${show(active)}, upload bytes per day ${show(bytes)}`;
+  const { rate_limit_per_minute: rate, max_active_jobs: active, max_upload_bytes_per_day: bytes, output_retention_days: days } = t.limits;
+  return `${t.name}: rate ${show(rate)}/min per key, active jobs ${show(active)}, upload bytes per day ${show(bytes)}, outputs kept ${show(days)} days`;
 }
 
 export const keysCommand: Command = async ({ client, args, options, io }) => {

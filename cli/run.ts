@@ -27,7 +27,7 @@ export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
   tenants create NAME [--namespace NS]   (admin)
   tenants list                           (admin)
   tenants disable NAME                   (admin: revokes its keys; its namespace and jobs stay)
-  tenants limits NAME [--rate N] [--active-jobs N] [--upload-bytes N]   (admin; "default" clears one)
+  tenants limits NAME [--rate N] [--active-jobs N] [--upload-bytes N] [--retention-days N]   (admin; "default" clears one)
   usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all]
 
 PIXELMILL_API_URL (default http://localhost:8080) and PIXELMILL_API_KEY name the API and the key;
@@ -60,6 +60,7 @@ const OPTIONS = {
   rate: { type: "string" },
   "active-jobs": { type: "string" },
   "upload-bytes": { type: "string" },
+  "retention-days": { type: "string" },
   name: { type: "string" },
   task: { type: "string" },
   contract: { type: "string" },

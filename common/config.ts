@@ -8,6 +8,9 @@ import { DEFAULT_MIRROR_DELETE_AFTER_SECONDS } from "./job/retention.js";
 /** S3 client deadlines when none are configured (also for stores built without config). */
 export const DEFAULT_S3_CONNECT_TIMEOUT_MS = 3000;
 export const DEFAULT_S3_REQUEST_TIMEOUT_MS = 30_000;
+/** OUTPUT_RETENTION_DAYS and RETENTION_SWEEP_INTERVAL_MS when unset (also for APIs built without config). */
+export const DEFAULT_OUTPUT_RETENTION_DAYS = 7;
+export const DEFAULT_RETENTION_SWEEP_INTERVAL_MS = 600_000;
 
 /**
  * Every setting the processes read, from the environment, parsed once at boot. Defaults are the
@@ -60,6 +63,10 @@ const schema = z.object({
   TENANT_MAX_ACTIVE_JOBS: z.coerce.number().int().positive().default(1000),
   /** Bytes uploaded per tenant per UTC day (tenants.max_upload_bytes_per_day overrides). */
   TENANT_MAX_UPLOAD_BYTES_PER_DAY: z.coerce.number().int().positive().default(10 * 1024 ** 3),
+  /** Days a finished job's output and upload are kept before the API's sweeper deletes them (tenants.output_retention_days overrides). */
+  OUTPUT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(DEFAULT_OUTPUT_RETENTION_DAYS),
+  /** Between the API's retention sweeps (every replica runs one; each job's files are deleted once). */
+  RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(DEFAULT_RETENTION_SWEEP_INTERVAL_MS),
   OUTPUT_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /**
    * A finished ImageJob without its own spec.ttlSecondsAfterFinished is deleted this long after it

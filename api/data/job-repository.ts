@@ -219,5 +219,6 @@ function toRecord(row: Job): JobRecord {
     gpuSeconds: row.gpuSeconds,
     resourceVersion: row.resourceVersion,
     deletedAt: row.deletedAt,
+    outputExpiredAt: row.outputExpiredAt,
   };
 }

@@ -48,11 +48,12 @@ export class PrismaTenantRepository implements TenantRepository {
   }
 
   async setLimits(name: string, limits: Partial<LimitOverrides>): Promise<TenantRecord | undefined> {
-    const { rateLimitPerMinute, maxActiveJobs, maxUploadBytesPerDay } = limits;
+    const { rateLimitPerMinute, maxActiveJobs, maxUploadBytesPerDay, outputRetentionDays } = limits;
     const data = {
       ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }),
       ...(maxActiveJobs === undefined ? {} : { maxActiveJobs }),
       ...(maxUploadBytesPerDay === undefined ? {} : { maxUploadBytesPerDay: maxUploadBytesPerDay === null ? null : BigInt(maxUploadBytesPerDay) }),
+      ...(outputRetentionDays === undefined ? {} : { outputRetentionDays }),
     };
     const updated = await this.prisma.tenant.updateMany({ where: { name }, data });
     return updated.count === 0 ? undefined : this.byName(name);
@@ -66,6 +67,7 @@ export function toTenantRecord(row: Tenant): TenantRecord {
     limits: {
       rateLimitPerMinute: row.rateLimitPerMinute, maxActiveJobs: row.maxActiveJobs,
       maxUploadBytesPerDay: row.maxUploadBytesPerDay === null ? null : Number(row.maxUploadBytesPerDay),
+      outputRetentionDays: row.outputRetentionDays,
     },
   };
 }

@@ -25,6 +25,8 @@ export interface JobRecord {
   resourceVersion: bigint;
   /** When the ImageJob was seen gone from the apiserver; the record stays as history. */
   deletedAt: Date | null;
+  /** When the retention sweeper deleted the job's output (and upload); absent or null while kept. */
+  outputExpiredAt?: Date | null;
 }
 
 // Watch events carry JSON (strings); the typed client's objects may carry Dates.

@@ -7,6 +7,8 @@ export interface LimitOverrides {
   rateLimitPerMinute: number | null;
   maxActiveJobs: number | null;
   maxUploadBytesPerDay: number | null;
+  /** Days a finished job's output and upload are kept (api/domain/retention.ts); not a request limit. */
+  outputRetentionDays?: number | null;
 }
 
 /** The limits that hold for a tenant. */

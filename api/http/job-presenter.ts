@@ -3,6 +3,7 @@ import type { ObjectStore } from "../../common/storage/index.js";
 import type { JobPage } from "../domain/job-queries.js";
 import type { JobRecord } from "../domain/job-record.js";
 import type { QueuePositions } from "../domain/queue-position.js";
+import type { OutputRetention } from "../domain/retention.js";
 import type { JobListView, JobStatus, JobSummary, JobUrls, JobView } from "./schemas.js";
 
 // The shapes live in schemas.ts, where the OpenAPI document and the client read them too.
@@ -17,6 +18,8 @@ export interface JobPresenterOptions {
   log: Logger;
   /** Where waiting jobs stand in their queues; none: `queue` is always null. */
   positions?: Pick<QueuePositions, "of">;
+  /** Days outputs are kept, per namespace, for `output.expires_at`; none: expires_at is null. */
+  retention?: Pick<OutputRetention, "daysFor">;
   now?: () => number;
 }
 
@@ -66,7 +69,10 @@ export class JobPresenter {
   private async output(r: JobRecord): Promise<JobView["output"]> {
     if (r.phase !== "Succeeded" || !r.output) return null;
     const o = r.output;
-    const link = o.uri ? await this.presign(r.uid, o.uri) : undefined;
+    const expiredAt = r.outputExpiredAt ?? null;
+    const [link, expiresAt] = expiredAt
+      ? [undefined, null]
+      : await Promise.all([o.uri ? this.presign(r.uid, o.uri) : undefined, this.expiresAt(r)]);
     return {
       content_type: o.contentType ?? null,
       width: o.width ?? null,
@@ -74,9 +80,18 @@ export class JobPresenter {
       bytes: o.bytes ?? null,
       url: link?.url ?? null,
       url_expires_at: link?.expiresAt ?? null,
+      expires_at: expiresAt,
+      expired_at: iso(expiredAt),
       notes: o.notes ?? [],
       cached: o.cached ?? false,
     };
+  }
+
+  /** finished_at plus the namespace's retention; null when unknown. */
+  private async expiresAt(r: JobRecord): Promise<string | null> {
+    if (!r.finishedAt || !this.opts.retention) return null;
+    const days = await this.opts.retention.daysFor(r.namespace);
+    return new Date(r.finishedAt.getTime() + days * 86_400_000).toISOString();
   }
 
   private async presign(uid: string, uri: string): Promise<{ url: string; expiresAt: string } | undefined> {

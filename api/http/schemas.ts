@@ -32,6 +32,8 @@ export const jobOutputSchema = z.object({
   bytes: z.int().nullable(),
   url: z.string().nullable().describe("a presigned URL of the output"),
   url_expires_at: nullableTimestamp,
+  expires_at: nullableTimestamp.describe("when the output (and the job's upload) will be deleted: finished_at plus the tenant's retention (OUTPUT_RETENTION_DAYS); null once expired"),
+  expired_at: nullableTimestamp.describe("when the output was deleted by retention: url is null from then on; the other fields stay as history"),
   notes: z.array(z.string()).describe("what the worker did that the caller might not expect (only the first frame of an animation was used)"),
   cached: z.boolean().describe("true when the output is a copy of an equal earlier job's (same input bytes, model, params and format): no inference ran and no GPU-seconds were charged"),
 });
@@ -128,6 +130,7 @@ export const tenantSchema = z.object({
     rate_limit_per_minute: z.int().nullable(),
     max_active_jobs: z.int().nullable(),
     max_upload_bytes_per_day: z.int().nullable(),
+    output_retention_days: z.int().nullable().describe("days a finished job's output and upload are kept"),
   }).describe("the tenant's own limits; null: the configured default"),
 });
 export const tenantListSchema = z.object({ items: z.array(tenantSchema) });

@@ -86,7 +86,7 @@ describe("PATCH /v1/tenants/:name", () => {
     expect(set.status).toBe(200);
     expect(await set.json()).toMatchObject({ name: tenant.name, limits: { rate_limit_per_minute: 7, max_active_jobs: 3, max_upload_bytes_per_day: null } });
     expect(policyQ(await get(tenant.key, "/v1/jobs"))).toBe(7);
-    expect((await tenantNamed(tenant.name)).limits).toEqual({ rate_limit_per_minute: 7, max_active_jobs: 3, max_upload_bytes_per_day: null });
+    expect((await tenantNamed(tenant.name)).limits).toEqual({ rate_limit_per_minute: 7, max_active_jobs: 3, max_upload_bytes_per_day: null, output_retention_days: null });
 
     // Only the named limit changes.
     const reset = await asAdmin("PATCH", `/v1/tenants/${tenant.name}`, { limits: { rate_limit_per_minute: null, max_upload_bytes_per_day: 5_000_000_000 } });
@@ -108,13 +108,14 @@ describe("PATCH /v1/tenants/:name", () => {
     for (const body of [
       {}, { limits: { rate_limit_per_minute: 0 } }, { limits: { max_active_jobs: -1 } }, { limits: { rate_limit_per_minute: 1.5 } },
       { limits: { max_upload_bytes_per_day: "10" } }, { limits: { rate_limit_per_minute: 10_000_000 } }, { limits: { burst: 3 } }, { limits: {}, extra: 1 },
+      { limits: { output_retention_days: 0 } }, { limits: { output_retention_days: 3651 } },
     ]) {
       const res = await asAdmin("PATCH", `/v1/tenants/${tenant.name}`, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
       expect(await res.json()).toMatchObject({ type: "https://pixelmill.io/problems/invalid-request", errors: expect.any(Array) as unknown[] });
     }
-    expect((await tenantNamed(tenant.name)).limits).toEqual({ rate_limit_per_minute: null, max_active_jobs: null, max_upload_bytes_per_day: null });
+    expect((await tenantNamed(tenant.name)).limits).toEqual({ rate_limit_per_minute: null, max_active_jobs: null, max_upload_bytes_per_day: null, output_retention_days: null });
     expect((await asAdmin("PATCH", "/v1/tenants/no-such-tenant", { limits: { max_active_jobs: 2 } })).status).toBe(404);
   });
 });

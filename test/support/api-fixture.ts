@@ -85,6 +85,9 @@ export interface FixtureOptions {
   limits?: Partial<Limits>;
   /** MIRROR_DELETE_FINISHED_AFTER_SECONDS (ADR 0018); default the configured 30 s. */
   deleteFinishedAfterSeconds?: number;
+  /** OUTPUT_RETENTION_DAYS and RETENTION_SWEEP_INTERVAL_MS of the API's sweeper; default the configured 7 days and 10 min. */
+  outputRetentionDays?: number;
+  retentionSweepIntervalMs?: number;
 }
 
 export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
@@ -128,7 +131,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     kc: instrumentKubeConfig(kubeConfig(), "api"), platformNamespace: namespace, adminKey, databaseUrl: db.url, redisUrl: opts.redisUrl ?? env.redisUrl, queuePrefix: prefix, store, log, publicUrl: url, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, modelUploadMaxBytes: opts.modelUploadMaxBytes, modelTmpDir: opts.modelTmpDir,
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, positionIntervalMs: opts.positionIntervalMs, wsHeartbeatMs: opts.wsHeartbeatMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
-    deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds,
+    deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds, outputRetentionDays: opts.outputRetentionDays, retentionSweepIntervalMs: opts.retentionSweepIntervalMs,
   });
   const { prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror } = api;
   await api.prepare();

@@ -19,6 +19,7 @@ export const tenantLimitsPatch = z.strictObject({
     rate_limit_per_minute: z.int().min(1).max(1_000_000).nullable().optional().describe("requests a minute, per API key"),
     max_active_jobs: z.int().min(1).max(100_000).nullable().optional().describe("jobs pending, queued or running at once"),
     max_upload_bytes_per_day: z.int().min(1).max(2 ** 50).nullable().optional().describe("bytes uploaded per UTC day"),
+    output_retention_days: z.int().min(1).max(3650).nullable().optional().describe("days a finished job's output and upload are kept (OUTPUT_RETENTION_DAYS when null)"),
   }),
 });
 export const newKey = z.strictObject({
@@ -58,6 +59,7 @@ export function tenantRoutes(deps: { tenants: ManageTenants; keys: ManageKeys; a
     const { limits } = parse(tenantLimitsPatch, req.body);
     const tenant = await deps.tenants.setLimits(String(req.params.name), {
       rateLimitPerMinute: limits.rate_limit_per_minute, maxActiveJobs: limits.max_active_jobs, maxUploadBytesPerDay: limits.max_upload_bytes_per_day,
+      outputRetentionDays: limits.output_retention_days,
     });
     res.json(tenantView(tenant));
   });
@@ -86,7 +88,8 @@ function tenantView(t: TenantRecord): TenantView {
   const limits = t.limits;
   return {
     id: t.id, name: t.name, namespace: t.namespace, created_at: t.createdAt.toISOString(), disabled_at: t.disabledAt?.toISOString() ?? null,
-    limits: { rate_limit_per_minute: limits?.rateLimitPerMinute ?? null, max_active_jobs: limits?.maxActiveJobs ?? null, max_upload_bytes_per_day: limits?.maxUploadBytesPerDay ?? null },
+    limits: { rate_limit_per_minute: limits?.rateLimitPerMinute ?? null, max_active_jobs: limits?.maxActiveJobs ?? null, max_upload_bytes_per_day: limits?.maxUploadBytesPerDay ?? null,
+      output_retention_days: limits?.outputRetentionDays ?? null },
   };
 }
 
