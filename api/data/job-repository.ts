@@ -12,38 +12,13 @@ const json = (value: unknown): string | null => (value === null || value === und
 export class PrismaJobRepository implements JobRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
+  /**
+   * One statement, so two writers (the API after create, and the mirror) cannot interleave: the
+   * row moves only forward in resourceVersion, and a stale state writes nothing. A job canceled
+   * through the API stays canceled, whatever state of it the watch delivers late.
+   */
   async upsert(r: JobRecord): Promise<boolean> {
-    try {
-      return await this.upsertRow(r);
-    } catch (err) {
-      const state = sqlState(err);
-      // Class 22 (data exception, e.g. a NUL in params) and 23 (constraints) fail the same way every time.
-      if (state?.startsWith("22") || state?.startsWith("23")) {
-        throw new UnstorableJobError(r.uid, `Postgres refused job ${r.uid} (SQLSTATE ${state})`, { cause: err });
-      }
-      throw err;
-    }
-  }
-
-  private async upsertRow(r: JobRecord): Promise<boolean> {
-    // One statement, so two writers (the API after create, and the mirror) cannot interleave:
-    // the row moves only forward in resourceVersion, and a stale state writes nothing. A job
-    // canceled through the API stays canceled, whatever state of it the watch delivers late.
-    const rows = await this.prisma.$queryRaw<{ uid: string }[]>`
-      INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
-        queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, updated_at)
-      VALUES (${r.uid}::uuid, ${r.namespace}, ${r.name}, ${r.model}, ${r.inputUri}, ${json(r.params)}::jsonb,
-        ${r.phase}, ${r.attempts}, ${r.createdAt}::timestamptz, ${r.queuedAt}::timestamptz,
-        ${r.startedAt}::timestamptz, ${r.finishedAt}::timestamptz, ${json(r.output)}::jsonb,
-        ${json(r.error)}::jsonb, ${r.runSeconds}::double precision, ${r.gpuSeconds}::double precision, ${r.resourceVersion}::bigint, ${r.deletedAt}::timestamptz, now())
-      ON CONFLICT (uid) DO UPDATE SET
-        params = EXCLUDED.params, phase = EXCLUDED.phase, attempts = EXCLUDED.attempts,
-        queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-        output = EXCLUDED.output, error = EXCLUDED.error, run_seconds = EXCLUDED.run_seconds, gpu_seconds = EXCLUDED.gpu_seconds, resource_version = EXCLUDED.resource_version,
-        deleted_at = COALESCE(jobs.deleted_at, EXCLUDED.deleted_at), updated_at = now()
-      WHERE jobs.resource_version < EXCLUDED.resource_version AND jobs.phase <> 'Canceled'
-      RETURNING uid`;
-    return rows.length > 0;
+    return (await this.upsertMany([r])).get(r.uid)?.wrote ?? false;
   }
 
   async upsertMany(records: readonly JobRecord[]): Promise<Map<string, UpsertOutcome>> {
@@ -60,7 +35,7 @@ export class PrismaJobRepository implements JobRepository {
     const iso = (d: Date | null) => (d === null ? null : d.toISOString());
     const num = (n: number | null) => (n === null ? null : String(n));
     try {
-      // The same statement as upsertRow, for many rows: the columns travel as arrays, one parameter each.
+      // upsert's statement for many rows: the columns travel as arrays, one parameter each.
       const written = await this.prisma.$queryRaw<{ uid: string; deleted_at: Date | null }[]>`
         INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
           queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, updated_at)
@@ -86,7 +61,9 @@ export class PrismaJobRepository implements JobRepository {
     } catch (err) {
       const state = sqlState(err);
       if (state?.startsWith("22") || state?.startsWith("23")) {
-        throw new UnstorableJobError(rows.map((r) => r.uid).join(","), `Postgres refused a batch of ${rows.length} jobs (SQLSTATE ${state})`, { cause: err });
+        // Class 22 (data exception, e.g. a NUL in params) and 23 (constraints) fail the same way every time.
+        const what = rows.length === 1 ? `job ${rows[0]!.uid}` : `a batch of ${rows.length} jobs`;
+        throw new UnstorableJobError(rows.map((r) => r.uid).join(","), `Postgres refused ${what} (SQLSTATE ${state})`, { cause: err });
       }
       throw err;
     }
@@ -219,6 +196,6 @@ function toRecord(row: Job): JobRecord {
     gpuSeconds: row.gpuSeconds,
     resourceVersion: row.resourceVersion,
     deletedAt: row.deletedAt,
-    outputExpiredAt: row.outputExpiredAt,
+    ...(row.outputExpiredAt ? { outputExpiredAt: row.outputExpiredAt } : {}),
   };
 }
