@@ -10,7 +10,8 @@ export function takesInputImage(spec: Pick<ImageModelSpec, "task">): boolean {
  * failure or the API's 422; undefined when it suits. The API and the operator both ask.
  */
 export function inputMismatch(model: string, spec: Pick<ImageModelSpec, "task">, hasInput: boolean): string | undefined {
-  if (takesInputImage(spec) && !hasInput) return `model ${model} (task ${spec.task}) needs an input image: set spec.input.uri`;
-  if (!takesInputImage(spec) && hasInput) return `model ${model} (task ${spec.task}) makes an image from params alone and takes no input image: leave spec.input out`;
+  // Said to kubectl users (the ImageJob's status) and to API clients (422) alike: no field names of either.
+  if (takesInputImage(spec) && !hasInput) return `model ${model} (task ${spec.task}) needs an input image`;
+  if (!takesInputImage(spec) && hasInput) return `model ${model} (task ${spec.task}) makes an image from params alone and takes no input image`;
   return undefined;
 }
