@@ -46,13 +46,7 @@ export interface ExportManifestOptions {
 export async function exportManifest(dir: string, opts: ExportManifestOptions): Promise<ImageModel> {
   if (!opts.source.endsWith("/")) throw new Error(`the source ${opts.source} must end with '/': it is the folder the export's files are in`);
   const hashes = new Map<string, string>();
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const path = relative(dir, join(entry.parentPath, entry.name)).split(sep).join("/");
-    // Dot files (.gitattributes, a .cache of the hub) are not the export's.
-    if (path.split("/").some((part) => part.startsWith("."))) continue;
-    hashes.set(path, await sha256Of(join(dir, path)));
-  }
+  for (const path of await exportFiles(dir)) hashes.set(path, await sha256Of(join(dir, path)));
   const index = hashes.get(EXPORT_INDEX);
   if (!index) throw new Error(`${dir} has no ${EXPORT_INDEX}: it is not a diffusers/Optimum export folder`);
   const required = [...REQUIRED, ...(opts.task === "image-to-image" ? ["vae_encoder/model.onnx"] : [])];
@@ -74,6 +68,17 @@ export async function exportManifest(dir: string, opts: ExportManifestOptions): 
       ...(opts.license ? { license: opts.license } : {}),
     },
   };
+}
+
+/** The files of an export folder, by their '/'-separated paths in it; dot files (.gitattributes, a hub's .cache) are not the export's. */
+export async function exportFiles(dir: string): Promise<string[]> {
+  const paths: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = relative(dir, join(entry.parentPath, entry.name)).split(sep).join("/");
+    if (!path.split("/").some((part) => part.startsWith("."))) paths.push(path);
+  }
+  return paths;
 }
 
 async function sha256Of(path: string): Promise<string> {

@@ -1,10 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ImageModelSpec } from "../../common/crd-types.js";
 import { EXPORT_INDEX } from "../../common/model-export.js";
 import type { ObjectStore } from "../../common/storage/index.js";
-import { DIFFUSION_PARAMS, exportManifest } from "../../models/export-manifest.js";
+import { DIFFUSION_PARAMS, exportFiles, exportManifest } from "../../models/export-manifest.js";
 
 /**
  * The ImageModel spec of an export folder at `base` (a file:// URL of `dir` unless given, ending
@@ -19,10 +19,6 @@ export async function exportModelSpec(dir: string, task: "text-to-image" | "imag
 
 /** Uploads an export folder under `prefix` of the store's bucket; returns the folder's URI (ending with '/'). */
 export async function uploadExport(dir: string, store: ObjectStore, prefix: string): Promise<string> {
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const path = relative(dir, join(entry.parentPath, entry.name)).split(sep).join("/");
-    await store.put(`${prefix}/${path}`, await readFile(join(dir, path)), { contentType: "application/octet-stream" });
-  }
+  for (const path of await exportFiles(dir)) await store.put(`${prefix}/${path}`, await readFile(join(dir, path)), { contentType: "application/octet-stream" });
   return store.uri(`${prefix}/${EXPORT_INDEX}`).slice(0, -EXPORT_INDEX.length);
 }

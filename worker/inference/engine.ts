@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import sharp from "sharp";
 import type { Agent } from "node:https";
 import type { Logger } from "../../common/logger.js";
 import type { RunRequest, RunResult } from "../runner.js";
@@ -173,8 +172,8 @@ function stepReporter(req: InferenceRequest): PipelineRequest["onStep"] {
   if (!onStep) return undefined;
   return async (step, preview) => {
     if (!preview) return onStep(step);
-    const png = await sharp(preview.data, { raw: { width: preview.width, height: preview.height, channels: preview.channels } }).png().toBuffer();
-    onStep(step, `data:image/png;base64,${png.toString("base64")}`);
+    const { body } = await encode(preview, "png");
+    onStep(step, `data:image/png;base64,${body.toString("base64")}`);
   };
 }
 

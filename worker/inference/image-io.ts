@@ -85,3 +85,10 @@ export async function encode(img: RawImage, format: OutputFormat, quality?: numb
     throw new JobFailure("InferenceError", `encoding the output as ${format} failed: ${firstLine(err) || "unknown encoder error"}`, { cause: err });
   }
 }
+
+/** The image stretched to width × height (bilinear, no crop); itself when it has that size already. */
+export async function resizeImage(image: RawImage, width: number, height: number): Promise<RawImage> {
+  if (image.width === width && image.height === height) return image;
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).resize(width, height, { fit: "fill" }).raw().toBuffer();
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels: image.channels };
+}

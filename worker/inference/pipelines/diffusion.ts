@@ -1,6 +1,5 @@
 import { randomInt } from "node:crypto";
 import ort from "onnxruntime-node";
-import sharp from "sharp";
 import type { ImageModelSpec } from "../../../common/crd-types.js";
 import { JobFailure, PixelmillError } from "../../../common/errors.js";
 import { componentSource, EXPORT_INDEX } from "../../../common/model-export.js";
@@ -8,6 +7,7 @@ import type { ParamValue } from "../../../common/model-params.js";
 import type { ModelSource } from "../model-files.js";
 import type { Feeds, ModelSession } from "../model-session.js";
 import type { RawImage } from "../tensors.js";
+import { resizeImage } from "../image-io.js";
 import { timed, type PartTimer } from "../../stage-timings.js";
 import { DiffusionModelError, DiffusionParamsError } from "../diffusion/errors.js";
 import { NoiseRng } from "../diffusion/rng.js";
@@ -114,7 +114,8 @@ interface Family {
 async function generate(req: PipelineRequest): Promise<PipelineResult> {
   const { spec, sessions, files, signal } = req;
   const family = familyOf(req);
-  const source = spec.task === "image-to-image" ? rgb(inputImage(req.image, spec)) : undefined;
+  // Decoded inputs are RGB (image-io.ts): the VAE encoder takes them as they are.
+  const source = spec.task === "image-to-image" ? inputImage(req.image, spec) : undefined;
   const settings = settingsOf(req.params, family, source);
   const scheduler = createScheduler(settings.sampler, parseSchedulerConfig(text(files[SCHEDULER_CONFIG]!)), { steps: settings.steps, strength: spec.task === "image-to-image" ? settings.strength : 1 });
   const rng = new NoiseRng(settings.seed);
@@ -129,7 +130,7 @@ async function generate(req: PipelineRequest): Promise<PipelineResult> {
   let latents: Float32Array;
   const timesteps = scheduler.timesteps();
   if (source) {
-    const resized = await resize(source, settings.width, settings.height);
+    const resized = await resizeImage(source, settings.width, settings.height);
     const encoded = await encodeImage(sessions["vae-encoder"]!, resized, channels, req.timer);
     const scaled = encoded.map((v) => v * family.scalingFactor);
     latents = scheduler.addNoise(scaled, rng.normals(scaled.length));
@@ -149,7 +150,7 @@ async function generate(req: PipelineRequest): Promise<PipelineResult> {
   let image = await decodeLatents(sessions["vae-decoder"]!, latents, latentShape, family.scalingFactor, req.timer);
   // Image-to-image keeps the input's size: the model works in multiples of 8, the result is resized back.
   if (source && !req.params.width && !req.params.height && (image.width !== source.width || image.height !== source.height)) {
-    image = await resize(image, source.width, source.height);
+    image = await resizeImage(image, source.width, source.height);
   }
   const notes = settings.seedDrawn ? [`no seed was given: seed ${settings.seed} was drawn; pass it as the seed param to make this image again`] : [];
   if (conditioning.truncated) notes.push(`the prompt was longer than the text encoder's ${CLIP_CONTEXT - 2} tokens; the rest was left out`);
@@ -224,7 +225,7 @@ interface Conditioning {
 }
 
 async function encodePrompts(req: PipelineRequest, family: Family, s: Settings, guided: boolean): Promise<Conditioning> {
-  const tokenizers = [tokenizer(req.files, "tokenizer"), ...(family.xl ? [tokenizer(req.files, "tokenizer_2")] : [])];
+  const tokenizers = [tokenizer(req, "tokenizer"), ...(family.xl ? [tokenizer(req, "tokenizer_2")] : [])];
   const encoders = [req.sessions["text-encoder"]!, ...(family.xl ? [req.sessions["text-encoder-2"]!] : [])];
   let truncated = false;
   const encodeOne = async (prompt: string): Promise<{ hidden: Float32Array; hiddenSize: number; pooled?: Float32Array; pooledSize?: number }> => {
@@ -367,7 +368,31 @@ function latentPreview(latents: Float32Array, shape: number[]): RawImage {
   return { data: pixels, width: w, height: h, channels: 3 };
 }
 
-function tokenizer(files: Readonly<Record<string, Buffer>>, folder: string): ClipTokenizer {
+/**
+ * Built tokenizers by the sha256 pins of their files: building one from a real CLIP vocabulary
+ * (49,408 tokens, 48,894 merges) takes a few hundred ms, which every job would otherwise pay.
+ */
+const TOKENIZERS = new Map<string, ClipTokenizer>();
+const MAX_TOKENIZERS = 16;
+
+function tokenizer(req: PipelineRequest, folder: string): ClipTokenizer {
+  const names = TOKENIZER_FILES.map((name) => `${folder}/${name}`);
+  const pins = names.map((path) => componentSource(req.spec, path)?.sha256 ?? "");
+  // Every file an export lists is pinned (the CRD's rule); a spec without pins is built each time.
+  const key = pins.every((pin, i) => pin || !req.files[names[i]!]) ? pins.join(":") : undefined;
+  const cached = key === undefined ? undefined : TOKENIZERS.get(key);
+  if (cached) return cached;
+  const built = buildTokenizer(req.files, folder);
+  if (key !== undefined) {
+    if (TOKENIZERS.size >= MAX_TOKENIZERS) TOKENIZERS.delete(TOKENIZERS.keys().next().value!);
+    TOKENIZERS.set(key, built);
+  }
+  return built;
+}
+
+const TOKENIZER_FILES = ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"] as const;
+
+function buildTokenizer(files: Readonly<Record<string, Buffer>>, folder: string): ClipTokenizer {
   const get = (name: string) => files[`${folder}/${name}`];
   const special = get("special_tokens_map.json");
   const tokenizerFiles: ClipTokenizerFiles = {
@@ -462,19 +487,6 @@ function concatLastDim(parts: { data: Float32Array; width: number }[], tokens: n
 
 function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-function rgb(image: RawImage): RawImage {
-  if (image.channels === 3) return image;
-  const data = new Uint8Array(image.width * image.height * 3);
-  for (let p = 0; p < image.width * image.height; p++) data.fill(image.data[p]!, p * 3, p * 3 + 3);
-  return { data, width: image.width, height: image.height, channels: 3 };
-}
-
-async function resize(image: RawImage, width: number, height: number): Promise<RawImage> {
-  if (image.width === width && image.height === height) return image;
-  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).resize(width, height, { fit: "fill" }).raw().toBuffer();
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height, channels: image.channels };
 }
 
 function text(file: Buffer): string {

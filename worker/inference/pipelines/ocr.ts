@@ -1,5 +1,4 @@
 import ort from "onnxruntime-node";
-import sharp from "sharp";
 import type { ImageModelSpec } from "../../../common/crd-types.js";
 import { JobFailure } from "../../../common/errors.js";
 import type { ParamValue } from "../../../common/model-params.js";
@@ -7,6 +6,7 @@ import type { ModelSession } from "../model-session.js";
 import type { ModelSource } from "../model-files.js";
 import { readingOrder, textBoxes, type TextBox } from "../ocr/boxes.js";
 import { cropQuad, resize, rotate180 } from "../ocr/crop.js";
+import { resizeImage } from "../image-io.js";
 import { charsetClasses, ctcGreedy, type Decoded } from "../ocr/ctc.js";
 import type { Quad, ScoreMap } from "../ocr/geometry.js";
 import { contractOf, toTensor, type RawImage } from "../tensors.js";
@@ -124,7 +124,7 @@ async function detect(session: ModelSession, spec: ImageModelSpec, image: RawIma
   const ratio = Math.min(1, opts.maxSide / Math.max(image.width, image.height));
   const side = (v: number): number => Math.max(multiple, Math.round((v * ratio) / multiple) * multiple);
   const [width, height] = [side(image.width), side(image.height)];
-  const tensor = await timed(timer, "pre", async () => toTensor(width === image.width && height === image.height ? image : await resizeRgb(image, width, height), contract));
+  const tensor = await timed(timer, "pre", async () => toTensor(await resizeImage(image, width, height), contract));
   const input = spec.input?.name || session.inputs[0]?.name;
   const output = session.outputNames[0];
   if (!input || !session.inputs.some((i) => i.name === input) || !output) throw contractError("detector", `has no input ${JSON.stringify(input)}`);
@@ -136,11 +136,6 @@ async function detect(session: ModelSession, spec: ImageModelSpec, image: RawIma
   // The first channel of the first image: the text probability map.
   const map: ScoreMap = { data: (out.data as Float32Array).subarray(0, width * height), width, height };
   return timedSync(timer, "post", () => textBoxes(map, image.width, image.height, { ...opts, limit: MAX_LINES }));
-}
-
-async function resizeRgb(image: RawImage, width: number, height: number): Promise<RawImage> {
-  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).resize(width, height, { fit: "fill" }).raw().toBuffer();
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 3 };
 }
 
 /** The crops with the ones the classifier is sure are upside-down turned over (the others are the same objects). */
