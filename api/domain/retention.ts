@@ -1,5 +1,6 @@
 import type { Logger } from "../../common/logger.js";
 import { outputsPrefix, uploadsPrefix } from "../../common/job/input-access.js";
+import { parseInputUri } from "../../common/job/input-uri.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 
 
@@ -111,7 +112,8 @@ export function filesOf(job: DueJob, store: Pick<ObjectStore, "keyOf">): string[
   const keys: string[] = [];
   const output = job.outputUri === null ? undefined : store.keyOf(job.outputUri);
   if (output !== undefined && output.startsWith(outputsPrefix(job.namespace))) keys.push(output);
-  const upload = job.inputUri?.startsWith("upload:") ? job.inputUri.slice("upload:".length) : undefined;
-  if (upload !== undefined && !job.inputShared && upload.startsWith(uploadsPrefix(job.namespace)) && !upload.split("/").includes("..")) keys.push(upload);
+  // parseInputUri, as everywhere an input is read: it refuses a malformed key and one with '..'.
+  const input = job.inputUri === null ? undefined : parseInputUri(job.inputUri);
+  if (input && "scheme" in input && input.scheme === "upload" && !job.inputShared && input.key.startsWith(uploadsPrefix(job.namespace))) keys.push(input.key);
   return keys;
 }
