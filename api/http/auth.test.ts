@@ -39,7 +39,7 @@ function submitForm(): FormData {
 const routes = (): Array<[string, string]> => [
   ["POST", "/v1/jobs"], ["GET", "/v1/jobs"], ["GET", `/v1/jobs/${jobId}`], ["DELETE", `/v1/jobs/${jobId}`], ["GET", `/v1/jobs/${jobId}/events`],
   ["GET", "/v1/models"], ["POST", "/v1/models"], ["GET", "/v1/keys"], ["POST", "/v1/keys"], ["GET", "/v1/tenants"], ["POST", "/v1/tenants"],
-  ["DELETE", "/v1/tenants/platform"], ["PATCH", "/v1/tenants/platform"],
+  ["DELETE", "/v1/tenants/platform"], ["PATCH", "/v1/tenants/platform"], ["POST", "/v1/uploads"], ["POST", "/v1/ws/tickets"],
 ];
 
 async function expect401(res: Response): Promise<void> {
