@@ -10,6 +10,7 @@ import { DELETION_COST_ANNOTATION, deploymentName, TEMPLATE_HASH_ANNOTATION, wor
 import { OwnWrites } from "../../runtime/own-writes.js";
 import type { PoolPresence, PresenceReader } from "./worker-presence.js";
 import { poolStatus, statusWriteDue, type ScaleEvent } from "./workerpool-status.js";
+import { readDemand } from "./demand-reading.js";
 import { operatorMetrics, type OperatorMetrics } from "../../../common/metrics.js";
 
 export interface WorkerPoolReconcilerDeps {
@@ -111,10 +112,10 @@ export class WorkerPoolReconciler implements Reconciler {
   private async plan(nowMs: number): Promise<{ plans: Map<string, PoolPlan>; presence: Map<string, PoolPresence> }> {
     const pools = this.deps.pools.list().filter((p) => !p.metadata.deletionTimestamp);
     const models = [...new Set(pools.flatMap((p) => p.spec.models))];
-    const [presences, waiting] = await Promise.all([
-      Promise.all(pools.map((p) => this.deps.presence.read(p.metadata.namespace!, p.metadata.name!))),
-      Promise.all(models.map(async (m) => [m, await this.deps.queue.waiting(m)] as const)),
-    ]);
+    const { presence: presences, waiting } = await readDemand(
+      () => Promise.all(pools.map((p) => this.deps.presence.read(p.metadata.namespace!, p.metadata.name!))),
+      () => Promise.all(models.map(async (m) => [m, await this.deps.queue.waiting(m)] as const)),
+    );
     await this.recordQueues(waiting, nowMs);
     const presence = new Map(pools.map((p, i) => [keyOf(p), presences[i]!]));
     const inputs = pools.map((p): PoolInput => {
