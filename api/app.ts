@@ -38,6 +38,10 @@ import { SseStreams } from "./http/sse-streams.js";
 import { wsTicketRoutes } from "./http/ws/ticket-routes.js";
 import type { WsTickets } from "./http/ws/ws-tickets.js";
 import type { QueuePositions } from "./domain/queue-position.js";
+import { ManageWebhooks, type ManageWebhooksDeps } from "./domain/manage-webhooks.js";
+import { webhookRoutes } from "./http/routes/webhooks.js";
+import { BatchItems, type BatchItemSource } from "./domain/batch-items.js";
+import { batchItemRoutes } from "./http/routes/batch-items.js";
 
 export interface AppDeps {
   log: Logger;
@@ -90,6 +94,10 @@ export interface AppDeps {
   outputRetention?: Pick<OutputRetention, "daysFor">;
   /** Between reads of a followed waiting job's place (SSE `position` events); 5 s. */
   positionIntervalMs?: number;
+  /** A running batch's items in Redis (GET /v1/jobs/:id/items); none: only finished batches' (their manifests) are listed. */
+  batchItems?: BatchItemSource;
+  /** The webhook outbox, secrets and rules (docs/webhooks.md); none: the webhook routes refuse, and so does a job with a webhook. */
+  webhooks?: Omit<ManageWebhooksDeps, "jobs"> & { refuse?: (url: string) => Promise<string | undefined> };
 }
 
 export interface LimitsDeps {
@@ -114,7 +122,7 @@ export function createApp(deps: AppDeps): Express {
   const { health } = deps;
   // The submit path's store: its uploads and their removal stop as soon as storage is found down.
   const uploads = health ? new GuardedStore(deps.store, health) : deps.store;
-  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log, caps });
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log, caps, refuseWebhook: deps.webhooks?.refuse });
   const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: uploads, log });
   const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });
 
@@ -134,6 +142,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps }));
+  app.use(batchItemRoutes({ items: new BatchItems({ queries, store: deps.store, source: deps.batchItems }), presenter, auth, log }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, positionIntervalMs: deps.positionIntervalMs, auth, log,
   }));
@@ -145,6 +154,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(modelRoutes({ cluster: deps.cluster, auth, add: addModel, maxUploadBytes: deps.modelUploadMaxBytes ?? 512 * 1024 ** 2, beforeAdd, tmpDir: deps.modelTmpDir }));
   app.use(usageRoutes({ usage: new UsageReports({ jobs: deps.jobs }), auth }));
   app.use(wsTicketRoutes({ auth, tickets: deps.wsTickets }));
+  app.use(webhookRoutes({ webhooks: new ManageWebhooks({ graceSeconds: 86_400, ...deps.webhooks, jobs: deps.jobs }), auth }));
   app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
   // Presigned on the store itself; the API's own PUT (a file store) writes through the submit path's.
   const directUploads = new DirectUploads({ store: deps.store, putStore: uploads, fileSigner: deps.fileUrlSigner, publicUrl: deps.publicUrl, maxUploadBytes: deps.maxUploadBytes, caps, log });

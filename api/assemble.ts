@@ -33,9 +33,11 @@ import { WsTickets } from "./http/ws/ws-tickets.js";
 import { processRegistry } from "../common/metrics.js";
 import { QueuePositions } from "./domain/queue-position.js";
 import { RedisQueueStandings } from "./data/redis-queue-standings.js";
+import { RedisBatchItems } from "./data/redis-batch-items.js";
 import { PrismaRetentionRepository } from "./data/retention-repository.js";
 import { OutputRetention, RetentionSweeper } from "./domain/retention.js";
 import { DEFAULT_OUTPUT_RETENTION_DAYS, DEFAULT_RETENTION_SWEEP_INTERVAL_MS } from "../common/config.js";
+import { assembleWebhooks, type WebhookOptions, type Webhooks } from "./outbox/assemble-webhooks.js";
 
 export interface ApiOptions {
   kc: KubeConfig;
@@ -81,6 +83,8 @@ export interface ApiOptions {
   outputRetentionDays?: number;
   /** RETENTION_SWEEP_INTERVAL_MS: between the retention sweeps; 10 min. */
   retentionSweepIntervalMs?: number;
+  /** The WEBHOOK_* settings (docs/webhooks.md); none: webhooks are off. */
+  webhooks?: WebhookOptions;
 }
 
 /** The limits where neither the configuration nor a tenant says otherwise (common/config.ts). */
@@ -101,6 +105,8 @@ export interface Api {
   health: DependencyMonitor;
   /** Deletes expired outputs and uploads, every retentionSweepIntervalMs once started. */
   sweeper: RetentionSweeper;
+  /** The webhook outbox and this process's sender (none when it does not send). */
+  webhooks: Pick<Webhooks, "outbox" | "sender">;
   /** Before serving: the platform tenant and the bootstrap admin key, in Postgres. */
   prepare(): Promise<void>;
   /** Starts the mirror, the dependency checks, the retention sweeper and the hourly pruning of Idempotency-Keys. */
@@ -134,7 +140,8 @@ export function assembleApi(opts: ApiOptions): Api {
   // Its own connection, not queueing behind anything, and back soon after Redis is.
   const redis = createRedis(opts.redisUrl, { log, connectionName: "pixelmill-api", commandTimeoutMs: timeoutMs, maxRetryDelayMs: 500 });
   const healthKey = `${opts.queuePrefix}:health:api`;
-  const progress = new ProgressFeed(redis, opts.queuePrefix, events);
+  const webhooks = assembleWebhooks(prisma, opts.databaseUrl, opts.webhooks ?? {}, log);
+  const progress = new ProgressFeed(redis, opts.queuePrefix, events, (p) => webhooks.onProgress(p));
   const health = new DependencyMonitor({
     checks: {
       storage: (signal) => opts.store.check(signal),
@@ -166,7 +173,8 @@ export function assembleApi(opts: ApiOptions): Api {
     log, publicUrl: opts.publicUrl, maxUploadBytes: opts.maxUploadBytes, outputUrlTtlSeconds: opts.outputUrlTtlSeconds,
     modelUploadMaxBytes: opts.modelUploadMaxBytes, modelInspector: new OnnxInspector({ timeoutMs: opts.modelLoadTimeoutMs ?? 60_000 }), modelTmpDir: opts.modelTmpDir,
     jobs: jobRows, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
-    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets, queuePositions, positionIntervalMs: opts.positionIntervalMs, outputRetention,
+    sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets, webhooks: webhooks.app, queuePositions, positionIntervalMs: opts.positionIntervalMs, outputRetention,
+    batchItems: new RedisBatchItems(redis, opts.queuePrefix),
     // On the health checks' connection: its command timeout bounds a request's wait on the limiter.
     limits: {
       defaults, requests: limiter, uploads: new RedisUploadCounter(redis, opts.queuePrefix),
@@ -181,7 +189,7 @@ export function assembleApi(opts: ApiOptions): Api {
   });
   let prune: NodeJS.Timeout | undefined;
   return {
-    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, sockets, health, sweeper,
+    app, prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror, sockets, health, sweeper, webhooks,
     async prepare() {
       const platform = await tenants.ensure({ name: PLATFORM_TENANT, namespace: platformNamespace });
       if (opts.adminKey === undefined) return;
@@ -193,6 +201,7 @@ export function assembleApi(opts: ApiOptions): Api {
       health.start();
       progress.start();
       sweeper.start();
+      webhooks.sender?.start();
       // Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
       prune = setInterval(() => {
         idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
@@ -211,6 +220,7 @@ export function assembleApi(opts: ApiOptions): Api {
       sockets.closeAll();
       await mirror.stop();
       progress.stop();
+      await webhooks.sender?.stop();
       redis.disconnect();
       await prisma.$disconnect();
     },

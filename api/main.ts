@@ -25,6 +25,11 @@ const api = assembleApi({
   maxUploadBytes: config.MAX_UPLOAD_BYTES, modelUploadMaxBytes: config.MODEL_UPLOAD_MAX_BYTES, modelLoadTimeoutMs: config.MODEL_LOAD_TIMEOUT_MS, outputUrlTtlSeconds: config.OUTPUT_URL_TTL_SECONDS, fileUrlSigner, inputBuckets: inputBuckets(config),
   deleteFinishedAfterSeconds: config.MIRROR_DELETE_FINISHED_AFTER_SECONDS, outputRetentionDays: config.OUTPUT_RETENTION_DAYS, retentionSweepIntervalMs: config.RETENTION_SWEEP_INTERVAL_MS, wsHeartbeatMs: config.WS_HEARTBEAT_MS, healthCheckIntervalMs: config.HEALTH_CHECK_INTERVAL_MS, healthCheckTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
   limits: { rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE, maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS, maxUploadBytesPerDay: config.TENANT_MAX_UPLOAD_BYTES_PER_DAY },
+  webhooks: {
+    secretsKey: config.WEBHOOK_SECRETS_KEY, sender: config.WEBHOOK_SENDER, timeoutMs: config.WEBHOOK_TIMEOUT_MS, excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
+    pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS, retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS, graceSeconds: config.WEBHOOK_SECRET_GRACE_SECONDS,
+    addressPolicy: config.WEBHOOK_ADDRESS_POLICY, allowHttp: config.WEBHOOK_ALLOW_HTTP,
+  },
 });
 // The platform tenant and the bootstrap key are in Postgres before the first request.
 await api.prepare();

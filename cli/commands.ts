@@ -2,10 +2,12 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { FINISHED, type JobStatus, type JobView, type NewKey, type PixelmillClient, type TenantLimits, type TenantView } from "../client/index.js";
 import { addModelCommand } from "./add-model.js";
+import { batchJobsCommand, batchOf, countsOf, submitBatch } from "./batch.js";
 import { convertTfjsCommand } from "./convert-tfjs.js";
 import { exportManifestCommand } from "./export-manifest.js";
 import { UsageError, type Io } from "./io.js";
 import type { Options } from "./run.js";
+import type { WebhookEvent } from "../common/job/webhook-events.js";
 
 export type Command = (ctx: { client: PixelmillClient; args: string[]; options: Options; io: Io }) => Promise<number>;
 
@@ -28,7 +30,7 @@ function print(io: Io, json: boolean | undefined, value: unknown, human: string)
 }
 
 export function describeJob(j: JobView): string {
-  const lines = [`${j.id}  ${j.status}  ${j.model}  created ${j.created_at}  attempts ${j.attempts}`];
+  const lines = [`${j.id}  ${j.status}  ${j.model}  created ${j.created_at}  attempts ${j.attempts}${countsOf(j)}`];
   if (j.error) lines.push(`  error: ${j.error.reason}: ${j.error.message}`);
   if (j.output) lines.push(`  output: ${j.output.width ?? "?"}×${j.output.height ?? "?"} ${j.output.content_type ?? ""} ${j.output.url ?? ""}`.trimEnd());
   if (j.output?.cached) lines.push("  cached: the output of an equal earlier job (no inference ran)");
@@ -53,6 +55,13 @@ async function inputOf(client: PixelmillClient, arg: string, direct: boolean | u
   return { uri: await client.uploadFile(bytes, { contentType }) };
 }
 
+/** --webhook URL [--webhook-events queued,running,completed,progress] (docs/webhooks.md); the API checks both. */
+function webhookOf(options: Options): { webhook?: string; webhookEvents?: WebhookEvent[] } {
+  const events = options["webhook-events"]?.split(",").map((e) => e.trim()) as WebhookEvent[] | undefined;
+  if (events && !options.webhook) throw new UsageError("--webhook-events needs --webhook");
+  return { ...(options.webhook ? { webhook: options.webhook } : {}), ...(events ? { webhookEvents: events } : {}) };
+}
+
 export const submitCommand: Command = async ({ client, args, options, io }) => {
   const model = options.model;
   if (!model) throw new UsageError("submit needs --model");
@@ -62,7 +71,10 @@ export const submitCommand: Command = async ({ client, args, options, io }) => {
   const params = options.param ? Object.fromEntries(options.param.map(paramOf)) : undefined;
   const job = {
     model, ...(params ? { params } : {}), ...(format ? { output: { format: format as (typeof OUTPUT_FORMATS)[number] } } : {}), ...(options["no-cache"] ? { cache: false } : {}),
+    ...webhookOf(options),
   };
+  const batch = await batchOf(options, args);
+  if (batch) return submitBatch(client, { ...job, batch }, options, io);
   const submitted = [];
   // No FILE or URI: one job without an input image, for a text-to-image model (--param prompt=...).
   for (const arg of args.length ? args : [undefined]) {
@@ -100,7 +112,10 @@ export const jobsCommand: Command = async ({ client, args, options, io }) => {
     print(io, options.json, page, (page.items.map(describeJob).join("\n") || "no jobs") + more);
     return 0;
   }
-  if (!["get", "cancel", "watch"].includes(sub ?? "") || id === undefined || rest.length) throw new UsageError("jobs list | jobs get ID | jobs cancel ID | jobs watch ID");
+  if (!["get", "cancel", "watch", "items", "manifest"].includes(sub ?? "") || id === undefined || rest.length) {
+    throw new UsageError("jobs list | jobs get ID | jobs cancel ID | jobs watch ID | jobs items ID | jobs manifest ID");
+  }
+  if (sub === "items" || sub === "manifest") return batchJobsCommand(client, sub, id, options, io);
   if (sub === "watch") {
     let last: JobView | undefined;
     for await (last of client.watch(id)) print(io, options.json, last, describeJob(last));

@@ -11,8 +11,12 @@ export const EXIT = { ok: 0, jobFailed: 1, usage: 2, api: 3 } as const;
 export const USAGE = `usage: pixelmill [--json] [--url URL] [--key KEY] COMMAND
 
   submit [FILE|URI...] --model M [--param k=v]... [--output-format png|webp|jpeg] [--no-cache] [--direct] [--wait] [--out DIR]
+             [--webhook URL [--webhook-events queued,running,completed,progress]]   (signed POSTs of the job's events; docs/webhooks.md)
+  submit --batch-file LIST.txt | --batch-prefix s3://B/P/|upload:P/ [--glob G]  --model M [...] [--wait] [--out DIR]
+             (one batch job: LIST.txt holds one input URI a line; --out saves its manifest)
              (--direct: each FILE goes straight to storage first, POST /v1/uploads, and the job names its upload: URI)
   jobs list [--status S] [--model M] [--limit N] [--cursor C]
+  jobs items ID [--limit N] [--cursor C] | jobs manifest ID   (a batch job's items; its manifest once finished)
   jobs get|cancel|watch ID
   models [list]
   models add FILE.onnx|TFJS_DIR --name N --task image-to-image|image-to-mask --contract FILE.yaml|json
@@ -44,7 +48,12 @@ const OPTIONS = {
   param: { type: "string", short: "p", multiple: true },
   "output-format": { type: "string" },
   "no-cache": { type: "boolean" },
+  webhook: { type: "string" },
+  "webhook-events": { type: "string" },
   direct: { type: "boolean" },
+  "batch-file": { type: "string" },
+  "batch-prefix": { type: "string" },
+  glob: { type: "string" },
   wait: { type: "boolean", short: "w" },
   out: { type: "string", short: "o" },
   status: { type: "string" },

@@ -4,14 +4,14 @@ import type { modelContract, modelOrigin } from "../api/http/model-form.js";
 import type { listQuery } from "../api/http/routes/jobs.js";
 import type { newKey, newTenant, tenantLimitsPatch } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
-import type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView } from "../api/http/schemas.js";
+import type { BatchItemListView, BatchItemView, CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
 
 // A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
 // requests with and shapes answers with (api/http/schemas.ts): imported as types only, so the
 // client runs anywhere fetch does and carries none of the server's code.
 
-export type { CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView };
+export type { BatchItemListView, BatchItemView, CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView };
 /** The JSON body of POST /v1/jobs. */
 export type JobRequest = z.input<typeof jsonJob>;
 
@@ -98,6 +98,8 @@ export class PixelmillClient {
     if (job.timeoutSeconds !== undefined) form.set("timeout_seconds", String(job.timeoutSeconds));
     if (job.startDeadlineSeconds !== undefined) form.set("start_deadline_seconds", String(job.startDeadlineSeconds));
     if (job.cache !== undefined) form.set("cache", String(job.cache));
+    if (job.webhook !== undefined) form.set("webhook", job.webhook);
+    if (job.webhookEvents !== undefined) form.set("webhook_events", job.webhookEvents.join(","));
     form.set("image", input instanceof Blob ? input : new Blob([new Uint8Array(input)]), filename ?? "image");
     return this.request("POST", "/v1/jobs", { body: form, headers });
   }
@@ -139,6 +141,16 @@ export class PixelmillClient {
 
   list(query: ListQuery = {}): Promise<JobListView> {
     return this.request("GET", `/v1/jobs${queryString(query)}`);
+  }
+
+  /** A page of a batch job's items in index order (docs/batch.md): pending ones too, succeeded ones with a presigned output URL. */
+  items(id: string, query: { limit?: number; cursor?: string } = {}): Promise<BatchItemListView> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/items${queryString(query)}`);
+  }
+
+  /** A finished batch's manifest: one JSON result per line (application/x-ndjson). */
+  async manifest(id: string): Promise<string> {
+    return (await this.send("GET", `/v1/jobs/${encodeURIComponent(id)}/manifest`, { headers: { accept: "application/x-ndjson" } })).text();
   }
 
   /** Cancels a job; the job, now canceled (also when it was already). */

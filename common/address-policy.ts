@@ -34,10 +34,13 @@ export type AddressKind =
   | "public" | "invalid" | "unspecified" | "loopback" | "private" | "link-local" | "shared (CGNAT)"
   | "multicast" | "reserved" | "documentation" | "benchmarking" | typeof ZONED;
 
-/** The sentence refusing `host` for `why` (a policy's answer); `resolved`: `host` is a name that resolved to such an address. */
-export function refusal(host: string, why: string, resolved = false): string {
+/**
+ * The sentence refusing `host` for `why` (a policy's answer); `resolved`: `host` is a name that
+ * resolved to such an address; `purpose`: what the policy guards ("webhooks are sent").
+ */
+export function refusal(host: string, why: string, resolved = false, purpose = "inputs are fetched"): string {
   const what = why === ZONED ? "an IPv6 address with a zone id, which names a local network interface" : `a ${why} address`;
-  return `${host} ${resolved ? "resolves to" : "is"} ${what}; inputs are fetched only from public addresses`;
+  return `${host} ${resolved ? "resolves to" : "is"} ${what}; ${purpose} only from public addresses`;
 }
 
 /** An address literal, parsed: its family, its value (32 or 128 bits) and an IPv6 zone id if it has one. */
@@ -81,10 +84,10 @@ export function urlHostAddress(url: string | URL): string | undefined {
 }
 
 /** Why `policy` refuses the address literal `url`'s host (a sentence; see urlHostAddress), or undefined. */
-export function refuseUrlHost(policy: AddressPolicy, url: string | URL): string | undefined {
+export function refuseUrlHost(policy: AddressPolicy, url: string | URL, purpose?: string): string | undefined {
   const host = urlHostAddress(url);
   const why = host === undefined ? undefined : policy.refuse(host);
-  return why ? refusal(host!, why) : undefined;
+  return why ? refusal(host!, why, false, purpose) : undefined;
 }
 
 type Range = readonly [prefix: bigint, bits: number, kind: AddressKind];

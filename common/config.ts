@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { readFileSync } from "node:fs";
 import { isWellFormedApiKey } from "./auth/api-key.js";
+import { DEFAULT_BATCH_KEYS_TTL_SECONDS, DEFAULT_BATCH_MAX_ITEMS, DEFAULT_BATCH_STATUS_INTERVAL_MS } from "./batch.js";
 import { ConfigError } from "./errors.js";
 import { MAX_TTL_SECONDS_AFTER_FINISHED } from "./job/limits.js";
 import { DEFAULT_MIRROR_DELETE_AFTER_SECONDS } from "./job/retention.js";
@@ -84,6 +85,28 @@ const schema = z.object({
   HEALTH_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
   /** Between the API's pings on each WebSocket (/v1/ws); a connection that has not answered one by the next is dropped. */
   WS_HEARTBEAT_MS: z.coerce.number().int().min(100).default(20_000),
+  /**
+   * Webhooks (docs/webhooks.md, ADR 0027). WEBHOOK_SECRETS_KEY: base64 of 32 bytes, the AES-256-GCM
+   * key of the tenants' signing secrets in Postgres; unset: jobs with a webhook are refused (422).
+   */
+  WEBHOOK_SECRETS_KEY: z.base64().refine((v) => Buffer.from(v, "base64").length === 32, "must be base64 of 32 bytes").optional(),
+  /** Whether this API process sends webhooks (every replica may: each message is claimed by one). */
+  WEBHOOK_SENDER: z.stringbool().default(true),
+  /** One attempt's deadline: connecting, sending and the receiver's answer. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** Bytes of a receiver's answer kept with each attempt. */
+  WEBHOOK_RESPONSE_EXCERPT_BYTES: z.coerce.number().int().min(0).max(16_384).default(1024),
+  /** How often the sender looks for due messages besides being woken (LISTEN webhook_outbox). */
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(5000),
+  /** Delay before each attempt, comma-separated (ms): the Standard Webhooks schedule, about a day in all. */
+  WEBHOOK_RETRY_DELAYS_MS: z.string().default("0,5000,300000,1800000,7200000,18000000,36000000,36000000")
+    .transform((v) => v.split(",").map((d) => Number(d.trim()))).pipe(z.array(z.int().min(0)).min(1).max(20)),
+  /** How long a rotated-out signing secret keeps signing beside the new one. */
+  WEBHOOK_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86400).default(86400),
+  /** public: webhooks go to public addresses only; any: every address (tests, a development machine). */
+  WEBHOOK_ADDRESS_POLICY: z.enum(["public", "any"]).default("public"),
+  /** Whether http:// webhook URLs are allowed (tests, a development machine); https only otherwise. */
+  WEBHOOK_ALLOW_HTTP: z.stringbool().default(false),
   // operator
   /**
    * ImageJobs the operator reconciles at once (never one job twice at once). Each waits on its
@@ -100,6 +123,12 @@ const schema = z.object({
   LEADER_ELECTION_LEASE_DURATION_S: z.coerce.number().positive().default(15),
   LEADER_ELECTION_RENEW_DEADLINE_S: z.coerce.number().positive().default(10),
   LEADER_ELECTION_RETRY_PERIOD_S: z.coerce.number().positive().default(2),
+  /** A batch ImageJob's status.batch counts are written at most this often while its items move (ADR 0028). */
+  BATCH_STATUS_INTERVAL_MS: z.coerce.number().int().min(100).default(DEFAULT_BATCH_STATUS_INTERVAL_MS),
+  /** Items a batch may have after expansion; more fails it with reason BatchTooLarge before any runs. */
+  BATCH_MAX_ITEMS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_BATCH_MAX_ITEMS),
+  /** How long a finished batch's Redis keys (inputs, results, counts) outlive it; the manifest is the record. */
+  BATCH_KEYS_TTL_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_BATCH_KEYS_TTL_SECONDS),
   // worker
   /** Models whose queues this worker consumes, comma-separated. */
   WORKER_MODELS: z.string().default("").transform((v) => v.split(",").map((m) => m.trim()).filter(Boolean)),

@@ -1,5 +1,6 @@
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { ImageJobPhase } from "./job/phases.js";
+import type { WebhookEvent } from "./job/webhook-events.js";
 
 // Mirrors crds/*.yaml, which are the source of truth; change both together.
 // Fields the apiserver defaults are optional here, because a manifest may leave them out.
@@ -54,6 +55,12 @@ export interface ImageJobSpec {
   model: string;
   /** Immutable. Absent for a text-to-image model, required for every other task (common/job/model-input.ts). */
   input?: { uri: string };
+  /**
+   * Immutable. Many inputs through the same model and params (docs/batch.md): exactly one of
+   * `inputs` or `prefix` (ending in '/'); `glob` (picomatch, relative to the prefix) only with a
+   * prefix. Excludes `input`.
+   */
+  batch?: ImageJobBatchSpec;
   params?: Record<string, unknown>;
   output?: { format?: OutputFormat; quality?: number };
   priority?: number;
@@ -64,6 +71,29 @@ export interface ImageJobSpec {
   startDeadlineSeconds?: number;
   /** False: run the model even when an equal earlier job's output could be reused (the result cache, ADR 0015). Default true. */
   cache?: boolean;
+  /** Where the API POSTs the job's events, signed (docs/webhooks.md); immutable. */
+  webhook?: ImageJobWebhook;
+}
+
+/** spec.webhook: the URL and the events sent to it (the CRD defaults events to queued, running, completed). */
+export interface ImageJobWebhook {
+  url: string;
+  events?: WebhookEvent[];
+}
+
+export interface ImageJobBatchSpec {
+  inputs?: string[];
+  prefix?: string;
+  glob?: string;
+}
+
+/** Item counts of a batch: written at expansion, every BATCH_STATUS_INTERVAL_MS at most while items move, and at the end. */
+export interface ImageJobBatchStatus {
+  total: number;
+  succeeded: number;
+  failed: number;
+  running: number;
+  canceled?: number;
 }
 
 export interface ImageJobOutput {
@@ -97,6 +127,8 @@ export interface ImageJobStatus {
   message?: string;
   observedGeneration?: number;
   conditions?: Condition[];
+  /** Batch jobs only; a finished batch's output is its manifest (application/x-ndjson). */
+  batch?: ImageJobBatchStatus;
 }
 
 export type ImageJob = Resource<typeof IMAGEJOB_KIND, ImageJobSpec, ImageJobStatus>;

@@ -1,3 +1,4 @@
+import type { BatchItemRef } from "./batch.js";
 import type { ImageJobOutput, ImageModelSpec, OutputFormat } from "./crd-types.js";
 
 /**
@@ -76,6 +77,8 @@ export interface QueueJobData {
   inputBuckets?: string[];
   /** The ImageJob's spec.cache: false skips the result cache's lookup (ADR 0015). Absent: true. */
   cache?: boolean;
+  /** An item of a batch ImageJob (common/batch.ts): `inputUri` is the item's; the queue job id is `${uid}-${index}`. */
+  batch?: BatchItemRef;
   /** The id of the API request that created the ImageJob (common/request-id.ts), for the worker's logs; absent for kubectl's jobs. */
   requestId?: string;
 }
@@ -89,5 +92,7 @@ export interface JobNotification {
   name: string;
   /** The job's model: the operator re-plans the pools serving it (absent from older workers). */
   model?: string;
+  /** Set for an item of a batch: the operator debounces these per batch (BATCH_STATUS_INTERVAL_MS). */
+  batchIndex?: number;
 }
 

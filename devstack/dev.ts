@@ -12,6 +12,7 @@ import { supervise, type Supervised } from "./supervisor.js";
 import { createPodRunner, type PodRunner } from "./pod-runner.js";
 import { migrate } from "../prisma/migrate.js";
 import { ensureDevKey } from "./dev-key.js";
+import { ensureDevWebhookKey } from "./dev-webhook-key.js";
 import { loadConfig } from "../common/config.js";
 import { createObjectStore } from "../common/storage/index.js";
 import sharp from "sharp";
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
     KUBECONFIG: kubeconfigPath, DATABASE_URL: databaseUrl, REDIS_URL: started.redis.url, QUEUE_PREFIX: "pixelmill-dev",
     PORT: String(port), PUBLIC_URL: `http://localhost:${port}`, PIXELMILL_NAMESPACE: "default",
     MODEL_CACHE_DIR: join(stateDir, "models"),
+    // Webhooks on (docs/webhooks.md), to receivers on this machine too: http and any address.
+    WEBHOOK_SECRETS_KEY: await ensureDevWebhookKey(join(stateDir, "webhook-secrets-key")), WEBHOOK_ALLOW_HTTP: "true", WEBHOOK_ADDRESS_POLICY: "any",
   };
   await seedSample(env);
   unlessStopping();

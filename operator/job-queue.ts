@@ -1,5 +1,6 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { batchItemJobId } from "../common/batch.js";
 import { queueName, type QueueJobData, type QueueJobResult } from "../common/queue.js";
 
 export type QueueJobState = "waiting" | "delayed" | "active" | "completed" | "failed";
@@ -36,6 +37,8 @@ export interface EnqueueOptions {
 /** BullMQ's prioritized score: priority × 2^32 + arrival counter; priorities 1..201 (101 - spec.priority). */
 const PRIORITY_SCORE_STEP = 0x100000000;
 const PRIORITY_LEVELS = 201;
+/** Batch items added, or removed, per round trip. */
+const ITEM_CHUNK = 500;
 
 /** The operator's side of the queue contract (common/queue.ts): one BullMQ queue per model. */
 export class JobQueue {
@@ -66,6 +69,38 @@ export class JobQueue {
       removeOnComplete: { age: 24 * 3600 },
       removeOnFail: { age: 24 * 3600 },
     });
+  }
+
+  /**
+   * Enqueues a batch's items (common/batch.ts), 500 to a round trip. Ids are `${uid}-${index}`,
+   * so adding them again (an operator restarted mid-way) adds nothing. Items leave the queue when
+   * they end: the batch's results hash is their record.
+   */
+  async enqueueItems(items: readonly QueueJobData[], opts: EnqueueOptions): Promise<void> {
+    const model = items[0]?.model;
+    if (model === undefined) return;
+    if (!this.listed.has(model)) {
+      await this.connection.sadd(this.modelsKey(), model);
+      this.listed.add(model);
+    }
+    const jobOpts = {
+      attempts: opts.maxAttempts, backoff: { type: "exponential", delay: opts.retryBaseDelayMs }, priority: 101 - opts.priority,
+      removeOnComplete: true, removeOnFail: true,
+    };
+    for (let i = 0; i < items.length; i += ITEM_CHUNK) {
+      await this.queue(model).addBulk(items.slice(i, i + ITEM_CHUNK).map((data) => ({ name: "image", data, opts: { ...jobOpts, jobId: batchItemJobId(data.uid, data.batch!.index) } })));
+    }
+  }
+
+  /** Removes a batch's items no worker has taken; those running are left to the cancel marker. Returns how many went. */
+  async removeItems(model: string, uid: string, total: number): Promise<number> {
+    let removed = 0;
+    for (let i = 0; i < total; i += ITEM_CHUNK) {
+      const ids = Array.from({ length: Math.min(ITEM_CHUNK, total - i) }, (_, j) => batchItemJobId(uid, i + j));
+      const answers = await Promise.all(ids.map((id) => this.removeWaiting(model, id).catch(() => false)));
+      removed += answers.filter(Boolean).length;
+    }
+    return removed;
   }
 
   async get(model: string, uid: string): Promise<QueueJobView | undefined> {
@@ -110,10 +145,12 @@ export class JobQueue {
     return this.queue(model).getRanges(["waiting", "prioritized", "delayed", "active"]);
   }
 
-  async ref(model: string, uid: string): Promise<QueueJobRef | undefined> {
-    const job = await this.queue(model).getJob(uid);
+  /** Who the queue job `id` belongs to: a batch item's ImageJob is its batch's (data.uid), not its own id. */
+  async ref(model: string, id: string): Promise<QueueJobRef | undefined> {
+    const job = await this.queue(model).getJob(id);
     const data = job?.data as Partial<QueueJobData> | undefined;
     if (!job || typeof data?.namespace !== "string" || typeof data.name !== "string") return undefined;
+    const uid = typeof data.uid === "string" ? data.uid : id;
     return { uid, namespace: data.namespace, name: data.name, model, enqueuedAt: job.timestamp };
   }
 

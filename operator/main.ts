@@ -7,6 +7,8 @@ import { startLeaderElection } from "./runtime/leader-election.js";
 import { startOpsServer } from "../common/ops-server.js";
 import { shareConnections } from "../common/kube/kube-connections.js";
 import { instrumentKubeConfig } from "../common/kube/kube-metrics.js";
+import { createObjectStore } from "../common/storage/index.js";
+import { BucketStores } from "../common/storage/bucket-stores.js";
 
 const config = loadConfig();
 const log = createLogger({ level: config.LOG_LEVEL, name: "pixelmill-operator" });
@@ -16,6 +18,9 @@ shareConnections(kc); // one kept TLS connection, not a new one per request
 instrumentKubeConfig(kc, "operator"); // pixelmill_kube_api_requests_total, leader election included
 let stopping = false;
 const health = config.HEALTH_PORT === 0 ? undefined : await startOpsServer(config.HEALTH_PORT, () => (stopping ? "shutting down" : "ready"), log);
+// Batch jobs list their prefixes and write their manifests here (docs/batch.md).
+const store = createObjectStore(config);
+const buckets = new BucketStores(config);
 let starting: Promise<Operator> | undefined;
 const start = () => (starting ??= startOperator({
   kc,
@@ -24,6 +29,8 @@ const start = () => (starting ??= startOperator({
   namespace: config.PIXELMILL_WATCH_NAMESPACE,
   platformNamespace: config.PIXELMILL_NAMESPACE,
   workers: config.OPERATOR_RECONCILE_WORKERS,
+  storage: { store, bucketStore: buckets.for, inputBuckets: config.INPUT_BUCKETS },
+  batch: { statusIntervalMs: config.BATCH_STATUS_INTERVAL_MS, maxItems: config.BATCH_MAX_ITEMS, keysTtlSeconds: config.BATCH_KEYS_TTL_SECONDS },
   log,
 }));
 /** Stops the controllers, if they were started (or are starting). */

@@ -14,6 +14,13 @@ import { JobQueue } from "./job-queue.js";
 import { NotificationListener } from "./controllers/imagejob/notifications.js";
 import { startWorkerPools } from "./controllers/workerpool/workerpools.js";
 import { NO_WORKER_POOL } from "./controllers/imagejob/imagejob-status.js";
+import { BatchItems } from "./controllers/imagejob/batch-items.js";
+import { BatchReconciler } from "./controllers/imagejob/batch-reconciler.js";
+import { BatchNotifyThrottle } from "./controllers/imagejob/batch-throttle.js";
+import { DEFAULT_BATCH_KEYS_TTL_SECONDS, DEFAULT_BATCH_MAX_ITEMS, DEFAULT_BATCH_STATUS_INTERVAL_MS } from "../common/batch.js";
+import { allowedInputBuckets } from "../common/job/input-uri.js";
+import { storeRoot } from "../common/job/input-access.js";
+import type { ObjectStore } from "../common/storage/index.js";
 
 export interface OperatorOptions {
   kc: KubeConfig;
@@ -33,6 +40,13 @@ export interface OperatorOptions {
   cancelSweepGraceMs?: number;
   /** How often WorkerPools are re-planned without an event; 5 s. */
   poolResyncMs?: number;
+  /**
+   * The platform's store and the stores of `s3://` buckets: batch jobs (docs/batch.md) list their
+   * prefixes and write their manifests there. Without it, batch jobs fail InvalidSpec.
+   */
+  storage?: { store: ObjectStore; bucketStore: (bucket: string) => ObjectStore; inputBuckets?: readonly string[] };
+  /** BATCH_STATUS_INTERVAL_MS, BATCH_MAX_ITEMS, BATCH_KEYS_TTL_SECONDS (common/batch.ts defaults). */
+  batch?: { statusIntervalMs?: number; maxItems?: number; keysTtlSeconds?: number };
   /** Where the operator's metrics go (served on the ops server's /metrics); the process's registry by default. */
   registry?: Registry;
 }
@@ -50,10 +64,20 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const queue = new JobQueue(redis, opts.queuePrefix);
   // Informer handlers fire only after start(), by which time the controller exists.
   const enqueue = (o: ImageJob) => controller.add(keyOf(o));
-  const canceler = new JobCanceler(redis, queue, opts.queuePrefix, log);
+  const batchIntervalMs = opts.batch?.statusIntervalMs ?? DEFAULT_BATCH_STATUS_INTERVAL_MS;
+  const keysTtlSeconds = opts.batch?.keysTtlSeconds ?? DEFAULT_BATCH_KEYS_TTL_SECONDS;
+  const items = opts.storage && new BatchItems(redis, opts.queuePrefix, opts.storage.store);
+  const canceler = new JobCanceler(redis, queue, opts.queuePrefix, log, items && { items, keysTtlSeconds });
+  const batches = opts.storage && items && new BatchReconciler({
+    items, queue, store: opts.storage.store, bucketStore: opts.storage.bucketStore,
+    bucketRule: { allowed: allowedInputBuckets(opts.storage.inputBuckets, opts.storage.store), root: storeRoot(opts.storage.store) },
+    maxItems: opts.batch?.maxItems ?? DEFAULT_BATCH_MAX_ITEMS, statusIntervalMs: batchIntervalMs, keysTtlSeconds, log, now: () => new Date(),
+    onEnqueued: (m) => pools.wake(m),
+  });
   // Deleting an ImageJob that has not finished cancels it (no finalizer: it would cost a write per job).
   const cancel = (o: ImageJob) => {
     reconciler.forgetWrites(o);
+    batches?.forget(o.metadata.uid!);
     if (isFinished(o.status?.phase)) return;
     const { uid, namespace, name } = o.metadata as { uid: string; namespace: string; name: string };
     canceler.cancel({ uid, namespace, name, model: o.spec.model }).catch((err: Error) =>
@@ -69,7 +93,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   // Only read when a job is enqueued: a changed grant applies to jobs enqueued after it.
   const namespaces = startableInformer<V1Namespace>(opts.kc, api.namespacesPath(), api.listNamespaces, { onChange: () => {} }, { log });
   const metrics = operatorMetrics(opts.registry);
-  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), serves: (m) => pools.serves(m), metrics, requeue: (k) => controller.add(k) });
+  const reconciler = new ImageJobReconciler({ jobs, models, namespaces, platformNamespace: opts.platformNamespace, api, queue, log, retryBaseDelayMs: opts.retryBaseDelayMs, onEnqueued: (m) => pools.wake(m), serves: (m) => pools.serves(m), metrics, requeue: (k) => controller.add(k), batches });
   const controller = new Controller("imagejob", reconciler, log, {
     workers: opts.workers ?? 16,
     resyncMs: opts.resyncMs ?? 30_000,
@@ -87,8 +111,11 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   await Promise.all([models.start(), namespaces.start()]);
   await jobs.start();
   jobs.list().forEach(enqueue);
+  // A batch's items notify on every start and end: its key is reconciled at the status cadence instead.
+  const throttle = new BatchNotifyThrottle(batchIntervalMs, (key) => controller.add(key));
   const listener = new NotificationListener(notifyRedis, opts.queuePrefix, (n) => {
-    controller.add(`${n.namespace}/${n.name}`);
+    if (n.batchIndex === undefined) controller.add(`${n.namespace}/${n.name}`);
+    else throttle.notify(`${n.namespace}/${n.name}`);
     if (n.model) pools.wake(n.model); // a job started or ended: in-flight counts and the scale-down window moved
   }, log);
   listener.start();
@@ -104,6 +131,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     stop: async () => {
       stopCountingPhases();
       await listener.stop();
+      throttle.stop();
       await sweep.stop();
       await controller.stop();
       await pools.stop();

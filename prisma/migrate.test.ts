@@ -19,7 +19,9 @@ const TENANT_DISABLED = "20261201130000_tenant_disabled";
 const JOBS_WITHOUT_INPUT = "20261201180000_jobs_without_input";
 const JOBS_NAMESPACE_VERSION = "20261201190000_jobs_namespace_resource_version";
 const OUTPUT_RETENTION = "20261201200000_output_retention";
-const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED, JOBS_WITHOUT_INPUT, JOBS_NAMESPACE_VERSION, OUTPUT_RETENTION];
+const WEBHOOKS = "20261201210000_webhooks";
+const BATCH_JOBS = "20261201220000_batch_jobs";
+const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED, JOBS_WITHOUT_INPUT, JOBS_NAMESPACE_VERSION, OUTPUT_RETENTION, WEBHOOKS, BATCH_JOBS];
 
 interface MigrationRow {
   migration_name: string;
@@ -68,7 +70,9 @@ describe("migrate on an empty database", () => {
     expect(result).toEqual({ applied: ALL, skipped: [] });
     const tables = await query<{ table_name: string }>(db.url,
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
-    expect(tables.map((t) => t.table_name)).toEqual(["_prisma_migrations", "api_keys", "idempotency_keys", "jobs", "tenants"]);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      "_prisma_migrations", "api_keys", "idempotency_keys", "jobs", "tenants", "webhook_attempts", "webhook_disabled_endpoints", "webhook_outbox", "webhook_secrets",
+    ]);
     const rows = await migrationRows(db.url);
     expect(rows.map((r) => r.migration_name)).toEqual(ALL);
     for (const row of rows) {

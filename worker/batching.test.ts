@@ -12,7 +12,7 @@ import { queueName, type QueueJobData, type QueueJobResult } from "../common/que
 import { createObjectStore } from "../common/storage/index.js";
 import { testEnv, uniqueName } from "../test/support/env.js";
 import { manifest, png, randomImage } from "../test/support/inference.js";
-import { BucketStores } from "./input/bucket-stores.js";
+import { BucketStores } from "../common/storage/bucket-stores.js";
 import { InputFetcher } from "./input/input-fetcher.js";
 import { Inference } from "./inference/engine.js";
 import { Consumer } from "./queue/consumer.js";

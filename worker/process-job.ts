@@ -77,7 +77,9 @@ export function jobProcessor(deps: JobDeps): JobProcessor {
       return roundedTimings(clock.timings);
     };
     try {
-      if (job.id && (await deps.canceled?.(job.id))) throw new JobFailure("Canceled", "the job was canceled before it started");
+      // A batch item's marker is its batch's (the ImageJob's UID), not its queue job id.
+      const markerUid = typeof data?.uid === "string" ? data.uid : job.id;
+      if (markerUid && (await deps.canceled?.(markerUid))) throw new JobFailure("Canceled", "the job was canceled before it started");
       const result = await runAttempt({ ...deps, log }, job.data, attempt, signal, started, metrics, clock);
       log.info({ ...fields, durationMs: Date.now() - started, bytes: result.bytes, stagesMs: stagesMs() }, "Job succeeded");
       metrics.outcome(model, "succeeded", "", (Date.now() - started) / 1000);
@@ -105,7 +107,8 @@ async function runAttempt(
   deps: JobDeps, raw: unknown, attempt: number, cancel: AbortSignal | undefined, started: number, metrics: JobMetrics, clock: StageClock,
 ): Promise<QueueJobResult> {
   const data = parseJobData(raw);
-  const report = deps.progress ?? ((p) => deps.log.debug(p, "Job progress"));
+  // A batch's progress is its counts (common/batch.ts), not every item's stages.
+  const report = data.batch ? () => {} : deps.progress ?? ((p) => deps.log.debug(p, "Job progress"));
   const enter = (stage: JobStage) => {
     clock.enter(stage);
     report({ uid: data.uid, namespace: data.namespace, attempt, stage, elapsedMs: Date.now() - started });
@@ -166,7 +169,7 @@ async function steps(
   }
   // A run starts by decoding the input; the runner says when it moves on to inference and to encoding.
   enter("decode");
-  const report = deps.progress;
+  const report = data.batch ? undefined : deps.progress;
   const out = await deps.runner.run({
     onStage: enter,
     // Steps of a long pipeline (diffusion), with an occasional preview: to SSE followers through Redis, nowhere else.

@@ -4,7 +4,7 @@ import { inputBuckets } from "../common/job/input-uri.js";
 import { ConfigError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { createObjectStore, type ObjectStore } from "../common/storage/index.js";
-import { BucketStores } from "./input/bucket-stores.js";
+import { BucketStores } from "../common/storage/bucket-stores.js";
 import { DependencyMonitor } from "../common/health/dependency-monitor.js";
 import { Consumer } from "./queue/consumer.js";
 import { InputFetcher } from "./input/input-fetcher.js";

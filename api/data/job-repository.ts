@@ -1,8 +1,9 @@
 import type { ImageJobOutput } from "../../common/crd-types.js";
 import { FINISHED_PHASES, type ImageJobPhase } from "../../common/job/phases.js";
+import type { WebhookEvent } from "../../common/job/webhook-events.js";
 import type { Job } from "./generated/prisma/client.js";
 import { UnstorableJobError } from "../domain/errors.js";
-import type { JobRecord } from "../domain/job-record.js";
+import type { BatchCounts, JobRecord } from "../domain/job-record.js";
 import type { JobListQuery, JobRepository, UpsertOutcome, UsageRow } from "../domain/ports.js";
 import type { PrismaClient } from "./prisma.js";
 
@@ -38,21 +39,25 @@ export class PrismaJobRepository implements JobRepository {
       // upsert's statement for many rows: the columns travel as arrays, one parameter each.
       const written = await this.prisma.$queryRaw<{ uid: string; deleted_at: Date | null }[]>`
         INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
-          queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, updated_at)
+          queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, webhook_url, webhook_events, batch_total, batch, updated_at)
         SELECT uid, namespace, name, model, input_uri, params::jsonb, phase, attempts, created_at,
-          queued_at, started_at, finished_at, output::jsonb, error::jsonb, run_seconds, gpu_seconds, resource_version, deleted_at, now()
+          queued_at, started_at, finished_at, output::jsonb, error::jsonb, run_seconds, gpu_seconds, resource_version, deleted_at,
+          webhook_url, COALESCE(string_to_array(webhook_events, ','), '{}'), batch_total, batch::jsonb, now()
         FROM unnest(${col((r) => r.uid)}::uuid[], ${col((r) => r.namespace)}::text[], ${col((r) => r.name)}::text[], ${col((r) => r.model)}::text[],
           ${col((r) => r.inputUri)}::text[], ${col((r) => json(r.params))}::text[], ${col((r) => r.phase)}::text[], ${col((r) => String(r.attempts))}::int[],
           ${col((r) => iso(r.createdAt))}::timestamptz[], ${col((r) => iso(r.queuedAt))}::timestamptz[], ${col((r) => iso(r.startedAt))}::timestamptz[],
           ${col((r) => iso(r.finishedAt))}::timestamptz[], ${col((r) => json(r.output))}::text[], ${col((r) => json(r.error))}::text[],
           ${col((r) => num(r.runSeconds))}::double precision[], ${col((r) => num(r.gpuSeconds))}::double precision[],
-          ${col((r) => String(r.resourceVersion))}::bigint[], ${col((r) => iso(r.deletedAt))}::timestamptz[])
+          ${col((r) => String(r.resourceVersion))}::bigint[], ${col((r) => iso(r.deletedAt))}::timestamptz[],
+          ${col((r) => r.webhook?.url ?? null)}::text[], ${col((r) => r.webhook?.events.join(",") ?? null)}::text[],
+          ${col((r) => (r.batch ? num(r.batch.total) : null))}::int[], ${col((r) => json(r.batch))}::text[])
           AS r(uid, namespace, name, model, input_uri, params, phase, attempts, created_at, queued_at, started_at, finished_at, output, error,
-            run_seconds, gpu_seconds, resource_version, deleted_at)
+            run_seconds, gpu_seconds, resource_version, deleted_at, webhook_url, webhook_events, batch_total, batch)
         ON CONFLICT (uid) DO UPDATE SET
           params = EXCLUDED.params, phase = EXCLUDED.phase, attempts = EXCLUDED.attempts,
           queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
           output = EXCLUDED.output, error = EXCLUDED.error, run_seconds = EXCLUDED.run_seconds, gpu_seconds = EXCLUDED.gpu_seconds, resource_version = EXCLUDED.resource_version,
+          batch_total = EXCLUDED.batch_total, batch = EXCLUDED.batch,
           deleted_at = COALESCE(jobs.deleted_at, EXCLUDED.deleted_at), updated_at = now()
         WHERE jobs.resource_version < EXCLUDED.resource_version AND jobs.phase <> 'Canceled'
         RETURNING uid, deleted_at`;
@@ -135,8 +140,14 @@ export class PrismaJobRepository implements JobRepository {
     return rows.map(toRecord);
   }
 
-  countActive(namespace: string): Promise<number> {
-    return this.prisma.job.count({ where: { namespace, deletedAt: null, phase: { notIn: [...FINISHED_PHASES] } } });
+  /** A batch counts its items not yet finished (by its last status.batch counts); a prefix batch not yet listed counts 1. */
+  async countActive(namespace: string): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<{ active: number }[]>`
+      SELECT COALESCE(sum(CASE WHEN batch_total IS NULL THEN 1 ELSE GREATEST(0, batch_total
+        - COALESCE((batch->>'succeeded')::int, 0) - COALESCE((batch->>'failed')::int, 0) - COALESCE((batch->>'canceled')::int, 0)) END), 0)::int AS active
+      FROM jobs
+      WHERE namespace = ${namespace} AND deleted_at IS NULL AND phase <> ALL(${[...FINISHED_PHASES]}::text[])`;
+    return row?.active ?? 0;
   }
 
   async usage(q: { from: Date; until: Date; tenant?: { name: string; namespace: string } }): Promise<UsageRow[]> {
@@ -197,5 +208,7 @@ function toRecord(row: Job): JobRecord {
     resourceVersion: row.resourceVersion,
     deletedAt: row.deletedAt,
     ...(row.outputExpiredAt ? { outputExpiredAt: row.outputExpiredAt } : {}),
+    ...(row.batch ? { batch: row.batch as unknown as BatchCounts } : {}),
+    ...(row.webhookUrl ? { webhook: { url: row.webhookUrl, events: row.webhookEvents as WebhookEvent[] } } : {}),
   };
 }

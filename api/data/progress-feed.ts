@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { parseProgress, progressChannel } from "../../common/job/progress.js";
+import { parseProgress, progressChannel, type JobProgress } from "../../common/job/progress.js";
 import type { JobEvents } from "../domain/job-events.js";
 
 /**
@@ -12,7 +12,8 @@ export class ProgressFeed {
   private readonly subscriber: Redis;
   private readonly channel: string;
 
-  constructor(redis: Redis, prefix: string, events: JobEvents) {
+  /** `also`: told of every report too (progress webhooks, api/outbox/). */
+  constructor(redis: Redis, prefix: string, events: JobEvents, also?: (progress: JobProgress) => void) {
     this.subscriber = redis.duplicate({ connectionName: "pixelmill-api-progress" });
     // The main connection's health check already reports Redis being away; this one reconnects and resubscribes by itself.
     this.subscriber.on("error", () => {});
@@ -20,7 +21,9 @@ export class ProgressFeed {
     this.subscriber.on("message", (channel: string, message: string) => {
       if (channel !== this.channel) return;
       const progress = parseProgress(message);
-      if (progress) events.emitProgress(progress);
+      if (!progress) return;
+      events.emitProgress(progress);
+      also?.(progress);
     });
   }
 

@@ -14,19 +14,19 @@ export class PrismaRetentionRepository implements RetentionRows {
    */
   async sweep(defaultDays: number, limit: number, remove: (jobs: DueJob[]) => Promise<string[]>): Promise<string[]> {
     return this.prisma.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<{ uid: string; namespace: string; output_uri: string | null; input_uri: string | null; input_shared: boolean }[]>`
-        SELECT j.uid::text AS uid, j.namespace, j.output->>'uri' AS output_uri, j.input_uri,
+      const rows = await tx.$queryRaw<{ uid: string; namespace: string; output_uri: string | null; input_uri: string | null; input_shared: boolean; name: string; is_batch: boolean }[]>`
+        SELECT j.uid::text AS uid, j.namespace, j.name, j.output->>'uri' AS output_uri, j.input_uri, (j.batch IS NOT NULL) AS is_batch,
           (j.input_uri IS NOT NULL AND EXISTS (
             SELECT 1 FROM jobs o WHERE o.input_uri = j.input_uri AND o.uid <> j.uid AND o.output_expired_at IS NULL)) AS input_shared
         FROM jobs j LEFT JOIN tenants t ON t.namespace = j.namespace
         WHERE j.output_expired_at IS NULL AND j.finished_at IS NOT NULL
-          AND (j.output IS NOT NULL OR j.input_uri LIKE 'upload:%')
+          AND (j.output IS NOT NULL OR j.input_uri LIKE 'upload:%' OR j.batch IS NOT NULL)
           AND j.finished_at < now() - make_interval(days => COALESCE(t.output_retention_days, ${defaultDays}::int))
         ORDER BY j.finished_at
         LIMIT ${limit}
         FOR UPDATE OF j SKIP LOCKED`;
       if (rows.length === 0) return [];
-      const done = await remove(rows.map((r) => ({ uid: r.uid, namespace: r.namespace, outputUri: r.output_uri, inputUri: r.input_uri, inputShared: r.input_shared })));
+      const done = await remove(rows.map((r) => ({ uid: r.uid, namespace: r.namespace, outputUri: r.output_uri, inputUri: r.input_uri, inputShared: r.input_shared, ...(r.is_batch ? { batch: { name: r.name } } : {}) })));
       if (done.length === 0) return [];
       const marked = await tx.$queryRaw<{ uid: string }[]>`
         UPDATE jobs SET output_expired_at = now(), updated_at = now()

@@ -157,3 +157,24 @@ export class ModelRejectedError extends PixelmillError {
     super("ModelRejected", message);
   }
 }
+
+/** A batch route (items, manifest) asked of a job that is not a batch. */
+export class NotABatchError extends PixelmillError {
+  constructor(readonly id: string) {
+    super("NotABatch", `job ${id} is a single job, not a batch: its output is on the job itself`);
+  }
+}
+
+/** The manifest of a batch that has not finished: it is written when the last item ends. */
+export class BatchNotFinishedError extends PixelmillError {
+  constructor(readonly id: string, readonly phase: string) {
+    super("BatchNotFinished", `batch ${id} is ${phase.toLowerCase()}: its manifest is written when every item has finished; list its items meanwhile`);
+  }
+}
+
+/** A batch whose item outputs and manifest the retention sweeper has deleted. */
+export class BatchExpiredError extends PixelmillError {
+  constructor(readonly id: string, readonly at: Date) {
+    super("BatchExpired", `batch ${id}'s item outputs and manifest were deleted at ${at.toISOString()} (output retention)`);
+  }
+}

@@ -1,5 +1,18 @@
 import type { ImageJob, ImageJobOutput } from "../../common/crd-types.js";
+
+/**
+ * A batch job's item counts: status.batch as the operator last wrote it (a few times per batch,
+ * never per item). `total` is null for a prefix batch until the operator has listed it.
+ */
+export interface BatchCounts {
+  total: number | null;
+  succeeded: number;
+  failed: number;
+  running: number;
+  canceled: number;
+}
 import type { ImageJobPhase } from "../../common/job/phases.js";
+import { DEFAULT_WEBHOOK_EVENTS, type WebhookEvent } from "../../common/job/webhook-events.js";
 
 /** One job as the API keeps it: a row of the Postgres mirror of an ImageJob. */
 export interface JobRecord {
@@ -25,8 +38,12 @@ export interface JobRecord {
   resourceVersion: bigint;
   /** When the ImageJob was seen gone from the apiserver; the record stays as history. */
   deletedAt: Date | null;
+  /** Absent or null for a single job. */
+  batch?: BatchCounts | null;
   /** When the retention sweeper deleted the job's output (and upload); absent or null while kept. */
   outputExpiredAt?: Date | null;
+  /** spec.webhook: where the job's events go, and which; absent or null without one. */
+  webhook?: { url: string; events: readonly WebhookEvent[] } | null;
 }
 
 // Watch events carry JSON (strings); the typed client's objects may carry Dates.
@@ -58,7 +75,17 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
     gpuSeconds: status.output?.usage?.gpuSeconds ?? null,
     resourceVersion: BigInt(meta.resourceVersion),
     deletedAt,
+    batch: batchCounts(job),
+    ...(job.spec.webhook ? { webhook: { url: job.spec.webhook.url, events: job.spec.webhook.events ?? DEFAULT_WEBHOOK_EVENTS } } : {}),
   };
+}
+
+/** The counts of a batch job: status.batch once written, else none done of its list (or of a prefix not listed yet). */
+function batchCounts(job: ImageJob): BatchCounts | null {
+  if (!job.spec.batch) return null;
+  const counts = job.status?.batch;
+  if (!counts) return { total: job.spec.batch.inputs?.length ?? null, succeeded: 0, failed: 0, running: 0, canceled: 0 };
+  return { total: counts.total, succeeded: counts.succeeded, failed: counts.failed, running: counts.running, canceled: counts.canceled ?? 0 };
 }
 
 /** Why a job deleted before it finished shows as Canceled. */

@@ -15,7 +15,7 @@ export interface LimitOverrides {
 export interface Limits {
   /** Requests a minute, per API key. */
   rateLimitPerMinute: number;
-  /** Jobs pending, queued or running at once. */
+  /** Jobs pending, queued or running at once; each item of a batch counts as one. */
   maxActiveJobs: number;
   /** Bytes uploaded per UTC day. */
   maxUploadBytesPerDay: number;
@@ -55,12 +55,16 @@ export class TenantCaps {
     return effectiveLimits(this.deps.defaults, principal.limits);
   }
 
-  /** TenantCapError("active-jobs") when the tenant's namespace holds its cap of unfinished jobs already. */
-  async checkActiveJobs(principal: Principal): Promise<void> {
+  /**
+   * TenantCapError("active-jobs") when `items` more (a job: 1; a batch: its items) would take the
+   * tenant's unfinished jobs past its cap. A batch's items count as jobs (countActive sums them).
+   */
+  async checkActiveJobs(principal: Principal, items = 1): Promise<void> {
     const limit = this.limits(principal).maxActiveJobs;
     const active = await this.deps.jobs.countActive(principal.namespace);
-    if (active >= limit) {
-      throw new TenantCapError("active-jobs", limit, `tenant ${principal.tenantName} has ${active} jobs pending, queued or running; at most ${limit} may be; wait for some to finish or cancel some`);
+    if (active + items > limit) {
+      const adding = items === 1 ? "" : `; this batch would add ${items}`;
+      throw new TenantCapError("active-jobs", limit, `tenant ${principal.tenantName} has ${active} jobs (batch items included) pending, queued or running${adding}; at most ${limit} may be; wait for some to finish or cancel some`);
     }
   }
 

@@ -29,7 +29,10 @@ const viewOf = async (uid: string) => (await (await api.fetch(`${api.url}/v1/job
 /** Deletes that reach the real store, counted. */
 function countingStore() {
   const deleted: string[] = [];
-  return { deleted, store: { keyOf: (uri: string) => api.store.keyOf(uri), delete: async (key: string) => { deleted.push(key); await api.store.delete(key); } } };
+  return {
+    deleted,
+    store: { keyOf: (uri: string) => api.store.keyOf(uri), get: (key: string) => api.store.get(key), delete: async (key: string) => { deleted.push(key); await api.store.delete(key); } },
+  };
 }
 const sweeper = (store: ReturnType<typeof countingStore>["store"], r: Pick<RetentionRows, "sweep"> = rows, batch = 50) =>
   new RetentionSweeper({ rows: r, store, log, defaultDays: DAYS, intervalMs: 3_600_000, batch });
@@ -153,7 +156,7 @@ describe("retention sweeper", () => {
 
   it("leaves a job whose files could not be deleted for the next sweep", async () => {
     const job = await finishedJob("ret-retry", DAYS * 24 + 1);
-    const failing = { keyOf: (uri: string) => api.store.keyOf(uri), delete: () => Promise.reject(new Error("storage is down")) };
+    const failing = { keyOf: (uri: string) => api.store.keyOf(uri), get: (key: string) => api.store.get(key), delete: () => Promise.reject(new Error("storage is down")) };
     expect(await sweeper(failing).sweepAll()).toBe(0);
     expect((await api.prisma.job.findUnique({ where: { uid: job.uid } }))?.outputExpiredAt).toBeNull();
     const { deleted, store } = countingStore();

@@ -2,6 +2,8 @@ import type { Logger } from "../../common/logger.js";
 import { outputsPrefix, uploadsPrefix } from "../../common/job/input-access.js";
 import { parseInputUri } from "../../common/job/input-uri.js";
 import type { ObjectStore } from "../../common/storage/index.js";
+import { batchManifestKey } from "../../common/batch.js";
+import { batchItemOutputKeys } from "./batch-files.js";
 
 
 /** A finished job whose files are past its tenant's retention, as the sweeper sees it. */
@@ -13,6 +15,8 @@ export interface DueJob {
   inputUri: string | null;
   /** True when another job whose files are kept still names the same input (an upload used twice). */
   inputShared: boolean;
+  /** A batch job: its manifest (its output, or where the operator writes one when the job has none: a canceled batch) lists the item outputs deleted with it. */
+  batch?: { name: string };
 }
 
 export interface RetentionRows {
@@ -42,7 +46,8 @@ export class OutputRetention {
 
 /**
  * Deletes the files of jobs finished longer ago than their tenant's retention: the output, and the
- * input when it is an upload of the job's namespace that no kept job still names. Only keys inside
+ * input when it is an upload of the job's namespace that no kept job still names; of a batch, the
+ * manifest and every item output it lists (item inputs are left: docs/batch.md). Only keys inside
  * the namespace's own outputs/ and uploads/ are ever deleted. Each API replica runs one; the rows
  * are claimed with SKIP LOCKED, so each job's files are deleted by one sweeper. A missing object
  * counts as deleted; a storage error leaves the job for the next sweep.
@@ -52,7 +57,7 @@ export class RetentionSweeper {
   private running: Promise<unknown> | undefined;
 
   constructor(private readonly deps: {
-    rows: Pick<RetentionRows, "sweep">; store: Pick<ObjectStore, "delete" | "keyOf">; log: Logger;
+    rows: Pick<RetentionRows, "sweep">; store: Pick<ObjectStore, "delete" | "keyOf" | "get">; log: Logger;
     defaultDays: number; intervalMs: number; batch?: number;
   }) {}
 
@@ -98,7 +103,13 @@ export class RetentionSweeper {
   private async removeFiles(job: DueJob): Promise<boolean> {
     const keys = filesOf(job, this.deps.store);
     try {
+      // A batch's item outputs before its manifest (among `keys`): a sweep cut short finds them listed again at the next.
+      const manifest = job.batch && (job.outputUri === null ? batchManifestKey(job.namespace, job.batch.name, job.uid) : this.deps.store.keyOf(job.outputUri));
+      const ownManifest = manifest && manifest.startsWith(outputsPrefix(job.namespace)) ? manifest : undefined;
+      const items = ownManifest ? await batchItemOutputKeys(job.namespace, ownManifest, this.deps.store) : [];
+      for (const key of items) await this.deps.store.delete(key);
       for (const key of keys) await this.deps.store.delete(key);
+      if (ownManifest && !keys.includes(ownManifest)) await this.deps.store.delete(ownManifest);
       return true;
     } catch (err) {
       this.deps.log.warn({ job: job.uid, err }, "Could not delete an expired job's files; retried at the next sweep");

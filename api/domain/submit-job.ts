@@ -1,4 +1,4 @@
-import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type ImageModel, type OutputFormat } from "../../common/crd-types.js";
+import { API_VERSION, IMAGEJOB_KIND, type ImageJob, type ImageJobBatchSpec, type ImageModel, type OutputFormat } from "../../common/crd-types.js";
 import { JobFailure } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
@@ -10,16 +10,20 @@ import { inputMismatch } from "../../common/job/model-input.js";
 import { resolveParams } from "../../common/model-params.js";
 import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { missingUpload } from "./direct-upload.js";
+import { batchItemCount, checkBatchInputs } from "./batch-inputs.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
 import type { Cluster, JobRepository } from "./ports.js";
 import type { Principal } from "./principal.js";
 import type { TenantCaps } from "./limits.js";
 import { REQUEST_ID_ANNOTATION } from "../../common/request-id.js";
+import type { WebhookEvent } from "../../common/job/webhook-events.js";
 
 export interface JobRequest {
   model: string;
   /** Absent for a text-to-image model (common/job/model-input.ts). */
   input?: { uri: string };
+  /** Many inputs instead of `input` (spec.batch, docs/batch.md): a list, or a prefix with a glob. */
+  batch?: ImageJobBatchSpec;
   params?: Record<string, unknown>;
   output?: { format?: OutputFormat; quality?: number };
   /** Run-time limit of one attempt (spec.timeoutSeconds). */
@@ -28,6 +32,8 @@ export interface JobRequest {
   startDeadlineSeconds?: number;
   /** false: run the model even when an equal earlier job's output could be reused (spec.cache, ADR 0015). */
   cache?: boolean;
+  /** Where the job's events are POSTed, and which (spec.webhook; docs/webhooks.md). */
+  webhook?: { url: string; events?: WebhookEvent[] };
 }
 
 export interface SubmitJobDeps {
@@ -39,6 +45,11 @@ export interface SubmitJobDeps {
   inputBuckets?: readonly string[];
   /** The tenant caps (ADR 0009); none: unlimited. */
   caps?: TenantCaps;
+  /**
+   * Why a webhook URL is refused, by the sender's own rules after DNS (api/outbox/webhook-post.ts);
+   * none: webhooks are off (no WEBHOOK_SECRETS_KEY) and a job with one is refused.
+   */
+  refuseWebhook?: (url: string) => Promise<string | undefined>;
 }
 
 /**
@@ -65,7 +76,8 @@ export class SubmitJob {
       const model = await this.deps.cluster.getModel(namespace, request.model);
       if (!model) throw new UnknownModelError(request.model);
       await this.check(namespace, request, model, uploadKey);
-      await this.deps.caps?.checkActiveJobs(principal);
+      // A batch counts its items against the tenant's active jobs (a prefix not yet listed: 1, docs/batch.md).
+      await this.deps.caps?.checkActiveJobs(principal, request.batch ? batchItemCount(request.batch) : 1);
       created = await this.deps.cluster.createJob(this.manifest(namespace, request, requestId));
     } catch (err) {
       if (uploadKey !== undefined) await this.discard(uploadKey);
@@ -96,8 +108,14 @@ export class SubmitJob {
       if (err instanceof JobFailure) throw new InvalidJobError(err.message);
       throw err;
     }
-    const mismatch = inputMismatch(request.model, model.spec, request.input !== undefined);
+    const mismatch = inputMismatch(request.model, model.spec, request.input !== undefined || request.batch !== undefined);
     if (mismatch) throw new InvalidJobError(mismatch);
+    if (request.webhook) await this.checkWebhook(request.webhook.url);
+    if (request.batch) {
+      const { cluster } = this.deps;
+      await checkBatchInputs(request.batch, { namespace, root: this.storeRoot, allowed: this.inputBuckets, granted: () => cluster.grantedInputBuckets(namespace) });
+      return;
+    }
     if (!request.input) return;
     const input = parseInputUri(request.input.uri);
     // Before the malformed URI is left to the apiserver: an IPv6 zone id (https://[fe80::1%25eth0]/) is malformed only to WHATWG URL.
@@ -118,6 +136,14 @@ export class SubmitJob {
     if (ungranted) throw new InvalidJobError(ungranted);
   }
 
+  /** The sender's rules, after DNS, so a job whose events could never be sent is refused now (the sender checks again). */
+  private async checkWebhook(url: string): Promise<void> {
+    const refuse = this.deps.refuseWebhook;
+    if (!refuse) throw new InvalidJobError("webhooks are not enabled on this platform (WEBHOOK_SECRETS_KEY is not set)");
+    const refused = await refuse(url);
+    if (refused) throw new InvalidJobError(`webhook: ${refused}`);
+  }
+
   private manifest(namespace: string, request: JobRequest, requestId: string | undefined): ImageJob {
     return {
       apiVersion: API_VERSION,
@@ -131,11 +157,13 @@ export class SubmitJob {
       spec: {
         model: request.model,
         ...(request.input ? { input: request.input } : {}),
+        ...(request.batch ? { batch: request.batch } : {}),
         ...(request.params ? { params: request.params } : {}),
         ...(request.output ? { output: request.output } : {}),
         ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),
         ...(request.startDeadlineSeconds ? { startDeadlineSeconds: request.startDeadlineSeconds } : {}),
         ...(request.cache === false ? { cache: false } : {}),
+        ...(request.webhook ? { webhook: request.webhook } : {}),
       },
     };
   }

@@ -38,8 +38,11 @@ function submitForm(): FormData {
 
 const routes = (): Array<[string, string]> => [
   ["POST", "/v1/jobs"], ["GET", "/v1/jobs"], ["GET", `/v1/jobs/${jobId}`], ["DELETE", `/v1/jobs/${jobId}`], ["GET", `/v1/jobs/${jobId}/events`],
+  ["GET", `/v1/jobs/${jobId}/items`], ["GET", `/v1/jobs/${jobId}/manifest`],
   ["GET", "/v1/models"], ["POST", "/v1/models"], ["GET", "/v1/keys"], ["POST", "/v1/keys"], ["GET", "/v1/tenants"], ["POST", "/v1/tenants"],
   ["DELETE", "/v1/tenants/platform"], ["PATCH", "/v1/tenants/platform"], ["POST", "/v1/uploads"], ["POST", "/v1/ws/tickets"],
+  ["GET", `/v1/jobs/${jobId}/webhook-deliveries`], ["GET", "/v1/webhook-deliveries"], ["POST", `/v1/webhook-deliveries/${jobId}/redeliver`],
+  ["GET", "/v1/webhook-secrets"], ["POST", "/v1/webhook-secrets/rotate"], ["POST", "/v1/webhook-endpoints/enable"],
 ];
 
 async function expect401(res: Response): Promise<void> {
@@ -103,6 +106,9 @@ describe("API keys", () => {
     expect(await denied.json()).toMatchObject({ type: "https://pixelmill.io/problems/missing-scope", status: 403, scope: "jobs:write", detail: expect.stringContaining("jobs:write") as string });
     const modelsOnly = await api.newKey(["models:read"]);
     expect(await (await asKey(modelsOnly.key, `/v1/jobs/${jobId}`)).json()).toMatchObject({ status: 403, scope: "jobs:read" });
+    for (const path of [`/v1/jobs/${jobId}/items`, `/v1/jobs/${jobId}/manifest`]) {
+      expect(await (await asKey(modelsOnly.key, path)).json(), path).toMatchObject({ status: 403, scope: "jobs:read" });
+    }
     expect(await (await asKey(reader.key, "/v1/tenants")).json()).toMatchObject({ status: 403, scope: "admin" });
     expect((await asKey(api.adminKey, `/v1/jobs/${jobId}`)).status).toBe(200);
     const key = await api.prisma.apiKey.findFirstOrThrow({ where: { id: reader.id } });
@@ -138,7 +144,8 @@ describe("tenants", () => {
     const other = await api.newTenant("auth-other");
     const ns = await api.kc.makeApiClient(CoreV1Api).readNamespace({ name: other.namespace });
     expect(ns.metadata?.labels).toMatchObject({ "pixelmill.io/tenant": other.name });
-    for (const [method, path] of [["GET", `/v1/jobs/${jobId}`], ["GET", `/v1/jobs/${jobId}/events`], ["DELETE", `/v1/jobs/${jobId}`]] as const) {
+    const ownRoutes = [["GET", `/v1/jobs/${jobId}`], ["GET", `/v1/jobs/${jobId}/events`], ["GET", `/v1/jobs/${jobId}/items`], ["GET", `/v1/jobs/${jobId}/manifest`], ["DELETE", `/v1/jobs/${jobId}`]] as const;
+    for (const [method, path] of ownRoutes) {
       const res = await asKey(other.key, path, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
     }

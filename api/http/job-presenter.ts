@@ -1,6 +1,7 @@
 import type { Logger } from "../../common/logger.js";
 import type { ObjectStore } from "../../common/storage/index.js";
 import type { JobPage } from "../domain/job-queries.js";
+import type { ImageJobOutput } from "../../common/crd-types.js";
 import type { JobRecord } from "../domain/job-record.js";
 import type { QueuePositions } from "../domain/queue-position.js";
 import type { OutputRetention } from "../domain/retention.js";
@@ -51,8 +52,17 @@ export class JobPresenter {
       error: r.error,
       output,
       queue,
+      batch: this.batch(r),
       urls,
     };
+  }
+
+  /** A batch job's counts and links; null for a single job. */
+  batch(r: JobRecord): JobView["batch"] {
+    if (!r.batch) return null;
+    const { total, succeeded, failed, running, canceled } = r.batch;
+    const self = `${this.base}/v1/jobs/${r.uid}`;
+    return { total, succeeded, failed, running, canceled, items_url: `${self}/items`, manifest_url: `${self}/manifest` };
   }
 
   async page(p: JobPage): Promise<JobListView> {
@@ -68,7 +78,11 @@ export class JobPresenter {
 
   private async output(r: JobRecord): Promise<JobView["output"]> {
     if (r.phase !== "Succeeded" || !r.output) return null;
-    const o = r.output;
+    return this.outputView(r, r.output);
+  }
+
+  /** An output of job `r` (its own, or one of its batch items'): signed unless retention deleted it. */
+  async outputView(r: JobRecord, o: ImageJobOutput): Promise<NonNullable<JobView["output"]>> {
     const expiredAt = r.outputExpiredAt ?? null;
     const [link, expiresAt] = expiredAt
       ? [undefined, null]

@@ -1,4 +1,5 @@
 import type { Scope } from "../domain/principal.js";
+import { WEBHOOK_OPERATIONS } from "./openapi-webhook-routes.js";
 
 // The API's operations as the OpenAPI document (openapi.ts) describes them. openapi.test.ts walks
 // the express app's router and checks that this table names every route it registers, and no more.
@@ -42,7 +43,7 @@ const LOCATION = { Location: "the job's path, /v1/jobs/{id}" };
 export const OPERATIONS: Operation[] = [
   {
     method: "post", path: "/v1/jobs", operationId: "submitJob", scope: "jobs:write",
-    summary: "Submit a job: an uploaded image (multipart) or an input URI (JSON). Optional Idempotency-Key header.",
+    summary: "Submit a job: an uploaded image (multipart) or an input URI (JSON), or a batch of many inputs (JSON `batch`: a list or a prefix). Optional Idempotency-Key header.",
     body: { json: "JobRequest", multipart: "JobForm" },
     responses: { 202: { description: "accepted (or replayed: Idempotent-Replayed: true)", schema: "JobSummary", headers: LOCATION } },
     problems: [400, 409, 413, 415, 422, ...KEYED],
@@ -65,6 +66,16 @@ export const OPERATIONS: Operation[] = [
     method: "get", path: "/v1/jobs/{id}/events", operationId: "jobEvents", scope: "jobs:read",
     summary: "Server-Sent Events: `event: status` with the job (as GET shows it, a JobView) now and at each change; closes after a terminal state. While a worker runs the job, `event: progress` between them: `{ attempt, stage, elapsedMs, step?: { done, total }, preview? }` (a diffusion's steps; `preview` a data: URL of a PNG).",
     pathParams: job, responses: { 200: { description: "an event stream; each `status` event's `data:` is a JobView, each `progress` event's a progress report", contentType: "text/event-stream" } }, problems: [404, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs/{id}/items", operationId: "listBatchItems", scope: "jobs:read",
+    summary: "A batch job's items in index order, finished or pending, each succeeded one's output with a presigned URL: while the batch runs, as its workers finish them; once finished, from its manifest.",
+    pathParams: job, query: "BatchItemListQuery", responses: { 200: { description: "a page of items", schema: "BatchItemList" } }, problems: [400, 404, 409, 410, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs/{id}/manifest", operationId: "getBatchManifest", scope: "jobs:read",
+    summary: "A finished batch's manifest: one JSON result per line, in index order (`index`, `input`, `phase`, `output` with its storage `uri`, `error`, `attempts`, `finishedAt`). 409 while the batch runs.",
+    pathParams: job, responses: { 200: { description: "the manifest", contentType: "application/x-ndjson" } }, problems: [404, 409, 410, ...KEYED],
   },
   {
     method: "post", path: "/v1/ws/tickets", operationId: "wsTicket", scope: "jobs:read",
@@ -161,4 +172,5 @@ export const OPERATIONS: Operation[] = [
     method: "get", path: "/metrics", operationId: "metrics", summary: "Prometheus metrics of this replica, in the text format; no key.",
     responses: { 200: { description: "the metrics", contentType: "text/plain" } }, problems: [],
   },
+  ...WEBHOOK_OPERATIONS,
 ];

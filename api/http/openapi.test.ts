@@ -112,6 +112,20 @@ describe("the OpenAPI document", () => {
     await expectDocumented(forbidden, "/v1/keys", "get");
   });
 
+  it("describes the batch answers: 202 submit, 200 get with counts, 200 items, 409 manifest", async () => {
+    const body = JSON.stringify({ model: "resize-x2", batch: { inputs: [`upload:uploads/${api.namespace}/a.png`, `upload:uploads/${api.namespace}/b.png`] } });
+    const submitted = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    expect(submitted.status).toBe(202);
+    const { id } = (await expectDocumented(submitted, "/v1/jobs", "post")) as { id: string };
+    expect(await expectDocumented(await api.fetch(`${api.url}/v1/jobs/${id}`), "/v1/jobs/{id}", "get")).toMatchObject({ batch: { total: 2 } });
+    const items = await api.fetch(`${api.url}/v1/jobs/${id}/items`);
+    expect(items.status).toBe(200);
+    await expectDocumented(items, "/v1/jobs/{id}/items", "get");
+    const manifest = await api.fetch(`${api.url}/v1/jobs/${id}/manifest`);
+    expect(manifest.status).toBe(409);
+    await expectDocumented(manifest, "/v1/jobs/{id}/manifest", "get");
+  });
+
   it("describes the key answers: 201 create, 200 list and revoke", async () => {
     const admin = { authorization: `Bearer ${api.adminKey}` };
     const created = await fetch(`${api.url}/v1/keys`, { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ name: "ci", scopes: ["jobs:read"] }) });

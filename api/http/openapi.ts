@@ -4,11 +4,13 @@ import { formJob, jsonJob } from "./job-request.js";
 import { OPERATIONS, type Operation, type ResponseSpec } from "./openapi-routes.js";
 import { modelForm } from "./model-form.js";
 import { listQuery } from "./routes/jobs.js";
+import { itemListQuery } from "./routes/batch-items.js";
 import { newKey, newTenant, tenantLimitsPatch } from "./routes/tenants.js";
 import { usageQuery } from "./routes/usage.js";
 import { newUpload } from "./routes/uploads.js";
+import { webhookDeliveryListSchema, webhookDeliveryQuery, webhookEndpoint, webhookSecretsSchema } from "./webhook-schemas.js";
 import {
-  createdKeySchema, healthSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
+  batchItemListSchema, batchItemSchema, createdKeySchema, healthSchema, jobBatchSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
   modelListSchema, modelSchema, problemSchema, readinessSchema, storedUploadSchema, tenantListSchema, tenantSchema, uploadSchema, usageSchema, wsTicketSchema,
 } from "./schemas.js";
 
@@ -23,10 +25,13 @@ type JsonSchema = Record<string, unknown>;
 const RESPONSES = {
   JobStatus: jobStatusSchema, JobUrls: jobUrlsSchema, JobOutput: jobOutputSchema, JobSummary: jobSummarySchema, JobView: jobViewSchema, JobList: jobListSchema,
   Model: modelSchema, ModelList: modelListSchema, Tenant: tenantSchema, TenantList: tenantListSchema, Key: keySchema, CreatedKey: createdKeySchema, KeyList: keyListSchema,
+  JobBatch: jobBatchSchema, BatchItem: batchItemSchema, BatchItemList: batchItemListSchema,
   Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema, Upload: uploadSchema, StoredUpload: storedUploadSchema, WsTicket: wsTicketSchema,
+  WebhookDeliveryList: webhookDeliveryListSchema, WebhookSecrets: webhookSecretsSchema,
 };
 /** Read as their input (what a client sends): coercions and transforms as the wire sees them. */
-const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, ModelForm: modelForm, JobListQuery: listQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey, NewUpload: newUpload };
+const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, ModelForm: modelForm, JobListQuery: listQuery, BatchItemListQuery: itemListQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey, NewUpload: newUpload,
+  WebhookDeliveryQuery: webhookDeliveryQuery, WebhookEndpoint: webhookEndpoint };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -96,7 +101,8 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
 
 const PROBLEM_STATUSES: Record<number, string> = {
   400: "malformed or over a limit (`errors` lists each issue)", 401: "no valid API key (WWW-Authenticate: Bearer)", 403: "the key lacks the route's scope (`scope`), or the link is not valid",
-  404: "unknown (or another tenant's)", 409: "a conflict: a finished job, a taken name, a request with this Idempotency-Key in progress, the platform tenant disabled",
+  404: "unknown (or another tenant's)", 409: "a conflict: a finished job, a taken name, a request with this Idempotency-Key in progress, the platform tenant disabled, a batch route of a single job, a batch's manifest before it finished",
+  410: "gone: a batch's item outputs and manifest were deleted by output retention",
   413: "too large (`limit`)", 415: "not a content type (or image) taken here", 422: "valid JSON but not a job that can run (unknown model, params, input)",
   429: "the key's request rate or a tenant cap (Retry-After)", 500: "the server's fault; logged", 503: "a dependency is down; nothing was accepted (Retry-After)",
 };
@@ -104,7 +110,7 @@ const PROBLEM_STATUSES: Record<number, string> = {
 /** The document; `serverUrl` (PUBLIC_URL) goes into `servers` when given. */
 export function openApiDocument(opts: { serverUrl?: string; version?: string } = {}): JsonSchema {
   const requests = components(REQUESTS, "input");
-  const { JobListQuery: _, UsageQuery: __, ...requestBodies } = requests;
+  const { JobListQuery: _, UsageQuery: __, WebhookDeliveryQuery: ___, BatchItemListQuery: ____, ...requestBodies } = requests;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op, requests);
   const responses = Object.fromEntries(Object.entries(PROBLEM_STATUSES).map(([status, description]) => [

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from "exp
 import { DependencyUnavailableError, ObjectNotFoundError } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import {
-  IdempotencyKeyInProgressError, InvalidJobError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
+  BatchExpiredError, BatchNotFinishedError, IdempotencyKeyInProgressError, InvalidJobError, NotABatchError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
   InvalidModelError, JobRejectedError, KeyNotActiveError, MissingScopeError, ModelExistsError, ModelRejectedError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, TenantProtectedError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
   UploadTooLargeError,
 } from "../domain/errors.js";
@@ -63,6 +63,9 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof JobNotFoundError) return problem(404, "not-found", "Not found", err.message);
   if (err instanceof ObjectNotFoundError) return problem(404, "not-found", "Not found", "there is no such file");
   if (err instanceof JobFinishedError) return problem(409, "job-finished", "Job already finished", err.message, { job_status: err.phase.toLowerCase() });
+  if (err instanceof NotABatchError) return problem(409, "not-a-batch", "Not a batch", err.message);
+  if (err instanceof BatchNotFinishedError) return problem(409, "batch-not-finished", "Batch not finished", err.message, { job_status: err.phase.toLowerCase() });
+  if (err instanceof BatchExpiredError) return problem(410, "batch-expired", "Batch expired", err.message);
   if (err instanceof IdempotencyKeyReusedError) return problem(422, "idempotency-key-reused", "Idempotency-Key reused", err.message);
   if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
   if (err instanceof RateLimitedError) {

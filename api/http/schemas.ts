@@ -45,6 +45,17 @@ export const jobQueueSchema = z.object({
   estimated_start_at: nullableTimestamp.describe("now plus the time the model's workers took, over the last 5 minutes, to finish as many jobs as are ahead; null when none finished in that time (unknown)"),
 });
 
+/** A batch job's item counts (status.batch, written a few times per batch) and where its items are listed. */
+export const jobBatchSchema = z.object({
+  total: z.int().min(0).nullable().describe("items in the batch; null until the operator has listed a prefix"),
+  succeeded: z.int().min(0),
+  failed: z.int().min(0),
+  running: z.int().min(0),
+  canceled: z.int().min(0),
+  items_url: z.url().describe("GET this for the items and their outputs, in index order (cursor pagination)"),
+  manifest_url: z.url().describe("GET this, once the batch has finished, for the manifest: one JSON result per line (application/x-ndjson)"),
+});
+
 /** What GET /v1/jobs/:id answers, and each SSE `status` event carries. */
 export const jobViewSchema = z.object({
   id: z.string(),
@@ -58,12 +69,31 @@ export const jobViewSchema = z.object({
   error: z.object({ reason: z.string(), message: z.string() }).nullable().describe("why it failed; on a queued job, why it waits: the last failed attempt before its retry, or NoWorkerPool"),
   output: jobOutputSchema.nullable(),
   queue: jobQueueSchema.nullable().describe("while the job waits for a worker (pending or queued): its place in the queue; null once it is taken, finished, waiting out a retry's backoff, or when the queue cannot be read"),
+  batch: jobBatchSchema.nullable().describe("a batch job's counts (its output, once finished, is the manifest); null for a single job"),
   urls: jobUrlsSchema,
 });
 
 /** What GET /v1/jobs answers. */
 export const jobListSchema = z.object({
   items: z.array(jobViewSchema),
+  next_cursor: z.string().nullable().describe("pass as `cursor` for the next page; null on the last"),
+});
+
+/** One item of a batch, as GET /v1/jobs/:id/items lists it. */
+export const batchItemSchema = z.object({
+  index: z.int().min(0).describe("the item's place in the batch: its place in batch.inputs, or in the prefix's listing"),
+  input: z.string().describe("the item's input URI"),
+  status: z.enum(["pending", "succeeded", "failed", "canceled"]).describe("pending: not finished yet (waiting, running or retrying)"),
+  attempts: z.int().min(0).nullable().describe("attempts the item took; null while pending"),
+  finished_at: nullableTimestamp,
+  error: z.object({ reason: z.string(), message: z.string() }).nullable(),
+  output: jobOutputSchema.nullable().describe("a succeeded item's output, with a presigned URL as a job's output has"),
+});
+
+/** What GET /v1/jobs/:id/items answers. */
+export const batchItemListSchema = z.object({
+  total: z.int().min(0).nullable().describe("items in the batch; null until the operator has listed a prefix"),
+  items: z.array(batchItemSchema).describe("in index order, finished or not"),
   next_cursor: z.string().nullable().describe("pass as `cursor` for the next page; null on the last"),
 });
 
@@ -176,7 +206,7 @@ export const problemSchema = z.looseObject({
   scope: z.enum(SCOPES).optional().describe("403: the scope the key lacks"),
   limit: z.number().optional().describe("413, 429: the limit exceeded"),
   retry_after: z.number().optional().describe("429: seconds until a retry may pass"),
-  job_status: jobStatusSchema.optional().describe("409: the finished job's status"),
+  job_status: jobStatusSchema.optional().describe("409: the status of the finished job (job-finished) or of the batch not finished yet (batch-not-finished)"),
 });
 
 /** POST /v1/uploads: where to send the file (api/domain/direct-upload.ts), and the URI a job then names. */
@@ -215,6 +245,8 @@ export function placeOf(queue: JobQueue | null): string {
   return queue ? `${queue.position}/${queue.waiting}` : "none";
 }
 export type JobListView = z.infer<typeof jobListSchema>;
+export type BatchItemView = z.infer<typeof batchItemSchema>;
+export type BatchItemListView = z.infer<typeof batchItemListSchema>;
 export type ModelView = z.infer<typeof modelSchema>;
 export type ModelList = z.infer<typeof modelListSchema>;
 export type TenantView = z.infer<typeof tenantSchema>;

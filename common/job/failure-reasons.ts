@@ -23,9 +23,9 @@ export type FailureReason = keyof typeof FAILURE_REASONS;
  * Reasons the operator sets without a worker: the spec cannot work (no such model, input scheme
  * not allowed), or the job waited past spec.startDeadlineSeconds. Neither is retried.
  */
-export type OperatorFailureReason = "InvalidSpec" | "DeadlineExceeded";
+export type OperatorFailureReason = "InvalidSpec" | "DeadlineExceeded" | "BatchTooLarge";
 
-const OPERATOR_FAILURE_REASONS: readonly OperatorFailureReason[] = ["InvalidSpec", "DeadlineExceeded"];
+const OPERATOR_FAILURE_REASONS: readonly OperatorFailureReason[] = ["InvalidSpec", "DeadlineExceeded", "BatchTooLarge"];
 /** WorkerError: a failure without a reason of ours (parseFailure's default). */
 const KNOWN_REASONS: ReadonlySet<string> = new Set([...Object.keys(FAILURE_REASONS), ...OPERATOR_FAILURE_REASONS, "WorkerError"]);
 

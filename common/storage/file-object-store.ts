@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
@@ -81,6 +81,21 @@ export class FileObjectStore implements ObjectStore {
       if (!signer) throw new Error("a file:// store signs URLs only when given a signer (URL_SIGNING_SECRET)");
       resolve(signer.sign(key, expiresInSeconds));
     });
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    if (prefix !== "" && !prefix.endsWith("/")) throw new Error(`a listed prefix ends in '/': ${prefix}`);
+    const dir = prefix === "" ? this.root : join(this.root, checkKey(prefix.slice(0, -1)));
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [];
+      throw err;
+    });
+    // In key order, as S3 lists; the partial files of puts under way are no objects.
+    const keys = entries.filter((e) => e.isFile() && !e.name.endsWith(".partial") && !e.name.startsWith(".check-"))
+      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join("/"))
+      .filter((k) => validKey(k) !== undefined)
+      .sort();
+    yield* keys;
   }
 
   keyOf(uri: string): string | undefined {

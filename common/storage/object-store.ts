@@ -42,6 +42,11 @@ export interface ObjectStore {
    * CopyObject): the copy's size and type, or undefined when there is no object at `from`.
    */
   copy(from: string, to: string): Promise<StoredObject | undefined>;
+  /**
+   * The keys under `prefix` (a key prefix, '' or ending in '/'), in key order, page by page (S3
+   * ListObjectsV2), so a caller can stop early. Batch prefixes (common/batch.ts) are listed so.
+   */
+  list?(prefix: string): AsyncIterable<string>;
   /** Removes the object; removing a missing one is not an error. */
   delete(key: string): Promise<void>;
   /**

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, NotFound, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, NotFound, paginateListObjectsV2, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
@@ -124,6 +124,17 @@ export class S3ObjectStore implements ObjectStore {
   /** HeadBucket: the endpoint answers, and these credentials may use the bucket. */
   async check(signal?: AbortSignal): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }), { abortSignal: signal });
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    if (prefix !== "" && !prefix.endsWith("/")) throw new Error(`a listed prefix ends in '/': ${prefix}`);
+    const full = this.prefix + prefix;
+    for await (const page of paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.opts.bucket, Prefix: full })) {
+      for (const object of page.Contents ?? []) {
+        const key = object.Key?.slice(this.prefix.length);
+        if (key && validKey(key)) yield key;
+      }
+    }
   }
 
   keyOf(uri: string): string | undefined {

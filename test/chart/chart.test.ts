@@ -129,6 +129,12 @@ describe("the chart's settings", () => {
     expect(env).toContainEqual({ name: "PIXELMILL_WATCH_NAMESPACE", value: "team-a" });
   });
 
+  it("gives the operator the storage settings: it lists batch prefixes and writes batch manifests (docs/batch.md)", async () => {
+    const objects = await render();
+    const env = podSpecOf(objects.find((o) => o.kind === "Deployment" && component(o) === "operator")!)!.containers[0]!.env!;
+    expect(env.map((e) => e.name)).toEqual(expect.arrayContaining(["STORAGE_URL", "S3_REGION", "S3_FORCE_PATH_STYLE"]));
+  });
+
   it("refuses to watch a namespace other than the release's, where the platform's jobs and models are", async () => {
     await expect(render({ namespace: "pixelmill", set: ["operator.watchNamespace=team-a"] }))
       .rejects.toThrow(/operator.watchNamespace must be empty \(every namespace\) or the release namespace "pixelmill"/);

@@ -13,6 +13,7 @@ import { createTestDatabase } from "./database.js";
 import { kubeConfig, testEnv, uniqueName } from "./env.js";
 import { assembleApi } from "../../api/assemble.js";
 import type { Limits } from "../../api/domain/limits.js";
+import type { WebhookOptions } from "../../api/outbox/assemble-webhooks.js";
 import type { PrismaIdempotencyRepository } from "../../api/data/idempotency-repository.js";
 import type { PrismaJobRepository } from "../../api/data/job-repository.js";
 import type { PrismaClient } from "../../api/data/prisma.js";
@@ -88,6 +89,8 @@ export interface FixtureOptions {
   /** OUTPUT_RETENTION_DAYS and RETENTION_SWEEP_INTERVAL_MS of the API's sweeper; default the configured 7 days and 10 min. */
   outputRetentionDays?: number;
   retentionSweepIntervalMs?: number;
+  /** The WEBHOOK_* settings (docs/webhooks.md); default: webhooks off. */
+  webhooks?: WebhookOptions;
 }
 
 export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
@@ -132,6 +135,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, positionIntervalMs: opts.positionIntervalMs, wsHeartbeatMs: opts.wsHeartbeatMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
     deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds, outputRetentionDays: opts.outputRetentionDays, retentionSweepIntervalMs: opts.retentionSweepIntervalMs,
+    webhooks: opts.webhooks,
   });
   const { prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror } = api;
   await api.prepare();

@@ -36,3 +36,11 @@ export function kubeConfig(): KubeConfig {
   kc.loadFromFile(testEnv().kubeconfigPath);
   return shareConnections(kc); // as the API's and the operator's mains do
 }
+
+/** The settings that point a process's store at the test S3 server, under `path` of its bucket. */
+export function s3StorageEnv(s3: TestEnv["s3"], path: string): Record<string, string> {
+  return {
+    STORAGE_URL: `s3://${s3.bucket}/${path}`, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
+  };
+}

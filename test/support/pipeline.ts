@@ -1,14 +1,15 @@
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { loadConfig } from "../../common/config.js";
+import { BucketStores } from "../../common/storage/bucket-stores.js";
 import type { Logger } from "../../common/logger.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
-import { Inference } from "../../worker/inference/engine.js";
+import { inferenceRunner } from "../../worker/inference-runner.js";
 import { projectRoot } from "../../devstack/binaries.js";
 import { applyManifests, readManifests } from "../../devstack/manifests.js";
 import type { ApiFixture } from "./api-fixture.js";
-import { testEnv, uniqueName } from "./env.js";
+import { testEnv, uniqueName, s3StorageEnv } from "./env.js";
 
 /** The rest of the platform behind an API fixture: the built-in models, the operator and an ONNX worker for them. */
 export interface Pipeline {
@@ -17,32 +18,33 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** `env`: more of the worker's configuration (PIXELMILL_GPUS, say), over the fixture's. */
-export async function startPipeline(api: ApiFixture, label: string, log: Logger, opts: { env?: Record<string, string> } = {}): Promise<Pipeline> {
+/**
+ * `env`: more of the worker's configuration (PIXELMILL_GPUS, say), over the fixture's. `queuePrefix`:
+ * the fixture's own (`api.prefix`, its QUEUE_PREFIX) for tests of what the API reads from the queues' Redis; default a fresh one.
+ */
+export async function startPipeline(api: ApiFixture, label: string, log: Logger, opts: { env?: Record<string, string>; queuePrefix?: string } = {}): Promise<Pipeline> {
   const models = await readManifests(join(projectRoot, "models/manifests"));
   await applyManifests(api.kc, models, api.namespace);
   const env = testEnv();
-  const queuePrefix = uniqueName(label);
-  const operator = await startOperator({ kc: api.kc, redisUrl: env.redisUrl, queuePrefix, namespace: api.namespace, log, retryBaseDelayMs: 200 });
+  const queuePrefix = opts.queuePrefix ?? uniqueName(label);
   const config = loadConfig({
     REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: models.map((m) => m.metadata!.name).join(","), WORKER_CONCURRENCY: "2",
-    STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`, S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region,
-    S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
+    ...s3StorageEnv(env.s3, api.prefix),
     MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"),
     ...opts.env,
   });
-  const worker = await startWorker({
-    config, log,
-    createRunner: ({ objectStoreFor }) => new Inference({
-      cacheDir: config.MODEL_CACHE_DIR, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS, maxInputPixels: config.MAX_INPUT_PIXELS,
-      fetchMaxBytes: config.FETCH_MAX_BYTES, fetchTimeoutMs: config.FETCH_TIMEOUT_MS, objectStoreFor, log,
-    }),
+  // The fixture's store, as a deployment's operator has: batch jobs (docs/batch.md) list prefixes and write manifests there.
+  const buckets = new BucketStores(config);
+  const operator = await startOperator({
+    kc: api.kc, redisUrl: env.redisUrl, queuePrefix, namespace: api.namespace, log, retryBaseDelayMs: 200, storage: { store: api.store, bucketStore: buckets.for },
   });
+  const worker = await startWorker({ config, log, createRunner: inferenceRunner(config, log) });
   return {
     operator, worker,
     async stop() {
       await worker.stop();
       await operator.stop();
+      buckets.close();
     },
   };
 }

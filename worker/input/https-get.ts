@@ -1,14 +1,12 @@
 import { get, type Agent } from "node:https";
 import type { IncomingMessage } from "node:http";
-import { lookup } from "node:dns/promises";
 import type { LookupAddress } from "node:dns";
-import { isIP, type LookupFunction } from "node:net";
 import { JobFailure } from "../../common/errors.js";
-import { refusal, refuseUrlHost, type AddressPolicy } from "../../common/address-policy.js";
+import { refuseUrlHost, type AddressPolicy } from "../../common/address-policy.js";
+import { pinnedLookup, vetHost, type Resolve } from "../../common/vetted-lookup.js";
 import { raceAbort, readLimited, tooLarge } from "./limits.js";
 
-/** A host's addresses, as node:dns lookup with `all: true` gives them. */
-export type Resolve = (host: string) => Promise<LookupAddress[]>;
+export type { Resolve };
 
 export interface HttpsGetOptions {
   maxBytes: number;
@@ -62,16 +60,11 @@ export async function httpsGet(url: URL, opts: HttpsGetOptions): Promise<Buffer>
 
 /** The host's addresses, all allowed by the policy; InputForbidden naming the host and why not. */
 async function vetted(url: URL, opts: HttpsGetOptions): Promise<LookupAddress[]> {
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const literal = isIP(host);
   // The system resolver cannot be aborted: the race keeps FETCH_TIMEOUT_MS true of a hung lookup.
-  const addresses = literal ? [{ address: host, family: literal }] : await raceAbort((opts.resolve ?? systemResolve)(host), opts.signal);
-  if (addresses.length === 0) throw new JobFailure("InputNotFound", `${url.host} has no address`);
-  for (const { address } of addresses) {
-    const why = opts.policy.refuse(address);
-    if (why) throw new JobFailure("InputForbidden", refusal(url.host, why, !literal));
-  }
-  return addresses;
+  const found = await vetHost(url, opts.policy, opts.resolve, (p) => raceAbort(p, opts.signal));
+  if ("none" in found) throw new JobFailure("InputNotFound", `${url.host} has no address`);
+  if ("refused" in found) throw new JobFailure("InputForbidden", found.refused);
+  return found.addresses;
 }
 
 /**
@@ -89,34 +82,16 @@ function unparsableRedirect(url: URL, location: string, policy: AddressPolicy): 
   throw forbiddenUrlText(location, policy) ?? new JobFailure("InputNotFound", `${shown(url)} redirects to a Location that is not a URL`);
 }
 
-function systemResolve(host: string): Promise<LookupAddress[]> {
-  return lookup(host, { all: true, verbatim: true });
-}
-
 function request(url: URL, addresses: LookupAddress[], opts: HttpsGetOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = get(url, {
       agent: opts.agent,
       signal: opts.signal,
-      lookup: pinned(addresses),
+      lookup: pinnedLookup(addresses),
       headers: { accept: "image/*, */*;q=0.5", "user-agent": "pixelmill-worker" },
     }, resolve);
     req.once("error", reject);
   });
-}
-
-/** A lookup answering with the checked addresses only; TLS still verifies the URL's host name. */
-function pinned(addresses: LookupAddress[]): LookupFunction {
-  return (_host, options, callback) => {
-    const family = options.family === 4 || options.family === 6 ? options.family : 0;
-    const usable = addresses.filter((a) => family === 0 || a.family === family);
-    if (usable.length === 0) {
-      callback(Object.assign(new Error(`no IPv${family} address was vetted`), { code: "ENOTFOUND" }), "", 0);
-      return;
-    }
-    if (options.all) (callback as unknown as (err: null, all: LookupAddress[]) => void)(null, usable);
-    else callback(null, usable[0]!.address, usable[0]!.family);
-  };
 }
 
 /** The URL without its query: presigned URLs carry credentials there, and messages reach users and logs. */

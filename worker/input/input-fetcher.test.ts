@@ -12,7 +12,7 @@ import { loadConfig } from "../../common/config.js";
 import { inputBuckets } from "../../common/job/input-uri.js";
 import { JobFailure } from "../../common/errors.js";
 import { createObjectStore, type ObjectStore } from "../../common/storage/index.js";
-import { BucketStores } from "./bucket-stores.js";
+import { BucketStores } from "../../common/storage/bucket-stores.js";
 import { ANY_ADDRESS, PUBLIC_ONLY, type AddressPolicy } from "../../common/address-policy.js";
 import type { Resolve } from "./https-get.js";
 import { InputFetcher } from "./input-fetcher.js";

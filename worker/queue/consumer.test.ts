@@ -9,7 +9,7 @@ import { createRedis } from "../../common/redis.js";
 import type { JobProgress } from "../../common/job/progress.js";
 import { queueName, type QueueJobData, type QueueJobResult } from "../../common/queue.js";
 import { createObjectStore, readAll, type ObjectStore } from "../../common/storage/index.js";
-import { BucketStores } from "../input/bucket-stores.js";
+import { BucketStores } from "../../common/storage/bucket-stores.js";
 import { Consumer, type ConsumerOptions } from "./consumer.js";
 import { FlipRunner } from "../../test/support/flip-runner.js";
 import { InputFetcher } from "../input/input-fetcher.js";

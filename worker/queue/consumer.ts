@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { ConfigError } from "../../common/errors.js";
 import { createRedis } from "../../common/redis.js";
 import { queueName, type QueueJobData, type QueueJobResult } from "../../common/queue.js";
+import { recordBatchItems } from "./batch-recorder.js";
 import { CancelListener } from "./cancel-listener.js";
 import { Notifier } from "./notifier.js";
 import { PresenceReporter, type PresenceOptions } from "./presence.js";
@@ -43,6 +44,8 @@ export class Consumer {
   private readonly presence?: PresenceReporter;
   private readonly progress: ProgressPublisher;
   private readonly workers: Worker<QueueJobData, QueueJobResult>[];
+  /** Batch UID → queue job ids of its items this worker runs now, for the batch's cancel message. */
+  private readonly batchItems = new Map<string, Set<string>>();
   private stopping?: Promise<void>;
   private stopRequested = false;
   private paused = false;
@@ -52,13 +55,17 @@ export class Consumer {
     this.redis = createRedis(opts.redisUrl, { log: opts.log, connectionName: "pixelmill-worker" });
     this.notifier = new Notifier(this.redis, opts.prefix, opts.log);
     // A job runs in one of the Workers at most; the others answer false.
-    this.cancels = new CancelListener(this.redis, opts.prefix, (uid) => this.workers.forEach((w) => w.cancelJob(uid, "Canceled")), opts.log);
+    // A batch's cancel names the batch: each of its items in hand here is canceled by its own queue job id.
+    this.cancels = new CancelListener(this.redis, opts.prefix, (uid) => {
+      for (const id of [uid, ...(this.batchItems.get(uid) ?? [])]) this.workers.forEach((w) => w.cancelJob(id, "Canceled"));
+    }, opts.log);
     this.presence = opts.presence && new PresenceReporter(this.redis, { ...opts.presence, prefix: opts.prefix }, opts.log);
     const notTaking = () => (this.stopRequested ? "stopping" : this.paused ? "paused" : undefined);
     const resultCache = opts.resultCacheTtlSeconds ? new ResultCache(this.redis, opts.prefix, opts.resultCacheTtlSeconds) : undefined;
     this.progress = new ProgressPublisher(this.redis, opts.prefix, opts.log);
     const progress = opts.progress ?? this.progress.report;
-    const processor = this.tracked(jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid), resultCache, progress }));
+    const run = jobProcessor({ ...opts, notTaking, canceled: (uid) => this.cancels.canceled(uid), resultCache, progress });
+    const processor = this.tracked(recordBatchItems(run, this.redis, opts.prefix, opts.log));
     this.workers = opts.models.map((model) => {
       const worker = new Worker<QueueJobData, QueueJobResult>(queueName(model), processor, {
         connection: this.redis,
@@ -138,21 +145,28 @@ export class Consumer {
   /** Counts the jobs in hand for the presence entry, whatever way an attempt ends. */
   private tracked(run: JobProcessor): JobProcessor {
     const presence = this.presence;
-    if (!presence) return run;
     return async (job, token, signal) => {
-      presence.jobStarted();
+      presence?.jobStarted();
+      const batchUid = job.data?.batch?.uid;
+      if (batchUid && job.id) this.batchItems.set(batchUid, (this.batchItems.get(batchUid) ?? new Set()).add(job.id));
       try {
         return await run(job, token, signal);
       } finally {
-        presence.jobEnded();
+        presence?.jobEnded();
+        const items = batchUid ? this.batchItems.get(batchUid) : undefined;
+        if (items && job.id) {
+          items.delete(job.id);
+          if (items.size === 0) this.batchItems.delete(batchUid!);
+        }
       }
     };
   }
 
   private notify(job: Job<QueueJobData, QueueJobResult>): void {
-    const { uid, namespace, name, model } = (job.data ?? {}) as Partial<QueueJobData>;
+    const { uid, namespace, name, model, batch } = (job.data ?? {}) as Partial<QueueJobData>;
     if (typeof uid === "string" && typeof namespace === "string" && typeof name === "string") {
-      this.notifier.notify({ uid, namespace, name, model: typeof model === "string" ? model : undefined });
+      const batchIndex = typeof batch?.index === "number" ? batch.index : undefined;
+      this.notifier.notify({ uid, namespace, name, model: typeof model === "string" ? model : undefined, ...(batchIndex === undefined ? {} : { batchIndex }) });
     }
   }
 }

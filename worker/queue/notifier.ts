@@ -17,7 +17,7 @@ export class Notifier {
 
   notify(n: JobNotification): void {
     const sent: Promise<void> = this.redis
-      .xadd(this.key, "MAXLEN", "~", NOTIFY_STREAM_MAXLEN, "*", "uid", n.uid, "namespace", n.namespace, "name", n.name, ...(n.model ? ["model", n.model] : []))
+      .xadd(this.key, "MAXLEN", "~", NOTIFY_STREAM_MAXLEN, "*", "uid", n.uid, "namespace", n.namespace, "name", n.name, ...(n.model ? ["model", n.model] : []), ...(n.batchIndex === undefined ? [] : ["batch", String(n.batchIndex)]))
       .then(
         () => undefined,
         (err: Error) => this.log.warn({ jobUid: n.uid, err: err.message }, "Job notification not sent"),

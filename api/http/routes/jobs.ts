@@ -61,7 +61,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const read = requireKey(deps.auth, "jobs:read");
   const pass: RequestHandler = (_req, _res, next) => next();
 
-  router.post("/v1/jobs", write, deps.beforeSubmit ?? pass, express.json({ limit: "256kb" }), async (req, res) => {
+  // 2 MB: room for a batch's list of inputs (at most MAX_BATCH_INPUTS_BYTES, job-request.ts) with the rest of the job.
+  router.post("/v1/jobs", write, deps.beforeSubmit ?? pass, express.json({ limit: "2mb" }), async (req, res) => {
     const principal = principalOf(res);
     const header = req.get("idempotency-key");
     const key = header === undefined ? undefined : checkIdempotencyKey(header);

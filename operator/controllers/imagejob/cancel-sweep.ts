@@ -49,10 +49,13 @@ export class CancelSweep {
     const known = this.deps.known();
     const canceled: string[] = [];
     for (const model of await queue.models()) {
-      for (const uid of await queue.unfinishedUids(model)) {
-        if (known.has(uid)) continue;
-        const ref = await queue.ref(model, uid);
-        if (!ref || (this.deps.namespace && ref.namespace !== this.deps.namespace)) continue;
+      for (const id of await queue.unfinishedUids(model)) {
+        // An item of a batch still known (`${uid}-${index}`) needs no read of its queue job.
+        if (known.has(id) || known.has(id.replace(/-\d+$/, ""))) continue;
+        // A batch item's id is not its ImageJob's UID: the ref names the batch, canceled once a pass.
+        const ref = await queue.ref(model, id);
+        if (!ref || known.has(ref.uid) || canceled.includes(ref.uid) || (this.deps.namespace && ref.namespace !== this.deps.namespace)) continue;
+        const uid = ref.uid;
         if (this.now() - ref.enqueuedAt < this.deps.graceMs) continue;
         if (await this.deps.exists(ref.namespace, ref.name, uid)) continue;
         await this.deps.cancel(ref);

@@ -9,7 +9,7 @@ import { cancelMarkerKey, queueName, type QueueJobData, type QueueJobResult } fr
 import { createRedis } from "../../../common/redis.js";
 import { testEnv, uniqueName } from "../../../test/support/env.js";
 import { startApi, eventually, type ApiFixture } from "../../../test/support/api-fixture.js";
-import { BucketStores } from "../../../worker/input/bucket-stores.js";
+import { BucketStores } from "../../../common/storage/bucket-stores.js";
 import { Consumer } from "../../../worker/queue/consumer.js";
 import { FlipRunner } from "../../../test/support/flip-runner.js";
 import { InputFetcher } from "../../../worker/input/input-fetcher.js";

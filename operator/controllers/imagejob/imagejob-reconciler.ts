@@ -15,6 +15,7 @@ import type { ImageJobApi } from "./imagejob-api.js";
 import type { Informer } from "../../../common/kube/informer.js";
 import type { JobQueue, QueueJobView } from "../../job-queue.js";
 import { OwnWrites } from "../../runtime/own-writes.js";
+import type { BatchReconciler } from "./batch-reconciler.js";
 import { clean, deadlineExceededStatus, invalidSpecStatus, msToStartDeadline, statusFromQueue } from "./imagejob-status.js";
 
 export interface ReconcileResult {
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   onEnqueued?: (model: string) => void;
   /** Where pixelmill_imagejob_failures_total goes; the process's registry by default. */
   metrics?: OperatorMetrics;
+  /** Runs batch ImageJobs (spec.batch); without it (no storage configured) they fail InvalidSpec. */
+  batches?: BatchReconciler;
   /**
    * Adds a key to the work queue: given, events of a job that arrive while its status write is
    * under way are held by isOwnWrite until the write answers, then added unless they were its echo.
@@ -92,11 +95,13 @@ export class ImageJobReconciler {
     const input = job.spec.input && parseInputUri(job.spec.input.uri);
     const invalid = !model
       ? `ImageModel "${job.spec.model}" not found in namespace ${namespace}${platformNamespace && platformNamespace !== namespace ? ` nor in the platform namespace ${platformNamespace}` : ""}`
-      : input && "problem" in input ? input.problem : inputMismatch(job.spec.model, model.spec, input !== undefined);
+      : input && "problem" in input ? input.problem : inputMismatch(job.spec.model, model.spec, input !== undefined || job.spec.batch !== undefined);
     if (invalid) {
       await this.write(job, invalidSpecStatus(job, invalid, this.now()), { reason: "InvalidSpec", message: invalid });
       return {};
     }
+
+    if (job.spec.batch) return this.reconcileBatch(job, model!);
 
     let view = await this.deps.queue.get(job.spec.model, job.metadata.uid!);
     // Never enqueue a job already past its start deadline (the operator was down, say).
@@ -134,6 +139,26 @@ export class ImageJobReconciler {
     await this.write(job, next, eventFor(job.status, next, view));
     if (isFinished(next.phase)) return this.expire({ ...job, status: next });
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  }
+
+  /** A batch (docs/batch.md): its items are queue jobs of their own, its status their counts. */
+  private async reconcileBatch(job: ImageJob, model: ImageModel): Promise<ReconcileResult> {
+    const { batches, namespaces } = this.deps;
+    if (!batches) {
+      const message = "this operator runs without storage, so it cannot run batch jobs";
+      await this.write(job, invalidSpecStatus(job, message, this.now()), { reason: "InvalidSpec", message });
+      return {};
+    }
+    const ns = namespaces?.get("", job.metadata.namespace!);
+    if (namespaces && !ns) return { requeueAfterMs: 1000 };
+    const granted = ns && grantedBuckets(ns.metadata?.annotations);
+    let last: ImageJobStatus | undefined;
+    const enqueue = { maxAttempts: job.spec.maxAttempts ?? 3, priority: job.spec.priority ?? 0, retryBaseDelayMs: this.deps.retryBaseDelayMs ?? 2000 };
+    const result = await batches.reconcile(job, queueData(job, model, granted), enqueue, granted, async (status, event) => {
+      last = status;
+      await this.write(job, status, event);
+    });
+    return last && isFinished(last.phase) ? this.expire({ ...job, status: last }) : result;
   }
 
   /** Failed with DeadlineExceeded: not started by creation + spec.startDeadlineSeconds. */

@@ -49,5 +49,7 @@ function toNotification(fields: string[]): JobNotification | undefined {
   const map = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
   const [uid, namespace, name] = [map.get("uid"), map.get("namespace"), map.get("name")];
-  return uid && namespace && name ? { uid, namespace, name, model: map.get("model") } : undefined;
+  const batch = map.get("batch");
+  const batchIndex = batch !== undefined && /^\d+$/.test(batch) ? Number(batch) : undefined;
+  return uid && namespace && name ? { uid, namespace, name, model: map.get("model"), ...(batchIndex === undefined ? {} : { batchIndex }) } : undefined;
 }

@@ -1,6 +1,7 @@
-import type { Config } from "../../common/config.js";
-import { isBucketName } from "../../common/job/input-uri.js";
-import { S3ObjectStore, type ObjectStore } from "../../common/storage/index.js";
+import type { Config } from "../config.js";
+import { isBucketName } from "../job/input-uri.js";
+import type { ObjectStore } from "./object-store.js";
+import { S3ObjectStore } from "./s3-object-store.js";
 
 type S3Settings = Pick<Config, "S3_ENDPOINT" | "S3_REGION" | "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "S3_FORCE_PATH_STYLE">;
 
