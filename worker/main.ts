@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { loadConfig } from "../common/config.js";
 import { createLogger } from "../common/logger.js";
 import { startHealthServer, type WorkerPhase } from "./queue/health.js";
-import { Inference } from "./inference/engine.js";
+import { inferenceRunner } from "./inference-runner.js";
 import { exitOnSignals } from "./queue/shutdown.js";
 import { startWorker } from "./worker.js";
 
@@ -16,16 +16,7 @@ async function main(): Promise<void> {
   const worker = await startWorker({
     config,
     log,
-    createRunner: ({ objectStoreFor }) => new Inference({
-      cacheDir: config.MODEL_CACHE_DIR,
-      executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS,
-      maxInputPixels: config.MAX_INPUT_PIXELS,
-      fetchMaxBytes: config.FETCH_MAX_BYTES,
-      fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
-      objectStoreFor,
-      concurrency: config.WORKER_CONCURRENCY,
-      log: log.child({ component: "inference" }),
-    }),
+    createRunner: inferenceRunner(config, log),
   });
   phase = "ready";
   exitOnSignals(() => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import {
-  ApiException, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions,
+  ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, Watch, setHeaderOptions,
 } from "@kubernetes/client-node";
 import { testEnv, kubeConfig, uniqueName } from "../support/env.js";
 import {
@@ -16,6 +16,7 @@ import {
   MAX_PARAM_STRING_LENGTH, MAX_START_DEADLINE_SECONDS, MAX_TIMEOUT_SECONDS, MAX_TTL_SECONDS_AFTER_FINISHED,
 } from "../../common/job/limits.js";
 import { manifest } from "../support/inference.js";
+import { expectRefused } from "../support/crd-checks.js";
 
 type Manifest = ImageJob | ImageModel | WorkerPool;
 
@@ -77,13 +78,6 @@ function job(name: string, spec: Partial<ImageJobSpec> = {}): ImageJob {
   return { apiVersion: API_VERSION, kind: "ImageJob", metadata: { name }, spec: full };
 }
 
-/** Expects `request` to be refused as invalid (422) with `fragment` in the apiserver's message. */
-async function expectRefused(request: Promise<unknown>, fragment: string): Promise<void> {
-  const err = await request.then(() => new Error("the apiserver accepted it"), (e: unknown) => e);
-  if (!(err instanceof ApiException)) throw err;
-  expect(err.code).toBe(422);
-  expect((JSON.parse(String(err.body)) as { message?: string }).message).toContain(fragment);
-}
 
 describe("examples", () => {
   it("are all accepted as they are", async () => {

@@ -10,8 +10,8 @@ import { startApi, eventually, type ApiFixture } from "../support/api-fixture.js
 import { PixelmillClient } from "../../client/index.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
-import { Inference } from "../../worker/inference/engine.js";
-import { testEnv } from "../support/env.js";
+import { inferenceRunner } from "../../worker/inference-runner.js";
+import { testEnv, s3StorageEnv } from "../support/env.js";
 import { png, randomImage } from "../support/inference.js";
 import { readSse, type SseMessage } from "../support/sse.js";
 import { exportModelSpec, uploadExport } from "../support/diffusion-model.js";
@@ -56,17 +56,10 @@ async function ensureWorker(): Promise<void> {
   const env = testEnv();
   const config = loadConfig({
     REDIS_URL: env.redisUrl, QUEUE_PREFIX: api.prefix, WORKER_MODELS: MODELS.join(","), WORKER_CONCURRENCY: "2",
-    STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`, S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region,
-    S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
+    ...s3StorageEnv(env.s3, api.prefix),
     MODEL_CACHE_DIR: join(dir, "model-cache"),
   });
-  worker = await startWorker({
-    config, log,
-    createRunner: ({ objectStoreFor }) => new Inference({
-      cacheDir: config.MODEL_CACHE_DIR, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS, maxInputPixels: config.MAX_INPUT_PIXELS,
-      fetchMaxBytes: config.FETCH_MAX_BYTES, fetchTimeoutMs: config.FETCH_TIMEOUT_MS, objectStoreFor, log,
-    }),
-  });
+  worker = await startWorker({ config, log, createRunner: inferenceRunner(config, log) });
 }
 
 const client = () => new PixelmillClient({ baseUrl: api.url, apiKey: api.key });

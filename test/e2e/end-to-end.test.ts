@@ -11,10 +11,10 @@ import { startApi, eventually, type ApiFixture } from "../support/api-fixture.js
 import { PixelmillClient } from "../../client/index.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
-import { Inference } from "../../worker/inference/engine.js";
+import { inferenceRunner } from "../../worker/inference-runner.js";
 import { declaredPng } from "../support/inference.js";
 import { projectRoot } from "../../devstack/binaries.js";
-import { testEnv, uniqueName } from "../support/env.js";
+import { testEnv, uniqueName, s3StorageEnv } from "../support/env.js";
 import { applyManifests, readManifests } from "../../devstack/manifests.js";
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { INPUT_BUCKETS_ANNOTATION } from "../../common/job/input-grants.js";
@@ -40,17 +40,10 @@ beforeAll(async () => {
   operator = await startOperator({ kc: api.kc, redisUrl: env.redisUrl, queuePrefix, namespace: api.namespace, log, retryBaseDelayMs: 200 });
   const config = loadConfig({
     REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: models.map((m) => m.metadata!.name).join(","), WORKER_CONCURRENCY: "2",
-    STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`, S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region,
-    S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey, S3_FORCE_PATH_STYLE: "true",
+    ...s3StorageEnv(env.s3, api.prefix),
     MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"), INPUT_BUCKETS: `${env.s3.bucket},${OTHER_BUCKET}`,
   });
-  worker = await startWorker({
-    config, log,
-    createRunner: ({ objectStoreFor }) => new Inference({
-      cacheDir: config.MODEL_CACHE_DIR, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS, maxInputPixels: config.MAX_INPUT_PIXELS,
-      fetchMaxBytes: config.FETCH_MAX_BYTES, fetchTimeoutMs: config.FETCH_TIMEOUT_MS, objectStoreFor, log,
-    }),
-  });
+  worker = await startWorker({ config, log, createRunner: inferenceRunner(config, log) });
 }, 120_000);
 
 afterAll(async () => {

@@ -15,10 +15,10 @@ import { REQUEST_ID_ANNOTATION } from "../../common/request-id.js";
 import { projectRoot } from "../../devstack/binaries.js";
 import { applyManifests, readManifests } from "../../devstack/manifests.js";
 import { startOperator, type Operator } from "../../operator/operator.js";
-import { Inference } from "../../worker/inference/engine.js";
+import { inferenceRunner } from "../../worker/inference-runner.js";
 import { startWorker, type RunningWorker } from "../../worker/worker.js";
 import { eventually, startApi, type ApiFixture } from "../support/api-fixture.js";
-import { kubeConfig, testEnv, uniqueName } from "../support/env.js";
+import { kubeConfig, testEnv, uniqueName, s3StorageEnv } from "../support/env.js";
 import { sample, scrape } from "../support/metrics.js";
 
 /**
@@ -55,17 +55,9 @@ beforeAll(async () => {
   });
   // Serves grayscale only: resize-x2's jobs wait in their queue, for the queue gauges and the autoscaler.
   const config = loadConfig({
-    REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: "grayscale", STORAGE_URL: `s3://${env.s3.bucket}/${api.prefix}`,
-    S3_ENDPOINT: env.s3.endpoint, S3_REGION: env.s3.region, S3_ACCESS_KEY_ID: env.s3.accessKeyId, S3_SECRET_ACCESS_KEY: env.s3.secretAccessKey,
-    S3_FORCE_PATH_STYLE: "true", MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"),
+    REDIS_URL: env.redisUrl, QUEUE_PREFIX: queuePrefix, WORKER_MODELS: "grayscale", ...s3StorageEnv(env.s3, api.prefix), MODEL_CACHE_DIR: join(tmpdir(), "pixelmill-test-models"),
   });
-  worker = await startWorker({
-    config, log, metrics: workerRegistry,
-    createRunner: ({ objectStoreFor }) => new Inference({
-      cacheDir: config.MODEL_CACHE_DIR, executionProviders: config.PIXELMILL_EXECUTION_PROVIDERS, maxInputPixels: config.MAX_INPUT_PIXELS,
-      fetchMaxBytes: config.FETCH_MAX_BYTES, fetchTimeoutMs: config.FETCH_TIMEOUT_MS, objectStoreFor, log,
-    }),
-  });
+  worker = await startWorker({ config, log, metrics: workerRegistry, createRunner: inferenceRunner(config, log) });
   [operatorUrl, workerUrl] = [await serve(operatorRegistry), await serve(workerRegistry)];
 }, 120_000);
 
