@@ -63,7 +63,7 @@ describe("webhooks with two API replicas", () => {
     expect(new Set(got.map((r) => r.headers["webhook-id"])).size).toBe(3);
     for (const r of got) expect(verifyStandardWebhook(secret, r.headers, r.body)).toBe(true);
     const completed = got.find((r) => r.payload.type === "job.completed")!;
-    expect(completed.payload.data).toMatchObject({ id, status: "succeeded", model: "resize-x2", output: { content_type: "image/png", width: 8, height: 6, bytes: 99 } });
+    expect(completed.payload.data).toMatchObject({ id, status: "succeeded", model: "resize-x2", output: { content_type: "image/png", width: 8, height: 6, bytes: 99 }, batch: null });
     expect(items.map((d) => [d.event, d.state, d.attempts.length, d.attempts[0]!.status_code])).toEqual([
       ["queued", "delivered", 1, 200], ["running", "delivered", 1, 200], ["completed", "delivered", 1, 200],
     ]);

@@ -86,7 +86,7 @@ BEGIN
       'type', 'job.' || ev,
       'timestamp', to_char(COALESCE(happened_at, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
       'data', jsonb_build_object(
-        'id', NEW.uid, 'name', NEW.name, 'status', shown_status, 'model', NEW.model, 'attempts', NEW.attempts,
+        'id', NEW.uid, 'name', NEW.name, 'status', shown_status, 'model', NEW.model, 'attempts', NEW.attempts, 'batch', NEW.batch,
         'error', CASE WHEN ev = 'completed' THEN NEW.error END,
         'output', CASE WHEN ev = 'completed' AND NEW.output IS NOT NULL THEN jsonb_build_object(
           'content_type', NEW.output->'contentType', 'width', NEW.output->'width', 'height', NEW.output->'height',
