@@ -155,12 +155,25 @@ describe("the chart's settings", () => {
     expect(api.volumes).toContainEqual({ name: "admin-key", secret: { secretName: "pixelmill-admin-key", items: [{ key: "admin-key", path: "admin-key" }] } });
   });
 
+  it("generates the webhook sealing key (32 random bytes, base64) once per install and gives it to the API", async () => {
+    const keys = await Promise.all([0, 1, 2].map(async () => {
+      const objects = await render();
+      const api = podSpecOf(objects.find((o) => o.kind === "Deployment" && component(o) === "api")!)!;
+      expect(api.containers[0]!.env).toContainEqual({ name: "WEBHOOK_SECRETS_KEY", valueFrom: { secretKeyRef: { name: "pixelmill-webhook-key", key: "WEBHOOK_SECRETS_KEY" } } });
+      const secret = objects.find((o) => o.kind === "Secret" && o.metadata!.name === "pixelmill-webhook-key")!;
+      expect(secret.metadata!.annotations).toMatchObject({ "helm.sh/resource-policy": "keep" });
+      return Buffer.from(secret.data!.WEBHOOK_SECRETS_KEY!, "base64").toString("utf8");
+    }));
+    for (const key of keys) expect(Buffer.from(key, "base64")).toHaveLength(32);
+    expect(new Set(keys).size).toBe(3);
+  });
+
   it("uses existing Secrets by name and then makes none", async () => {
-    const objects = await render({ values: [productionValues], set: ["adminKey.existingSecret=my-admin"] });
+    const objects = await render({ values: [productionValues], set: ["adminKey.existingSecret=my-admin", "webhooks.existingSecret=my-webhooks"] });
     expect(objects.filter((o) => o.kind === "Secret")).toEqual([]);
     const api = podSpecOf(objects.find((o) => o.kind === "Deployment" && component(o) === "api")!)!;
     const refs = Object.fromEntries(api.containers[0]!.env!.filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom!.secretKeyRef!.name]));
-    expect(refs).toEqual({ DATABASE_URL: "pixelmill-database", REDIS_URL: "pixelmill-redis", S3_ACCESS_KEY_ID: "pixelmill-s3", S3_SECRET_ACCESS_KEY: "pixelmill-s3" });
+    expect(refs).toEqual({ DATABASE_URL: "pixelmill-database", REDIS_URL: "pixelmill-redis", S3_ACCESS_KEY_ID: "pixelmill-s3", S3_SECRET_ACCESS_KEY: "pixelmill-s3", WEBHOOK_SECRETS_KEY: "my-webhooks" });
     expect(api.volumes!.find((v) => v.name === "admin-key")?.secret?.secretName).toBe("my-admin");
   });
 

@@ -46,6 +46,10 @@ app.kubernetes.io/part-of: pixelmill
 {{- printf "%s:%s" .Values.worker.image.repository (default .Chart.AppVersion .Values.worker.image.tag) }}
 {{- end }}
 
+{{- define "pixelmill.webhookKeySecret" -}}
+{{- default (printf "%s-webhook-key" (include "pixelmill.fullname" .)) .Values.webhooks.existingSecret }}
+{{- end }}
+
 {{- define "pixelmill.adminKeySecret" -}}
 {{- default (printf "%s-admin-key" (include "pixelmill.fullname" .)) .Values.adminKey.existingSecret }}
 {{- end }}
