@@ -27,7 +27,7 @@ const api = assembleApi({
   limits: { rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE, maxActiveJobs: config.TENANT_MAX_ACTIVE_JOBS, maxUploadBytesPerDay: config.TENANT_MAX_UPLOAD_BYTES_PER_DAY },
   webhooks: {
     secretsKey: config.WEBHOOK_SECRETS_KEY, sender: config.WEBHOOK_SENDER, timeoutMs: config.WEBHOOK_TIMEOUT_MS, excerptBytes: config.WEBHOOK_RESPONSE_EXCERPT_BYTES,
-    pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS, retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS, graceSeconds: config.WEBHOOK_SECRET_GRACE_SECONDS,
+    pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS, retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS, graceSeconds: config.WEBHOOK_SECRET_GRACE_SECONDS, historyDays: config.WEBHOOK_HISTORY_DAYS,
     addressPolicy: config.WEBHOOK_ADDRESS_POLICY, allowHttp: config.WEBHOOK_ALLOW_HTTP,
   },
 });

@@ -103,6 +103,8 @@ const schema = z.object({
     .transform((v) => v.split(",").map((d) => Number(d.trim()))).pipe(z.array(z.int().min(0)).min(1).max(20)),
   /** How long a rotated-out signing secret keeps signing beside the new one. */
   WEBHOOK_SECRET_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86400).default(86400),
+  /** Days a finished message (delivered, dead, refused, disabled, superseded) and its attempts are kept for the delivery listings. */
+  WEBHOOK_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** public: webhooks go to public addresses only; any: every address (tests, a development machine). */
   WEBHOOK_ADDRESS_POLICY: z.enum(["public", "any"]).default("public"),
   /** Whether http:// webhook URLs are allowed (tests, a development machine); https only otherwise. */

@@ -49,6 +49,15 @@ export class PrismaWebhookOutbox implements WebhookOutbox {
     ]);
   }
 
+  prune(before: Date, limit: number): Promise<number> {
+    // Attempts go with their message (ON DELETE CASCADE); webhook_outbox_finished_idx finds them.
+    return this.prisma.$executeRaw`
+      DELETE FROM webhook_outbox WHERE id IN (
+        SELECT id FROM webhook_outbox
+        WHERE state NOT IN ('pending', 'sending') AND finished_at < ${before}::timestamptz
+        ORDER BY finished_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)`;
+  }
+
   async disableEndpoint(namespace: string, url: string): Promise<void> {
     await this.prisma.$executeRaw`INSERT INTO webhook_disabled_endpoints (namespace, url) VALUES (${namespace}, ${url}) ON CONFLICT DO NOTHING`;
   }

@@ -45,6 +45,8 @@ export type AfterAttempt = { state: "delivered" | "dead" | "refused" | "disabled
 export interface WebhookOutbox {
   /** Claims up to `limit` due messages for `leaseMs` (FOR UPDATE SKIP LOCKED): each is this caller's alone until then. */
   claim(limit: number, leaseMs: number): Promise<ClaimedMessage[]>;
+  /** Deletes up to `limit` messages that finished before `before`, with their attempts; how many. */
+  prune(before: Date, limit: number): Promise<number>;
   /** Records an attempt and where it leaves the message, in one transaction. */
   recordAttempt(id: string, attempt: Omit<WebhookAttemptRecord, "at">, after: AfterAttempt): Promise<void>;
   disableEndpoint(namespace: string, url: string): Promise<void>;

@@ -21,6 +21,8 @@ export interface WebhookOptions {
   pollIntervalMs?: number;
   retryDelaysMs?: readonly number[];
   graceSeconds?: number;
+  /** WEBHOOK_HISTORY_DAYS: finished messages older than this are deleted, attempts with them. */
+  historyDays?: number;
   addressPolicy?: "public" | "any";
   allowHttp?: boolean;
 }
@@ -42,7 +44,7 @@ export function assembleWebhooks(prisma: PrismaClient, databaseUrl: string, opts
   const rules: WebhookTargetRules = { addresses: opts.addressPolicy === "any" ? ANY_ADDRESS : PUBLIC_ONLY, allowHttp: opts.allowHttp ?? false };
   const sender = secrets && opts.sender !== false
     ? new WebhookSender({
-      outbox, secrets, log, databaseUrl, retryDelaysMs: opts.retryDelaysMs ?? STANDARD_RETRY_DELAYS_MS, pollIntervalMs: opts.pollIntervalMs ?? 5000,
+      outbox, secrets, log, databaseUrl, retryDelaysMs: opts.retryDelaysMs ?? STANDARD_RETRY_DELAYS_MS, pollIntervalMs: opts.pollIntervalMs ?? 5000, historyDays: opts.historyDays ?? 30,
       post: { ...rules, timeoutMs: opts.timeoutMs ?? 10_000, excerptBytes: opts.excerptBytes ?? 1024 },
     })
     : undefined;

@@ -17,6 +17,8 @@ export interface WebhookSenderOptions {
   retryDelaysMs: readonly number[];
   /** WEBHOOK_POLL_INTERVAL_MS: a look for due messages (retries, and messages whose NOTIFY was missed). */
   pollIntervalMs: number;
+  /** Finished messages older than this many days are deleted (with their attempts), hourly. */
+  historyDays: number;
   /** Messages claimed at once. */
   batchSize?: number;
   /** Where pixelmill_webhook_attempts_total and pixelmill_webhook_attempt_duration_seconds go; the process's registry by default. */
@@ -33,6 +35,7 @@ export class WebhookSender {
   private readonly log: Logger;
   private listener: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -50,6 +53,9 @@ export class WebhookSender {
     this.stopped = false;
     this.timer = setInterval(() => this.nudge(), this.opts.pollIntervalMs);
     this.timer.unref();
+    this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
+    void this.prune();
     void this.listen();
     this.nudge();
     this.log.info({ pollIntervalMs: this.opts.pollIntervalMs }, "Webhook sender started");
@@ -74,9 +80,30 @@ export class WebhookSender {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.pruneTimer);
     await this.listener?.end().catch(() => {});
     this.listener = undefined;
     await this.draining;
+  }
+
+  /**
+   * Deletes the finished messages past the history window, a bounded batch per statement. Every
+   * replica may run it: rows another is deleting are skipped (SKIP LOCKED), and each is gone once.
+   */
+  async prune(now = new Date()): Promise<number> {
+    const before = new Date(now.getTime() - this.opts.historyDays * 86_400_000);
+    let total = 0;
+    try {
+      for (;;) {
+        const deleted = await this.opts.outbox.prune(before, PRUNE_BATCH);
+        total += deleted;
+        if (deleted < PRUNE_BATCH || this.stopped) break;
+      }
+    } catch (err) {
+      this.log.warn({ err }, "Webhook sender could not prune the outbox");
+    }
+    if (total) this.log.info({ messages: total, before }, "Pruned webhook history");
+    return total;
   }
 
   private async listen(): Promise<void> {
@@ -143,6 +170,9 @@ export class WebhookSender {
     return { attempt: { outcome: "failed", ...answered, error }, after: retry() };
   }
 }
+
+const PRUNE_INTERVAL_MS = 3_600_000;
+const PRUNE_BATCH = 1000;
 
 function blank(outcome: string, error: string) {
   return { outcome, statusCode: null, latencyMs: null, responseExcerpt: null, error };

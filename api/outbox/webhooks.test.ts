@@ -9,6 +9,7 @@ import { startWebhookReceiver, verifyStandardWebhook, type ReceivedWebhook, type
 import { testEnv } from "../../test/support/env.js";
 import type { WebhookDeliveryView } from "../http/webhook-schemas.js";
 import { processRegistry } from "../../common/metrics.js";
+import { PrismaWebhookOutbox } from "../data/webhook-outbox-repository.js";
 
 // Two API replicas over one database, both mirroring and both sending; a receiver on 127.0.0.1
 // (hence the `any` address policy and http) that verifies with its own Standard Webhooks code.
@@ -168,5 +169,17 @@ describe("webhooks with two API replicas", () => {
     expect(redeliver.status).toBe(404);
     // The secrets are the tenant admins': a job key cannot read them.
     expect((await api.fetch(`${api.url}/v1/webhook-secrets`)).status).toBe(403);
+  });
+
+  it("forgets finished messages and their attempts after the history window, and keeps the ones still open", async () => {
+    const outbox = new PrismaWebhookOutbox(api.prisma);
+    const finished = (await api.prisma.webhookOutbox.findMany({ where: { state: { notIn: ["pending", "sending"] } }, select: { id: true } })).map((m) => m.id);
+    expect(finished.length).toBeGreaterThan(0);
+    expect(await api.prisma.webhookAttempt.count({ where: { outboxId: { in: finished } } })).toBeGreaterThan(0);
+    expect(await outbox.prune(new Date(Date.now() - 3_600_000), 1000)).toBe(0); // none finished an hour ago
+    const cutoff = new Date(Date.now() + 1000);
+    expect(await outbox.prune(cutoff, 1000)).toBeGreaterThanOrEqual(finished.length);
+    expect(await api.prisma.webhookOutbox.count({ where: { state: { notIn: ["pending", "sending"] }, finishedAt: { lt: cutoff } } })).toBe(0);
+    expect(await api.prisma.webhookAttempt.count({ where: { outboxId: { in: finished } } })).toBe(0);
   });
 });

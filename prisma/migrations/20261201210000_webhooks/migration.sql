@@ -40,6 +40,8 @@ CREATE UNIQUE INDEX "webhook_outbox_job_event_key" ON "webhook_outbox"("job_uid"
 CREATE UNIQUE INDEX "webhook_outbox_progress_pending_key" ON "webhook_outbox"("job_uid") WHERE "event" = 'progress' AND "state" = 'pending';
 CREATE INDEX "webhook_outbox_due_idx" ON "webhook_outbox"("next_attempt_at") WHERE "state" IN ('pending', 'sending');
 CREATE INDEX "webhook_outbox_namespace_idx" ON "webhook_outbox"("namespace", "seq" DESC);
+-- Finished messages by age, for the sender's pruning past WEBHOOK_HISTORY_DAYS.
+CREATE INDEX "webhook_outbox_finished_idx" ON "webhook_outbox"("finished_at") WHERE "state" NOT IN ('pending', 'sending');
 
 CREATE TABLE "webhook_attempts" (
   "id" UUID NOT NULL PRIMARY KEY DEFAULT gen_random_uuid(),
