@@ -56,4 +56,12 @@ it("runs every item of a batch, lists each with its output, and serves the manif
   expect(manifest.status).toBe(200);
   const lines = (await manifest.text()).trim().split("\n").map((l) => JSON.parse(l) as { index: number; phase: string });
   expect(lines.map((l) => [l.index, l.phase])).toEqual(uris.map((_, i) => [i, i < N ? "Succeeded" : "Failed"]));
+
+  // The usage report counts the batch as one job with its items' run seconds.
+  const itemSeconds = (lines as { output?: { usage?: { runSeconds: number } } }[]).reduce((sum, l) => sum + (l.output?.usage?.runSeconds ?? 0), 0);
+  expect(itemSeconds).toBeGreaterThan(0);
+  const usage = (await (await api.fetch(`${api.url}/v1/usage`)).json()) as { items: { jobs_succeeded: number; run_seconds: number }[] };
+  expect(usage.items).toHaveLength(1);
+  expect(usage.items[0]!.jobs_succeeded).toBe(1);
+  expect(usage.items[0]!.run_seconds).toBeCloseTo(itemSeconds, 2);
 }, 180_000);

@@ -112,6 +112,10 @@ it("runs a 1,000-image batch as one ImageJob, with its item outputs listed and a
   const heads = await Promise.all(manifest.map((r) => store.head(store.keyOf(r.output!.uri!)!)));
   expect(heads.every((h) => h !== undefined && h.bytes > 0)).toBe(true);
   expect(manifest[0]!.output!.uri).toContain(`${batchOutputsDir(ns, "big", job.metadata.uid!)}items/0-1.png`);
+  // The batch's usage is its items' (what GET /v1/usage adds up).
+  const itemSeconds = manifest.reduce((sum, r) => sum + r.output!.usage!.runSeconds, 0);
+  expect(itemSeconds).toBeGreaterThan(0);
+  expect(job.status!.output!.usage!.runSeconds).toBeCloseTo(itemSeconds, 2);
   // Queued, then at most one count update per interval, then the end: never one write per item.
   const bound = 3 + Math.ceil(durationMs / INTERVAL_MS);
   expect(writes.count()).toBeGreaterThanOrEqual(2);

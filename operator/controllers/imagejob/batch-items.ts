@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import {
   BATCH_MANIFEST_CONTENT_TYPE, batchKey, batchManifestKey, parseBatchItemResult, recordItemArgs, type BatchItemResult,
 } from "../../../common/batch.js";
-import type { ImageJobBatchStatus, ImageJobOutput } from "../../../common/crd-types.js";
+import type { ImageJobBatchStatus, ImageJobOutput, JobUsage } from "../../../common/crd-types.js";
 import type { ObjectStore } from "../../../common/storage/index.js";
 
 const CHUNK = 1000;
@@ -71,16 +71,22 @@ export class BatchItems {
    * Writes the manifest, one result per line in index order (an item without one, which only a
    * lost record leaves, is written Canceled), and returns it as the batch's status.output.
    */
-  async writeManifest(batch: BatchRef, inputs: readonly string[], now: Date): Promise<Required<Pick<ImageJobOutput, "uri" | "contentType" | "bytes">>> {
+  /**
+   * Writes the manifest; the output it returns carries the items' usage summed (run and GPU
+   * seconds; gpus the most any item's pool had), so the usage report counts a batch's work.
+   */
+  async writeManifest(batch: BatchRef, inputs: readonly string[], now: Date): Promise<Required<Pick<ImageJobOutput, "uri" | "contentType" | "bytes">> & Pick<ImageJobOutput, "usage">> {
     const hash = await this.redis.hgetall(batchKey(this.prefix, batch.uid, "results"));
+    const used: JobUsage[] = [];
     const lines = inputs.map((input, index) => {
       const result = hash[String(index)] !== undefined ? parseBatchItemResult(hash[String(index)]!) : undefined;
+      if (result?.output?.usage) used.push(result.output.usage);
       return JSON.stringify(result ?? { index, input, phase: "Canceled", attempts: 0, finishedAt: now.toISOString() });
     });
     const body = Buffer.from(lines.length ? `${lines.join("\n")}\n` : "");
     const key = batchManifestKey(batch.namespace, batch.name, batch.uid);
     await this.store.put(key, body, { contentType: BATCH_MANIFEST_CONTENT_TYPE });
-    return { uri: this.store.uri(key), contentType: BATCH_MANIFEST_CONTENT_TYPE, bytes: body.length };
+    return { uri: this.store.uri(key), contentType: BATCH_MANIFEST_CONTENT_TYPE, bytes: body.length, ...(used.length ? { usage: sumUsage(used) } : {}) };
   }
 
   /** The keys outlive the batch by ttlSeconds, for the API's item listing; the manifest is the record. */
@@ -91,4 +97,10 @@ export class BatchItems {
       .expire(batchKey(this.prefix, uid, "counts"), ttlSeconds)
       .exec();
   }
+}
+
+/** Run and GPU seconds added up (to the millisecond, as workers measure); gpus the most of any. */
+export function sumUsage(usages: readonly JobUsage[]): JobUsage {
+  const ms = (pick: (u: JobUsage) => number) => Math.round(usages.reduce((sum, u) => sum + pick(u), 0) * 1000) / 1000;
+  return { runSeconds: ms((u) => u.runSeconds), gpus: Math.max(0, ...usages.map((u) => u.gpus)), gpuSeconds: ms((u) => u.gpuSeconds) };
 }

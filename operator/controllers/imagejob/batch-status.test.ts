@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ImageJob } from "../../../common/crd-types.js";
 import { batchEndStatus, batchProgressStatus, isBatchDone } from "./batch-status.js";
+import { sumUsage } from "./batch-items.js";
 
 const now = new Date("2026-12-01T10:00:00Z");
 const job: ImageJob = { apiVersion: "pixelmill.io/v1alpha1", kind: "ImageJob", metadata: { name: "b", generation: 1 }, spec: { model: "m", batch: { prefix: "s3://b/p/" } } };
@@ -36,5 +37,12 @@ describe("batch status", () => {
     const end = batchEndStatus(job, { total: 2, succeeded: 0, failed: 1, running: 0, canceled: 1 }, manifest, now);
     expect(end).toMatchObject({ phase: "Failed", reason: "ItemsFailed", batch: { canceled: 1 } });
     expect(end.message).toContain("none of the 2 items succeeded");
+  });
+});
+
+describe("sumUsage", () => {
+  it("adds the items' run and GPU seconds to the millisecond and keeps the most GPUs of any", () => {
+    const usage = sumUsage([{ runSeconds: 0.0411, gpus: 1, gpuSeconds: 0.0411 }, { runSeconds: 1.2, gpus: 2, gpuSeconds: 2.4 }, { runSeconds: 0, gpus: 0, gpuSeconds: 0 }]);
+    expect(usage).toEqual({ runSeconds: 1.241, gpus: 2, gpuSeconds: 2.441 });
   });
 });
