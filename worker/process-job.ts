@@ -10,7 +10,7 @@ import type { JobStage, ProgressReporter } from "../common/job/progress.js";
 import { asJobFailure, toQueueError } from "./failure.js";
 import type { InputFetcher } from "./input/input-fetcher.js";
 import { outputKey, parseJobData } from "./job-data.js";
-import { raceAbort } from "./input/limits.js";
+import { raceAbort } from "../common/race-abort.js";
 import { processRegistry, type Registry } from "../common/metrics.js";
 import { acceptRequestId } from "../common/request-id.js";
 import { jobMetrics, type JobMetrics } from "./metrics.js";

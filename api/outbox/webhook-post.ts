@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { refuseUrlHost, type AddressPolicy } from "../../common/address-policy.js";
+import { raceAbort } from "../../common/race-abort.js";
 import { vetHost, pinnedLookup, type Resolve } from "../../common/vetted-lookup.js";
 
 /** Where webhooks may go: the address policy (after DNS) and whether http:// is allowed. */
@@ -31,7 +32,7 @@ export async function refuseResolvedHost(url: string, rules: WebhookTargetRules)
   if (early) return early;
   // A lookup that fails or hangs past 5 s refuses nothing: the sender checks before every attempt.
   const signal = AbortSignal.timeout(5000);
-  const found = await vetHost(new URL(url), rules.addresses, rules.resolve, (p) => raced(p, signal), PURPOSE).catch(() => ({ none: true as const }));
+  const found = await vetHost(new URL(url), rules.addresses, rules.resolve, (p) => raceAbort(p, signal), PURPOSE).catch(() => ({ none: true as const }));
   return "refused" in found ? found.refused : undefined;
 }
 
@@ -59,7 +60,7 @@ export async function postWebhook(url: string, headers: Record<string, string>, 
   const latency = () => Math.round(performance.now() - started);
   try {
     const target = new URL(url);
-    const vetted = await vetHost(target, opts.addresses, opts.resolve, (p) => raced(p, signal), PURPOSE);
+    const vetted = await vetHost(target, opts.addresses, opts.resolve, (p) => raceAbort(p, signal), PURPOSE);
     if ("refused" in vetted) return { kind: "refused", reason: vetted.refused };
     if ("none" in vetted) return { kind: "failed", error: `${target.host} has no address`, latencyMs: latency() };
     const send = target.protocol === "https:" ? httpsRequest : httpRequest;
@@ -91,8 +92,4 @@ async function readExcerpt(res: IncomingMessage, max: number): Promise<string> {
   res.destroy();
   // Postgres text holds no NUL.
   return Buffer.concat(chunks).subarray(0, max).toString("utf8").replaceAll("\u0000", "");
-}
-
-function raced<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return Promise.race([work, new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }))]);
 }

@@ -4,7 +4,8 @@ import type { LookupAddress } from "node:dns";
 import { JobFailure } from "../../common/errors.js";
 import { refuseUrlHost, type AddressPolicy } from "../../common/address-policy.js";
 import { pinnedLookup, vetHost, type Resolve } from "../../common/vetted-lookup.js";
-import { raceAbort, readLimited, tooLarge } from "./limits.js";
+import { readLimited, tooLarge } from "./limits.js";
+import { raceAbort } from "../../common/race-abort.js";
 
 export type { Resolve };
 

@@ -7,7 +7,8 @@ import { refuseInput, storeRoot } from "../../common/job/input-access.js";
 import { refuseBucket } from "../../common/job/input-grants.js";
 import { allowedInputBuckets, parseInputUri } from "../../common/job/input-uri.js";
 import { forbiddenUrlText, httpsGet, type Resolve } from "./https-get.js";
-import { raceAbort, readLimited, tooLarge } from "./limits.js";
+import { readLimited, tooLarge } from "./limits.js";
+import { raceAbort } from "../../common/race-abort.js";
 
 export interface InputFetcherOptions {
   /** The configured store: `upload:<key>` names a key in it. */

@@ -28,10 +28,6 @@ export class BatchItems {
     return inputs;
   }
 
-  async total(uid: string): Promise<number> {
-    return this.redis.hlen(batchKey(this.prefix, uid, "inputs"));
-  }
-
   /** Saves the inputs whole or not at all (written aside, then renamed): a restart mid-way leaves none. */
   async saveInputs(uid: string, inputs: readonly string[]): Promise<void> {
     const key = batchKey(this.prefix, uid, "inputs");
@@ -58,8 +54,7 @@ export class BatchItems {
       const pipeline = this.redis.pipeline();
       for (let index = i; index < Math.min(i + CHUNK, inputs.length); index++) {
         if (done.has(String(index))) continue;
-        const result: BatchItemResult = { index, input: inputs[index]!, phase: "Canceled", attempts: 0, finishedAt: now.toISOString() };
-        pipeline.eval(...recordItemArgs(this.prefix, uid, result, 0));
+        pipeline.eval(...recordItemArgs(this.prefix, uid, canceledItem(index, inputs[index]!, now), 0));
         canceled++;
       }
       await pipeline.exec();
@@ -81,7 +76,7 @@ export class BatchItems {
     const lines = inputs.map((input, index) => {
       const result = hash[String(index)] !== undefined ? parseBatchItemResult(hash[String(index)]!) : undefined;
       if (result?.output?.usage) used.push(result.output.usage);
-      return JSON.stringify(result ?? { index, input, phase: "Canceled", attempts: 0, finishedAt: now.toISOString() });
+      return JSON.stringify(result ?? canceledItem(index, input, now));
     });
     const body = Buffer.from(lines.length ? `${lines.join("\n")}\n` : "");
     const key = batchManifestKey(batch.namespace, batch.name, batch.uid);
@@ -97,6 +92,11 @@ export class BatchItems {
       .expire(batchKey(this.prefix, uid, "counts"), ttlSeconds)
       .exec();
   }
+}
+
+/** An item that never ran to an end of its own: the batch was deleted first (or its record was lost). */
+function canceledItem(index: number, input: string, now: Date): BatchItemResult {
+  return { index, input, phase: "Canceled", attempts: 0, finishedAt: now.toISOString() };
 }
 
 /** Run and GPU seconds added up (to the millisecond, as workers measure); gpus the most of any. */
