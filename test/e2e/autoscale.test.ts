@@ -199,14 +199,14 @@ describe("WorkerPool autoscaling on the local cluster", () => {
     await submitJobs("text-detect", 3, "spill", bigInputUri);
     await expect.poll(async () => [(await getPool("first-choice")).status?.desiredReplicas, (await getPool("overflow")).status?.desiredReplicas], { timeout: 15_000, interval: 100 })
       .toEqual([1, 2]);
-    await expect.poll(async () => (await listJobs()).filter((j) => j.metadata.name?.startsWith("spill-") && j.status?.phase === "Succeeded").length, { timeout: 120_000, interval: 500 }).toBe(3);
+    await expect.poll(async () => (await listJobs()).filter((j) => j.metadata.name?.startsWith("spill-") && j.status?.phase === "Succeeded").length, { timeout: 200_000, interval: 500 }).toBe(3);
     for (const pool of ["first-choice", "overflow"]) {
       await expect.poll(async () => (await getPool(pool)).status?.desiredReplicas, { timeout: 30_000, interval: 250 }).toBe(0);
     }
     const ran = ["first-choice", "overflow"].map((p) => runner.processes().filter((w) => w.pod.startsWith(`${namespace}/${p}-worker-`)).length);
     expect(ran[0]).toBeGreaterThanOrEqual(1);
     expect(ran[1]).toBeGreaterThanOrEqual(2);
-  }, 180_000);
+  }, 300_000);
 
   it("leaves pods Pending when no node has the GPU class, without asking for more", async () => {
     await createPool("l4", {

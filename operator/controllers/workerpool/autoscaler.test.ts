@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planPools, type PoolInput } from "./autoscaler.js";
+import { planPools, TargetWindow, type PoolInput } from "./autoscaler.js";
 
 const NOW = 1_000_000;
 const pool = (over: Partial<PoolInput> & { key: string }): PoolInput => ({
@@ -48,6 +48,27 @@ describe("planPools", () => {
     ], { m: 3 });
     expect(plans.get("ns/a")).toMatchObject({ assigned: 0, replicas: 2 });
     expect(plans.get("ns/b")).toMatchObject({ assigned: 3, replicas: 3 });
+  });
+
+  it("scales down no lower than the highest target of the window, so one low reading removes no worker", () => {
+    // Long quiet, but 30 s ago the plan wanted 3: a reading of 1 now (a job caught between two reads) holds 3.
+    const recentTargets = [[NOW - 30_000, 3], [NOW - 10_000, 1]] as const;
+    const held = plan([pool({ key: "ns/a", replicas: 3, lastActivity: NOW - 999_999, recentTargets })], { m: 1 }).get("ns/a")!;
+    expect(held).toMatchObject({ replicas: 3, target: 1, recheckInMs: 90_000 });
+    expect(held.reason).toMatch(/holding 3: .* but 3 wanted within 120 s/);
+    // Once the high has left the window, it goes down, to the highest target still in it.
+    const later = [[NOW - 130_000, 3], [NOW - 60_000, 2], [NOW - 10_000, 1]] as const;
+    expect(plan([pool({ key: "ns/a", replicas: 3, lastActivity: NOW - 999_999, recentTargets: later })], { m: 1 }).get("ns/a")).toMatchObject({ replicas: 2 });
+    // A lowered maxReplicas is not held back by targets of the old one.
+    expect(plan([pool({ key: "ns/a", replicas: 3, maxReplicas: 1, lastActivity: NOW - 999_999, recentTargets })], { m: 1 }).get("ns/a")).toMatchObject({ replicas: 1 });
+  });
+
+  it("keeps a window's targets as a short falling deque", () => {
+    const window = new TargetWindow();
+    for (const [at, target] of [[0, 1], [1, 3], [2, 2], [3, 2], [4, 1]] as const) window.add(at, target, 10);
+    expect(window.recent).toEqual([[1, 3], [3, 2], [4, 1]]);
+    window.add(12, 0, 10);
+    expect(window.recent).toEqual([[3, 2], [4, 1], [12, 0]]);
   });
 
   it("holds a scale-down until the window has passed since the last finished job", () => {

@@ -6,7 +6,9 @@
  * name) up to each pool's capacity (maxReplicas × targetJobsPerReplica, less its own in-flight
  * work), and spill to the next. Scale-up is immediate and in one step; scale-down waits until
  * `scaleDownWindowSeconds` have passed since the pool last finished a job (or last scaled up),
- * and never goes below the number of busy workers.
+ * goes no lower than the highest target of the plans within that window (so one low reading,
+ * such as a job caught between two reads, never removes a worker), and never below the number of
+ * busy workers.
  */
 
 export interface PoolInput {
@@ -26,6 +28,8 @@ export interface PoolInput {
   busyWorkers: number;
   /** When the pool last finished a job or scaled up (ms since the epoch), if known. */
   lastActivity?: number;
+  /** The targets of this pool's earlier plans, `[ms since the epoch, replicas]` (see TargetWindow). */
+  recentTargets?: readonly (readonly [number, number])[];
 }
 
 export interface PoolPlan {
@@ -36,6 +40,8 @@ export interface PoolPlan {
   inFlight: number;
   /** Replicas the demand asks for, before min/max. */
   wanted: number;
+  /** Replicas the demand asks for within min/max and above the busy workers: what TargetWindow remembers. */
+  target: number;
   /** Replicas to set now. */
   replicas: number;
   reason: string;
@@ -76,7 +82,7 @@ function planOne(pool: PoolInput, waiting: number, assigned: number, now: number
   const demand = assigned + pool.inFlight;
   const wanted = Math.ceil(demand / pool.targetJobsPerReplica);
   const target = clamp(Math.max(wanted, pool.busyWorkers), pool.minReplicas, pool.maxReplicas);
-  const base = { waiting, assigned, inFlight: pool.inFlight, wanted };
+  const base = { waiting, assigned, inFlight: pool.inFlight, wanted, target };
   const demandText = `demand ${demand} (waiting ${assigned}, in flight ${pool.inFlight}) / ${pool.targetJobsPerReplica} per replica`;
   if (target > pool.replicas) {
     return { ...base, replicas: target, reason: `scaled up from ${pool.replicas} to ${target}: ${demandText}${wanted > pool.maxReplicas ? ` (capped at maxReplicas ${pool.maxReplicas})` : ""}` };
@@ -86,10 +92,38 @@ function planOne(pool: PoolInput, waiting: number, assigned: number, now: number
     if (quietFor < pool.scaleDownWindowMs) {
       return { ...base, replicas: pool.replicas, reason: `holding ${pool.replicas}: ${demandText}`, recheckInMs: pool.scaleDownWindowMs - quietFor };
     }
+    // Within today's min/max: a lowered maxReplicas applies at once.
+    const recent = (pool.recentTargets ?? []).filter(([at]) => now - at < pool.scaleDownWindowMs)
+      .map(([at, t]) => [at, clamp(t, pool.minReplicas, pool.maxReplicas)] as const);
+    const highs = recent.filter(([, t]) => t >= pool.replicas);
+    if (highs.length) {
+      const until = Math.max(...highs.map(([at]) => at)) + pool.scaleDownWindowMs - now;
+      return { ...base, replicas: pool.replicas, reason: `holding ${pool.replicas}: ${demandText}, but ${Math.max(...highs.map(([, t]) => t))} wanted within ${Math.round(pool.scaleDownWindowMs / 1000)} s`, recheckInMs: until };
+    }
+    const replicas = Math.max(target, ...recent.map(([, t]) => t));
     const why = pool.busyWorkers > wanted ? `${pool.busyWorkers} workers still busy` : demandText;
-    return { ...base, replicas: target, reason: `scaled down from ${pool.replicas} to ${target} after ${Math.round(pool.scaleDownWindowMs / 1000)} s without finished work: ${why}` };
+    return { ...base, replicas, reason: `scaled down from ${pool.replicas} to ${replicas} after ${Math.round(pool.scaleDownWindowMs / 1000)} s without finished work: ${why}` };
   }
   return { ...base, replicas: target, reason: demandText };
+}
+
+/**
+ * The targets of one pool's recent plans, for the scale-down's floor: a sliding-window maximum
+ * kept as a deque of falling targets, so it holds few entries however often the pool is planned.
+ */
+export class TargetWindow {
+  private readonly entries: [number, number][] = [];
+
+  /** Remembers a plan's target; forgets what is older than `windowMs` or no higher than it. */
+  add(at: number, target: number, windowMs: number): void {
+    while (this.entries.length && this.entries.at(-1)![1] <= target) this.entries.pop();
+    this.entries.push([at, target]);
+    while (this.entries.length && at - this.entries[0]![0] >= windowMs) this.entries.shift();
+  }
+
+  get recent(): readonly (readonly [number, number])[] {
+    return this.entries;
+  }
 }
 
 function clamp(n: number, min: number, max: number): number {
