@@ -8,7 +8,7 @@ import { IdempotentSubmit } from "./domain/idempotent-submit.js";
 import { AddModel } from "./domain/add-model.js";
 import { OnnxInspector } from "./onnx/onnx-inspector.js";
 import type {
-  ApiKeyRepository, Cluster, DependencyHealth, ModelInspector, IdempotencyRepository, JobRepository, RequestLimiter, TenantRepository, UploadCounter,
+  ApiKeyRepository, UploadFilenameRepository, Cluster, DependencyHealth, ModelInspector, IdempotencyRepository, JobRepository, RequestLimiter, TenantRepository, UploadCounter,
 } from "./domain/ports.js";
 import { TenantCaps, type Limits } from "./domain/limits.js";
 import { Authenticate } from "./domain/authenticate.js";
@@ -42,6 +42,11 @@ import { ManageWebhooks, type ManageWebhooksDeps } from "./domain/manage-webhook
 import { webhookRoutes } from "./http/routes/webhooks.js";
 import { BatchItems, type BatchItemSource } from "./domain/batch-items.js";
 import { batchItemRoutes } from "./http/routes/batch-items.js";
+import { poolRoutes, type PoolRoutesDeps } from "./http/routes/pools.js";
+import { JobFiles } from "./domain/job-files.js";
+import { jobFileRoutes } from "./http/routes/job-files.js";
+import { meRoutes } from "./http/routes/me.js";
+import { consoleRoutes } from "./http/routes/console.js";
 
 export interface AppDeps {
   log: Logger;
@@ -98,6 +103,12 @@ export interface AppDeps {
   batchItems?: BatchItemSource;
   /** The webhook outbox, secrets and rules (docs/webhooks.md); none: the webhook routes refuse, and so does a job with a webhook. */
   webhooks?: Omit<ManageWebhooksDeps, "jobs"> & { refuse?: (url: string) => Promise<string | undefined> };
+  /** The WorkerPools and their last hour (GET /v1/pools); none: that route fails. */
+  pools?: Pick<PoolRoutesDeps, "pools" | "history">;
+  /** The filenames given to POST /v1/uploads, for the jobs naming the uploads; none: such jobs' input.filename is null. */
+  uploadFilenames?: UploadFilenameRepository;
+  /** CONSOLE_DIR: the built web console (web/dist), served under `/` after every API route; none: no console. */
+  consoleDir?: string;
 }
 
 export interface LimitsDeps {
@@ -122,7 +133,7 @@ export function createApp(deps: AppDeps): Express {
   const { health } = deps;
   // The submit path's store: its uploads and their removal stop as soon as storage is found down.
   const uploads = health ? new GuardedStore(deps.store, health) : deps.store;
-  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log, caps, refuseWebhook: deps.webhooks?.refuse });
+  const submit = new SubmitJob({ cluster: deps.cluster, jobs: deps.jobs, store: uploads, inputBuckets: deps.inputBuckets, log, caps, refuseWebhook: deps.webhooks?.refuse, uploadFilenames: deps.uploadFilenames });
   const idempotent = new IdempotentSubmit({ submit, keys: deps.idempotencyKeys, jobs: deps.jobs, store: uploads, log });
   const cancel = new CancelJob({ cluster: deps.cluster, jobs: deps.jobs, queries, events: deps.events, log });
 
@@ -142,6 +153,8 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps }));
+  app.use(jobFileRoutes({ files: new JobFiles({ queries, store: deps.store }), auth, log }));
+  app.use(meRoutes({ auth }));
   app.use(batchItemRoutes({ items: new BatchItems({ queries, store: deps.store, source: deps.batchItems }), presenter, auth, log }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, positionIntervalMs: deps.positionIntervalMs, auth, log,
@@ -152,14 +165,16 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(modelRoutes({ cluster: deps.cluster, auth, add: addModel, maxUploadBytes: deps.modelUploadMaxBytes ?? 512 * 1024 ** 2, beforeAdd, tmpDir: deps.modelTmpDir }));
+  app.use(poolRoutes({ ...deps.pools, auth, log }));
   app.use(usageRoutes({ usage: new UsageReports({ jobs: deps.jobs }), auth }));
   app.use(wsTicketRoutes({ auth, tickets: deps.wsTickets }));
   app.use(webhookRoutes({ webhooks: new ManageWebhooks({ graceSeconds: 86_400, ...deps.webhooks, jobs: deps.jobs }), auth }));
   app.use(tenantRoutes({ tenants: new ManageTenants({ tenants: deps.tenants, cluster: deps.cluster }), keys: new ManageKeys({ keys: deps.apiKeys, tenants: deps.tenants }), auth }));
   // Presigned on the store itself; the API's own PUT (a file store) writes through the submit path's.
-  const directUploads = new DirectUploads({ store: deps.store, putStore: uploads, fileSigner: deps.fileUrlSigner, publicUrl: deps.publicUrl, maxUploadBytes: deps.maxUploadBytes, caps, log });
+  const directUploads = new DirectUploads({ store: deps.store, putStore: uploads, fileSigner: deps.fileUrlSigner, publicUrl: deps.publicUrl, maxUploadBytes: deps.maxUploadBytes, caps, log, filenames: deps.uploadFilenames });
   app.use(uploadRoutes({ uploads: directUploads, auth, beforeUpload: health && (() => health.require("storage")) }));
   app.use(fileRoutes({ store: deps.store, signer: deps.fileUrlSigner, log }));
+  if (deps.consoleDir !== undefined) app.use(consoleRoutes({ dir: deps.consoleDir }));
   app.use(notFound());
   app.use(rateLimitMetrics(metrics));
   app.use(errorHandler(log));

@@ -34,9 +34,12 @@ import { processRegistry } from "../common/metrics.js";
 import { QueuePositions } from "./domain/queue-position.js";
 import { RedisQueueStandings } from "./data/redis-queue-standings.js";
 import { RedisBatchItems } from "./data/redis-batch-items.js";
+import { RedisPoolHistory } from "./data/redis-pool-history.js";
+import { KubePools } from "./kube/kube-pools.js";
 import { PrismaRetentionRepository } from "./data/retention-repository.js";
 import { OutputRetention, RetentionSweeper } from "./domain/retention.js";
 import { DEFAULT_OUTPUT_RETENTION_DAYS, DEFAULT_RETENTION_SWEEP_INTERVAL_MS } from "../common/config.js";
+import { PrismaUploadFilenameRepository } from "./data/upload-filename-repository.js";
 import { assembleWebhooks, type WebhookOptions, type Webhooks } from "./outbox/assemble-webhooks.js";
 
 export interface ApiOptions {
@@ -85,6 +88,8 @@ export interface ApiOptions {
   retentionSweepIntervalMs?: number;
   /** The WEBHOOK_* settings (docs/webhooks.md); none: webhooks are off. */
   webhooks?: WebhookOptions;
+  /** CONSOLE_DIR: the built web console served under `/`; none: no console. */
+  consoleDir?: string;
 }
 
 /** The limits where neither the configuration nor a tenant says otherwise (common/config.ts). */
@@ -124,6 +129,7 @@ export function assembleApi(opts: ApiOptions): Api {
   // One instance for the submit path and the mirror: the mirror skips the states the submit path has just written.
   const jobRows = new WrittenJobs(jobs);
   const idempotencyKeys = new PrismaIdempotencyRepository(prisma);
+  const uploadFilenames = new PrismaUploadFilenameRepository(prisma);
   const apiKeys = new PrismaApiKeyRepository(prisma);
   const tenants = new PrismaTenantRepository(prisma);
   const tenantNamespaces = new TenantNamespaces(tenants);
@@ -174,7 +180,9 @@ export function assembleApi(opts: ApiOptions): Api {
     modelUploadMaxBytes: opts.modelUploadMaxBytes, modelInspector: new OnnxInspector({ timeoutMs: opts.modelLoadTimeoutMs ?? 60_000 }), modelTmpDir: opts.modelTmpDir,
     jobs: jobRows, idempotencyKeys, apiKeys, tenants, cluster, store: opts.store, events, streams, fileUrlSigner: opts.fileUrlSigner, inputBuckets: opts.inputBuckets,
     sseKeepaliveMs: opts.sseKeepaliveMs, health, wsTickets, webhooks: webhooks.app, queuePositions, positionIntervalMs: opts.positionIntervalMs, outputRetention,
-    batchItems: new RedisBatchItems(redis, opts.queuePrefix),
+    batchItems: new RedisBatchItems(redis, opts.queuePrefix), consoleDir: opts.consoleDir, uploadFilenames,
+    // On the health checks' connection: its command timeout bounds the wait on the pools' history.
+    pools: { pools: new KubePools(kc), history: new RedisPoolHistory(redis, opts.queuePrefix) },
     // On the health checks' connection: its command timeout bounds a request's wait on the limiter.
     limits: {
       defaults, requests: limiter, uploads: new RedisUploadCounter(redis, opts.queuePrefix),
@@ -205,6 +213,7 @@ export function assembleApi(opts: ApiOptions): Api {
       // Keys past their 24 h answer nothing; pruning them keeps the table small. Best effort, hourly.
       prune = setInterval(() => {
         idempotencyKeys.prune(new Date(Date.now() - 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune Idempotency-Keys"));
+        uploadFilenames.prune(new Date(Date.now() - 7 * 24 * 3600_000)).catch((err: unknown) => log.warn({ err }, "Could not prune upload filenames"));
       }, 3600_000);
       prune.unref();
     },

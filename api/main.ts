@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { adminKey, loadConfig } from "../common/config.js";
@@ -30,6 +33,7 @@ const api = assembleApi({
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS, retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS, graceSeconds: config.WEBHOOK_SECRET_GRACE_SECONDS, historyDays: config.WEBHOOK_HISTORY_DAYS,
     addressPolicy: config.WEBHOOK_ADDRESS_POLICY, allowHttp: config.WEBHOOK_ALLOW_HTTP,
   },
+  consoleDir: config.CONSOLE_DIR ?? join(packageRoot(), "web", "dist"),
 });
 // The platform tenant and the bootstrap key are in Postgres before the first request.
 await api.prepare();
@@ -71,4 +75,11 @@ function signingSecret(): string {
   if (config.URL_SIGNING_SECRET) return config.URL_SIGNING_SECRET;
   log.warn("URL_SIGNING_SECRET is not set: signing file URLs with a random key, valid until this process ends");
   return randomBytes(32).toString("hex");
+}
+
+/** The folder of package.json above this file: the repository from source (tsx), /app from dist/ in the image. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }

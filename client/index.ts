@@ -5,6 +5,8 @@ import type { listQuery } from "../api/http/routes/jobs.js";
 import type { newKey, newTenant, tenantLimitsPatch } from "../api/http/routes/tenants.js";
 import type { usageQuery } from "../api/http/routes/usage.js";
 import type { BatchItemListView, BatchItemView, CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView } from "../api/http/schemas.js";
+import type { MeView } from "../api/http/schemas.js";
+import type { PoolListView, PoolView } from "../api/http/schemas.js";
 import { readEvents } from "./sse.js";
 
 // A typed client of the Pixelmill HTTP API. Its types are the zod schemas' the API validates
@@ -12,6 +14,14 @@ import { readEvents } from "./sse.js";
 // client runs anywhere fetch does and carries none of the server's code.
 
 export type { BatchItemListView, BatchItemView, CreatedKey, JobListView, JobStatus, JobSummary, JobView, KeyView, ModelList, ModelView, ProblemDetails, TenantView, UploadView, UsageView, WsTicketView };
+export type { MeView };
+export type { PoolListView, PoolView };
+/** A job's file downloaded through the API (output(), input()): its bytes, type and the name to save it under. */
+export interface JobFileDownload {
+  bytes: Uint8Array;
+  contentType: string;
+  filename: string;
+}
 /** The JSON body of POST /v1/jobs. */
 export type JobRequest = z.input<typeof jsonJob>;
 
@@ -105,21 +115,22 @@ export class PixelmillClient {
   }
 
   /** A direct upload (POST /v1/uploads): where to send one image of `contentType`, at most `bytes` long (MAX_UPLOAD_BYTES if left out). */
-  async createUpload(opts: { contentType: string; bytes?: number }): Promise<UploadView> {
-    const json = { content_type: opts.contentType, ...(opts.bytes === undefined ? {} : { bytes: opts.bytes }) };
+  async createUpload(opts: { contentType: string; bytes?: number; filename?: string }): Promise<UploadView> {
+    const json = { content_type: opts.contentType, ...(opts.bytes === undefined ? {} : { bytes: opts.bytes }), ...(opts.filename === undefined ? {} : { filename: opts.filename }) };
     return (await this.request<{ upload: UploadView }>("POST", "/v1/uploads", { json })).upload;
   }
 
   /**
    * Sends an image straight to storage (createUpload, then S3's form POST or the API's PUT) and
    * returns its `upload:` URI, for submit({ uri }): on S3 storage the bytes never pass through the
-   * API. The type is `contentType`, else the Blob's; the bound is the file's own size.
+   * API. The type is `contentType`, else the Blob's; the bound is the file's own size; the name
+   * (`filename`, else a File's) becomes the job's input.filename.
    */
-  async uploadFile(data: Blob | Uint8Array, opts: { contentType?: string } = {}): Promise<string> {
+  async uploadFile(data: Blob | Uint8Array, opts: { contentType?: string; filename?: string } = {}): Promise<string> {
     const blob = blobOf(data);
     const contentType = opts.contentType ?? blob.type;
     if (!contentType) throw new Error("uploadFile needs the image's type: pass contentType, or a Blob with a type");
-    const upload = await this.createUpload({ contentType, bytes: blob.size });
+    const upload = await this.createUpload({ contentType, bytes: blob.size, filename: opts.filename ?? (data instanceof File ? data.name : undefined) });
     const file = new Blob([blob], { type: contentType });
     // No API key goes to these URLs: the signature is the grant.
     let res: Response;
@@ -255,6 +266,35 @@ export class PixelmillClient {
     rotate: (id: string): Promise<CreatedKey> => this.request("POST", `/v1/keys/${encodeURIComponent(id)}/rotate`),
   };
 
+  /** Who the key is: its tenant, id, name and scopes (any valid key). */
+  me(): Promise<MeView> {
+    return this.request("GET", "/v1/me");
+  }
+
+  /** A succeeded job's output through the API (jobs:read), with the name to save it under: the uploaded file's, with the output's extension. */
+  output(id: string): Promise<JobFileDownload> {
+    return this.file(`/v1/jobs/${encodeURIComponent(id)}/output`);
+  }
+
+  /** A job's uploaded input through the API (jobs:read); a 404 problem when its input is not an upload. */
+  input(id: string): Promise<JobFileDownload> {
+    return this.file(`/v1/jobs/${encodeURIComponent(id)}/input`);
+  }
+
+  /** Every WorkerPool of the platform (admin): replicas, demand, conditions and the last hour's samples. */
+  pools(): Promise<PoolListView> {
+    return this.request("GET", "/v1/pools");
+  }
+
+  private async file(path: string): Promise<JobFileDownload> {
+    const res = await this.send("GET", path, { headers: { accept: "*/*" } });
+    return {
+      bytes: new Uint8Array(await res.arrayBuffer()),
+      contentType: res.headers.get("content-type") ?? "application/octet-stream",
+      filename: dispositionFilename(res.headers.get("content-disposition")) ?? path.split("/").at(-2) ?? "download",
+    };
+  }
+
   private async request<T>(method: string, path: string, init: { json?: unknown; body?: FormData; headers?: Record<string, string> } = {}): Promise<T> {
     const res = await this.send(method, path, init);
     return (await res.json()) as T;
@@ -273,6 +313,21 @@ export class PixelmillClient {
     if (res.ok) return res;
     throw new PixelmillApiError(await problemOf(res));
   }
+}
+
+/** The file name of a Content-Disposition header: its filename* (RFC 8187, UTF-8) when given, else its filename. */
+function dispositionFilename(header: string | null): string | undefined {
+  if (!header) return undefined;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1]!.trim());
+    } catch {
+      // malformed: the plain form below
+    }
+  }
+  const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header) ?? /filename\s*=\s*([^;\s]+)/i.exec(header);
+  return plain ? plain[1]!.replace(/\\(.)/g, "$1") : undefined;
 }
 
 function blobOf(data: Blob | Uint8Array): Blob {

@@ -69,6 +69,8 @@ const schema = z.object({
   /** Between the API's retention sweeps (every replica runs one; each job's files are deleted once). */
   RETENTION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(DEFAULT_RETENTION_SWEEP_INTERVAL_MS),
   OUTPUT_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /** The built web console (`npm run build` writes web/dist), served under `/`; unset: <package root>/web/dist. */
+  CONSOLE_DIR: z.string().min(1).optional(),
   /**
    * A finished ImageJob without its own spec.ttlSecondsAfterFinished is deleted this long after it
    * finished, once the API's mirror has committed its end to Postgres (ADR 0018); 0: at once.

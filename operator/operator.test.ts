@@ -6,6 +6,7 @@ import { kubeConfig, testEnv, uniqueName } from "../test/support/env.js";
 import { GROUP, IMAGEJOB_PLURAL, IMAGEMODEL_PLURAL, VERSION, WORKERPOOL_PLURAL, type ImageJob } from "../common/crd-types.js";
 import { INPUT_BUCKETS_ANNOTATION } from "../common/job/input-grants.js";
 import { createLogger } from "../common/logger.js";
+import { parsePoolSample, poolHistoryKey } from "../common/pool-history.js";
 import { NOTIFY_STREAM, queueName, type QueueJobData, type QueueJobResult } from "../common/queue.js";
 import { startOperator, type Operator } from "./operator.js";
 
@@ -135,6 +136,14 @@ describe("ImageJob controller", () => {
       return job?.status?.phase === "Queued" && job.status.reason === undefined ? job : undefined;
     });
     expect(served.status?.message).toBeUndefined();
+    // The pool's reconciler also records it for the console's last-hour chart (common/pool-history.ts).
+    const history = poolHistoryKey(prefix, namespace, "serves-it");
+    const samples = await waitFor("a pool sample", async () => {
+      const raw = await redis.lrange(history, 0, -1);
+      return raw.length ? raw.map(parsePoolSample) : undefined;
+    });
+    expect(samples[0]).toMatchObject({ waiting: 1, inFlight: 0, at: expect.any(Number) as number });
+    expect(await redis.ttl(history)).toBeGreaterThan(0);
   });
 
   it("fails a job whose model does not exist with InvalidSpec and a Warning event", async () => {

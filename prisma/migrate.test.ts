@@ -21,7 +21,8 @@ const JOBS_NAMESPACE_VERSION = "20261201190000_jobs_namespace_resource_version";
 const OUTPUT_RETENTION = "20261201200000_output_retention";
 const BATCH_JOBS = "20261201205000_batch_jobs";
 const WEBHOOKS = "20261201210000_webhooks";
-const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED, JOBS_WITHOUT_INPUT, JOBS_NAMESPACE_VERSION, OUTPUT_RETENTION, BATCH_JOBS, WEBHOOKS];
+const JOB_INPUT_FILENAME = "20261201220000_job_input_filename";
+const ALL = [INIT, IDEMPOTENCY, TENANTS, TENANT_LIMITS, JOB_USAGE, TENANT_DISABLED, JOBS_WITHOUT_INPUT, JOBS_NAMESPACE_VERSION, OUTPUT_RETENTION, BATCH_JOBS, WEBHOOKS, JOB_INPUT_FILENAME];
 
 interface MigrationRow {
   migration_name: string;
@@ -71,7 +72,7 @@ describe("migrate on an empty database", () => {
     const tables = await query<{ table_name: string }>(db.url,
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
     expect(tables.map((t) => t.table_name)).toEqual([
-      "_prisma_migrations", "api_keys", "idempotency_keys", "jobs", "tenants", "webhook_attempts", "webhook_disabled_endpoints", "webhook_outbox", "webhook_secrets",
+      "_prisma_migrations", "api_keys", "idempotency_keys", "jobs", "tenants", "upload_filenames", "webhook_attempts", "webhook_disabled_endpoints", "webhook_outbox", "webhook_secrets",
     ]);
     const rows = await migrationRows(db.url);
     expect(rows.map((r) => r.migration_name)).toEqual(ALL);
@@ -113,7 +114,7 @@ describe("migrate on an empty database", () => {
       } });
       const job = await prisma.job.create({ data: {
         uid: randomUUID(), namespace: "team-a", name: "upscale-1", tenantId: tenant.id, model: "esrgan-x4",
-        inputUri: "s3://in/cat.png", params: { scale: 4, tile: { size: 256, overlap: 16 } }, phase: "Succeeded", attempts: 2,
+        inputUri: "s3://in/cat.png", inputFilename: "chat noir é.png", params: { scale: 4, tile: { size: 256, overlap: 16 } }, phase: "Succeeded", attempts: 2,
         createdAt: new Date("2026-11-24T10:00:00.001Z"), queuedAt: new Date("2026-11-24T10:00:01.002Z"),
         startedAt: new Date("2026-11-24T10:00:02.003Z"), finishedAt: new Date("2026-11-24T10:00:09.004Z"),
         output: { uri: "s3://out/cat.png", contentType: "image/png", width: 4096, height: 4096, bytes: 123456 },
@@ -134,6 +135,8 @@ describe("migrate on an empty database", () => {
       await expect(prisma.idempotencyKey.create({ data: { namespace: "team-a", key: claim.key, requestHash: "b".repeat(64) } })).rejects.toThrow();
       await prisma.idempotencyKey.create({ data: { namespace: "team-b", key: claim.key, requestHash: "b".repeat(64) } });
       expect(job.updatedAt).toBeInstanceOf(Date);
+      const named = await prisma.uploadFilename.create({ data: { key: "uploads/team-a/u.png", namespace: "team-a", filename: "猫.png" } });
+      expect(await prisma.uploadFilename.findUniqueOrThrow({ where: { key: named.key } })).toEqual(named);
 
       // The foreign keys' delete rules: keys go with their tenant, jobs stay as history.
       await prisma.tenant.delete({ where: { id: tenant.id } });

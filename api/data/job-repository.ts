@@ -38,20 +38,20 @@ export class PrismaJobRepository implements JobRepository {
     try {
       // upsert's statement for many rows: the columns travel as arrays, one parameter each.
       const written = await this.prisma.$queryRaw<{ uid: string; deleted_at: Date | null }[]>`
-        INSERT INTO jobs (uid, namespace, name, model, input_uri, params, phase, attempts, created_at,
+        INSERT INTO jobs (uid, namespace, name, model, input_uri, input_filename, params, phase, attempts, created_at,
           queued_at, started_at, finished_at, output, error, run_seconds, gpu_seconds, resource_version, deleted_at, webhook_url, webhook_events, batch_total, batch, updated_at)
-        SELECT uid, namespace, name, model, input_uri, params::jsonb, phase, attempts, created_at,
+        SELECT uid, namespace, name, model, input_uri, input_filename, params::jsonb, phase, attempts, created_at,
           queued_at, started_at, finished_at, output::jsonb, error::jsonb, run_seconds, gpu_seconds, resource_version, deleted_at,
           webhook_url, COALESCE(string_to_array(webhook_events, ','), '{}'), batch_total, batch::jsonb, now()
         FROM unnest(${col((r) => r.uid)}::uuid[], ${col((r) => r.namespace)}::text[], ${col((r) => r.name)}::text[], ${col((r) => r.model)}::text[],
-          ${col((r) => r.inputUri)}::text[], ${col((r) => json(r.params))}::text[], ${col((r) => r.phase)}::text[], ${col((r) => String(r.attempts))}::int[],
+          ${col((r) => r.inputUri)}::text[], ${col((r) => r.inputFilename ?? null)}::text[], ${col((r) => json(r.params))}::text[], ${col((r) => r.phase)}::text[], ${col((r) => String(r.attempts))}::int[],
           ${col((r) => iso(r.createdAt))}::timestamptz[], ${col((r) => iso(r.queuedAt))}::timestamptz[], ${col((r) => iso(r.startedAt))}::timestamptz[],
           ${col((r) => iso(r.finishedAt))}::timestamptz[], ${col((r) => json(r.output))}::text[], ${col((r) => json(r.error))}::text[],
           ${col((r) => num(r.runSeconds))}::double precision[], ${col((r) => num(r.gpuSeconds))}::double precision[],
           ${col((r) => String(r.resourceVersion))}::bigint[], ${col((r) => iso(r.deletedAt))}::timestamptz[],
           ${col((r) => r.webhook?.url ?? null)}::text[], ${col((r) => r.webhook?.events.join(",") ?? null)}::text[],
           ${col((r) => (r.batch ? num(r.batch.total) : null))}::int[], ${col((r) => json(r.batch))}::text[])
-          AS r(uid, namespace, name, model, input_uri, params, phase, attempts, created_at, queued_at, started_at, finished_at, output, error,
+          AS r(uid, namespace, name, model, input_uri, input_filename, params, phase, attempts, created_at, queued_at, started_at, finished_at, output, error,
             run_seconds, gpu_seconds, resource_version, deleted_at, webhook_url, webhook_events, batch_total, batch)
         ON CONFLICT (uid) DO UPDATE SET
           params = EXCLUDED.params, phase = EXCLUDED.phase, attempts = EXCLUDED.attempts,
@@ -194,6 +194,7 @@ function toRecord(row: Job): JobRecord {
     name: row.name,
     model: row.model,
     inputUri: row.inputUri,
+    ...(row.inputFilename ? { inputFilename: row.inputFilename } : {}),
     params: row.params as Record<string, unknown> | null,
     phase: row.phase as ImageJobPhase,
     attempts: row.attempts,

@@ -74,7 +74,7 @@ export class Authenticate {
       // Bookkeeping only: a failure here must not fail the request.
       this.deps.keys.touch(found.id, now).catch((err: unknown) => this.deps.log.warn({ err, key: found.prefix }, "Could not record the key's last use"));
     }
-    return { tenantId: found.tenant.id, tenantName: found.tenant.name, namespace: found.tenant.namespace, keyId: found.id, scopes: found.scopes, limits: found.tenant.limits };
+    return { tenantId: found.tenant.id, tenantName: found.tenant.name, namespace: found.tenant.namespace, keyId: found.id, keyName: found.name, scopes: found.scopes, limits: found.tenant.limits };
   }
 
   /**

@@ -7,6 +7,8 @@ import type { ObjectStore, UrlSigner } from "../../common/storage/index.js";
 import { UnsupportedImageTypeError, UploadTooLargeError } from "./errors.js";
 import type { TenantCaps } from "./limits.js";
 import type { Principal } from "./principal.js";
+import { sanitizeFilename } from "./input-filename.js";
+import type { UploadFilenameRepository } from "./ports.js";
 import { storeUpload, type StoredUpload } from "./upload.js";
 
 /** How long a direct upload's URL may be used. */
@@ -42,6 +44,8 @@ export interface DirectUploadsDeps {
   log: Logger;
   ttlSeconds?: number;
   now?: () => number;
+  /** Where a filename given with the upload is kept for the job that names it; none: it is dropped. */
+  filenames?: UploadFilenameRepository;
 }
 
 /**
@@ -59,7 +63,8 @@ export class DirectUploads {
     this.ttlSeconds = deps.ttlSeconds ?? DIRECT_UPLOAD_TTL_SECONDS;
   }
 
-  async create(principal: Principal, request: { contentType: string; bytes?: number }): Promise<DirectUpload> {
+  /** `filename`: the file's name as the client has it, sanitized (input-filename.ts), shown on the job that names the upload. */
+  async create(principal: Principal, request: { contentType: string; bytes?: number; filename?: string }): Promise<DirectUpload> {
     const type = IMAGE_TYPES.find((t) => t.contentType === request.contentType);
     if (!type) throw new UnsupportedImageTypeError(`an upload is one of ${IMAGE_TYPES.map((t) => t.contentType).join(", ")}, not ${request.contentType}`);
     const maxBytes = request.bytes ?? this.deps.maxUploadBytes;
@@ -68,6 +73,8 @@ export class DirectUploads {
     const expiresAt = new Date(this.now() + this.ttlSeconds * 1000);
     const target = await this.target(key, type, maxBytes);
     await this.deps.caps?.recordUpload(principal, maxBytes);
+    const filename = sanitizeFilename(request.filename);
+    if (filename) await this.deps.filenames?.remember({ key, namespace: principal.namespace, filename });
     this.deps.log.info({ key, maxBytes, method: target.method, tenant: principal.tenantName }, "Direct upload handed out");
     return { uri: `upload:${key}`, key, contentType: type.contentType, ...target, expiresAt, maxBytes };
   }

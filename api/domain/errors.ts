@@ -178,3 +178,17 @@ export class BatchExpiredError extends PixelmillError {
     super("BatchExpired", `batch ${id}'s item outputs and manifest were deleted at ${at.toISOString()} (output retention)`);
   }
 }
+
+/** GET /v1/jobs/:id/output of a job that has no output: not succeeded (yet), or a batch (whose output is its manifest). */
+export class OutputNotReadyError extends PixelmillError {
+  constructor(readonly id: string, readonly phase: string, detail?: string) {
+    super("OutputNotReady", detail ?? `job ${id} is ${phase.toLowerCase()}: it has an output once it has succeeded`);
+  }
+}
+
+/** GET /v1/jobs/:id/output (or input) of a job whose files the retention sweeper has deleted. */
+export class OutputExpiredError extends PixelmillError {
+  constructor(readonly id: string, readonly at: Date) {
+    super("OutputExpired", `job ${id}'s output and upload were deleted at ${at.toISOString()} (output retention)`);
+  }
+}

@@ -11,6 +11,7 @@ export interface BatchCounts {
   running: number;
   canceled: number;
 }
+import { INPUT_FILENAME_ANNOTATION, sanitizeFilename } from "./input-filename.js";
 import type { ImageJobPhase } from "../../common/job/phases.js";
 import { DEFAULT_WEBHOOK_EVENTS, type WebhookEvent } from "../../common/job/webhook-events.js";
 
@@ -22,6 +23,8 @@ export interface JobRecord {
   model: string;
   /** Null for a text-to-image job, which has no input image. */
   inputUri: string | null;
+  /** The uploaded file's name as the client sent it (its ImageJob's INPUT_FILENAME_ANNOTATION); absent or null when unknown, and for a batch. */
+  inputFilename?: string | null;
   params: Record<string, unknown> | null;
   phase: ImageJobPhase;
   attempts: number;
@@ -76,8 +79,15 @@ export function toJobRecord(job: ImageJob, deletedAt: Date | null = null): JobRe
     resourceVersion: BigInt(meta.resourceVersion),
     deletedAt,
     batch: batchCounts(job),
+    ...inputFilename(job),
     ...(job.spec.webhook ? { webhook: { url: job.spec.webhook.url, events: job.spec.webhook.events ?? DEFAULT_WEBHOOK_EVENTS } } : {}),
   };
+}
+
+/** The annotated file name of a single job's input, sanitized again: a kubectl-applied ImageJob may carry any. */
+function inputFilename(job: ImageJob): { inputFilename?: string } {
+  const name = job.spec.batch ? undefined : sanitizeFilename(job.metadata.annotations?.[INPUT_FILENAME_ANNOTATION]);
+  return name ? { inputFilename: name } : {};
 }
 
 /** The counts of a batch job: status.batch once written, else none done of its list (or of a prefix not listed yet). */

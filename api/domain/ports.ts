@@ -1,4 +1,5 @@
-import type { ImageJob, ImageModel } from "../../common/crd-types.js";
+import type { ImageJob, ImageModel, WorkerPool } from "../../common/crd-types.js";
+import type { PoolSample } from "../../common/pool-history.js";
 import type { GraphSignature } from "./model-fit.js";
 import type { ImageJobPhase } from "../../common/job/phases.js";
 import type { JobRecord } from "./job-record.js";
@@ -217,6 +218,15 @@ export interface ApiKeyRepository {
   touch(id: string, at: Date): Promise<void>;
 }
 
+/** The filenames given to POST /v1/uploads, until a job names the upload. */
+export interface UploadFilenameRepository {
+  remember(upload: { key: string; namespace: string; filename: string }): Promise<void>;
+  /** The name given for upload `key` of `namespace`; undefined when none was. */
+  nameOf(namespace: string, key: string): Promise<string | undefined>;
+  /** Forgets names given before `olderThan`; how many. */
+  prune(olderThan: Date): Promise<number>;
+}
+
 /** What the API last found of the services a new job needs (storage, the queue's Redis). */
 export interface DependencyHealth {
   /**
@@ -226,4 +236,15 @@ export interface DependencyHealth {
   require(...names: string[]): Promise<void>;
   /** Aborts (with DependencyUnavailableError) when `name` is next found unavailable, at once if it is now. */
   signal(name: string): AbortSignal;
+}
+
+/** The WorkerPools of the whole platform, every namespace (GET /v1/pools). */
+export interface PoolLister {
+  listPools(): Promise<WorkerPool[]>;
+}
+
+/** The samples the operator records of each WorkerPool (common/pool-history.ts). */
+export interface PoolHistory {
+  /** Each pool's samples taken since `since` (ms since the epoch), oldest first; in the order of `pools`. */
+  since(pools: readonly { namespace: string; name: string }[], since: number): Promise<PoolSample[][]>;
 }

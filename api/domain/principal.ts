@@ -10,6 +10,8 @@ export interface Principal {
   tenantName: string;
   namespace: string;
   keyId: string;
+  /** The key's name as its creator gave it; absent where the principal was made without one (tests). */
+  keyName?: string;
   scopes: readonly Scope[];
   /** The tenant's overrides of the configured limits (ADR 0009); none: the defaults. */
   limits?: Partial<LimitOverrides>;

@@ -6,10 +6,11 @@ import type { JobRequest } from "./submit-job.js";
 /**
  * sha256 (hex) of what a job request asks for, for Idempotency-Key: its fields in a canonical
  * JSON (keys sorted), and for an upload the sha256 of its bytes instead of its key (each upload
- * gets a fresh key, so the same image sent twice must compare equal).
+ * gets a fresh key, so the same image sent twice must compare equal), without the file's name.
  */
 export function requestHash(request: JobRequest, uploadSha256?: string): string {
-  const { input, ...rest } = request;
+  // The file's name is shown, not processed: a retry naming it otherwise asks for the same job.
+  const { input, inputFilename: _, ...rest } = request;
   const canonical = canonicalJson({ ...rest, input: uploadSha256 === undefined ? input : { sha256: uploadSha256 } });
   return createHash("sha256").update(canonical).digest("hex");
 }

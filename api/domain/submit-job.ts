@@ -12,10 +12,11 @@ import { InvalidJobError, UnknownModelError } from "./errors.js";
 import { missingUpload } from "./direct-upload.js";
 import { batchItemCount, checkBatchInputs } from "./batch-inputs.js";
 import { toJobRecord, type JobRecord } from "./job-record.js";
-import type { Cluster, JobRepository } from "./ports.js";
+import type { Cluster, JobRepository, UploadFilenameRepository } from "./ports.js";
 import type { Principal } from "./principal.js";
 import type { TenantCaps } from "./limits.js";
 import { REQUEST_ID_ANNOTATION } from "../../common/request-id.js";
+import { INPUT_FILENAME_ANNOTATION } from "./input-filename.js";
 import type { WebhookEvent } from "../../common/job/webhook-events.js";
 
 export interface JobRequest {
@@ -34,6 +35,8 @@ export interface JobRequest {
   cache?: boolean;
   /** Where the job's events are POSTed, and which (spec.webhook; docs/webhooks.md). */
   webhook?: { url: string; events?: WebhookEvent[] };
+  /** The uploaded file's name, sanitized (input-filename.ts); kept as an annotation, not in the spec. */
+  inputFilename?: string;
 }
 
 export interface SubmitJobDeps {
@@ -50,6 +53,8 @@ export interface SubmitJobDeps {
    * none: webhooks are off (no WEBHOOK_SECRETS_KEY) and a job with one is refused.
    */
   refuseWebhook?: (url: string) => Promise<string | undefined>;
+  /** The filenames given to POST /v1/uploads: a job naming such an upload takes its name; none: unknown. */
+  uploadFilenames?: UploadFilenameRepository;
 }
 
 /**
@@ -78,7 +83,7 @@ export class SubmitJob {
       await this.check(namespace, request, model, uploadKey);
       // A batch counts its items against the tenant's active jobs (a prefix not yet listed: 1, docs/batch.md).
       await this.deps.caps?.checkActiveJobs(principal, request.batch ? batchItemCount(request.batch) : 1);
-      created = await this.deps.cluster.createJob(this.manifest(namespace, request, requestId));
+      created = await this.deps.cluster.createJob(this.manifest(namespace, await this.named(namespace, request), requestId));
     } catch (err) {
       if (uploadKey !== undefined) await this.discard(uploadKey);
       throw err;
@@ -136,6 +141,19 @@ export class SubmitJob {
     if (ungranted) throw new InvalidJobError(ungranted);
   }
 
+  /** The request with the filename given to POST /v1/uploads for its upload: input, when it has none; a failed read only loses the name. */
+  private async named(namespace: string, request: JobRequest): Promise<JobRequest> {
+    const names = this.deps.uploadFilenames;
+    if (!names || request.inputFilename || !request.input?.uri.startsWith("upload:")) return request;
+    try {
+      const inputFilename = await names.nameOf(namespace, request.input.uri.slice("upload:".length));
+      return inputFilename ? { ...request, inputFilename } : request;
+    } catch (err) {
+      this.deps.log.warn({ err }, "Could not read an upload's filename; the job goes without it");
+      return request;
+    }
+  }
+
   /** The sender's rules, after DNS, so a job whose events could never be sent is refused now (the sender checks again). */
   private async checkWebhook(url: string): Promise<void> {
     const refuse = this.deps.refuseWebhook;
@@ -152,7 +170,7 @@ export class SubmitJob {
         generateName: "job-",
         namespace,
         labels: { "pixelmill.io/model": request.model, "app.kubernetes.io/managed-by": "pixelmill-api" },
-        ...(requestId ? { annotations: { [REQUEST_ID_ANNOTATION]: requestId } } : {}),
+        ...annotations(request, requestId),
       },
       spec: {
         model: request.model,
@@ -173,4 +191,13 @@ export class SubmitJob {
       this.deps.log.error({ key, err }, "Could not delete an unused upload");
     });
   }
+}
+
+/** The request id and the input's file name (a single job's only), as the ImageJob's annotations; {} when neither. */
+function annotations(request: JobRequest, requestId: string | undefined): { annotations?: Record<string, string> } {
+  const found: Record<string, string> = {
+    ...(requestId ? { [REQUEST_ID_ANNOTATION]: requestId } : {}),
+    ...(request.inputFilename && !request.batch ? { [INPUT_FILENAME_ANNOTATION]: request.inputFilename } : {}),
+  };
+  return Object.keys(found).length ? { annotations: found } : {};
 }

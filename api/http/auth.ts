@@ -9,7 +9,7 @@ import type { Principal, Scope } from "../domain/principal.js";
  * (401 otherwise, 403 naming the scope when only that is missing). The principal is left in
  * res.locals for the route. Health probes and signed file URLs take no key and have no guard.
  */
-export function requireKey(auth: Authenticate, scope: Scope): RequestHandler {
+export function requireKey(auth: Authenticate, scope: Scope | undefined): RequestHandler {
   return async (req, res, next) => {
     const principal = await auth.principal(bearer(req.get("authorization")));
     const rate = await auth.admit(principal);
@@ -17,7 +17,7 @@ export function requireKey(auth: Authenticate, scope: Scope): RequestHandler {
       setRateLimitHeaders(res, rate);
       if (!rate.allowed) throw new RateLimitedError(rate.limit, rate.resetSeconds);
     }
-    requireScope(principal, scope);
+    if (scope !== undefined) requireScope(principal, scope);
     res.locals.principal = principal;
     next();
   };

@@ -112,14 +112,14 @@ describe("POST /v1/jobs with a batch", () => {
     expect(local.detail).toMatch(/^batch item 0/);
   });
 
-  it("keeps multipart submits to one image, saying how to send a batch", async () => {
+  it("refuses a `batch` field in a multipart submit, saying how a form makes a batch", async () => {
     const real = new FormData();
     real.append("model", "resize-x2");
     real.append("batch", "x");
     const { default: sharp } = await import("sharp");
     real.append("image", new Blob([await sharp({ create: { width: 2, height: 2, channels: 3, background: "#000" } }).png().toBuffer()], { type: "image/png" }), "cat.png");
     const refused = await problemOf(await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: real }), 400, "invalid-request");
-    expect(refused.detail).toMatch(/multipart submit carries one image; submit a batch as application\/json/);
+    expect(refused.detail).toMatch(/multipart submit makes a batch of its image files \(several `image` parts\); for inputs already stored, submit application\/json/);
   });
 });
 

@@ -18,7 +18,7 @@ export class ForbiddenError extends PixelmillError {
 
 /** A multipart form with more fields, files or parts than the API reads: refused rather than cut short. */
 export class FormTooLargeError extends PixelmillError {
-  constructor(readonly unit: "fields" | "files" | "parts", readonly limit: number) {
+  constructor(readonly unit: string, readonly limit: number) {
     super("FormTooLarge", `the form has more than ${limit} ${unit}`);
   }
 }

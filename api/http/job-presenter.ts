@@ -53,6 +53,7 @@ export class JobPresenter {
       output,
       queue,
       batch: this.batch(r),
+      input: { filename: r.batch ? null : r.inputFilename ?? null },
       urls,
     };
   }

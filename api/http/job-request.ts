@@ -151,15 +151,15 @@ export function parseJsonJob(body: unknown): JobRequest {
   return { ...job, ...(webhook ? { webhook: { url: webhook, ...(webhookEvents ? { events: webhookEvents } : {}) } } : {}) };
 }
 
-/** The job the fields of a multipart form ask for, its input being `inputUri` (the upload). */
-export function parseFormJob(fields: Record<string, string>, inputUri: string): JobRequest {
+/** The job the fields of a multipart form ask for: its input the one upload, or a batch of several. */
+export function parseFormJob(fields: Record<string, string>, inputs: { uri: string } | { batch: string[] }): JobRequest {
   if ("batch" in fields) {
-    throw new InvalidRequestError("a multipart submit carries one image; submit a batch as application/json with batch.inputs (upload:, s3:// or https:// URIs) or batch.prefix");
+    throw new InvalidRequestError("a multipart submit makes a batch of its image files (several `image` parts); for inputs already stored, submit application/json with batch.inputs (upload:, s3:// or https:// URIs) or batch.prefix");
   }
   const form = checked(formJob.safeParse(fields), "the form fields are not a valid job");
   return {
     model: form.model,
-    input: { uri: inputUri },
+    ...("uri" in inputs ? { input: { uri: inputs.uri } } : { batch: { inputs: inputs.batch } }),
     ...(form.params ? { params: form.params } : {}),
     ...(form.output_format ? { output: { format: form.output_format } } : {}),
     ...(form.timeout_seconds ? { timeoutSeconds: form.timeout_seconds } : {}),

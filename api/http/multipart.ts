@@ -6,9 +6,11 @@ import type { StoredUpload } from "../domain/upload.js";
 import { FormTooLargeError } from "./http-errors.js";
 
 export interface MultipartOptions {
-  /** The one file field taken; other files are read and dropped. */
+  /** The file field taken; files of other fields are read and dropped. */
   fileField: string;
-  /** Consumes the file stream (storeUpload). */
+  /** How many `fileField` files the form may carry; 1 by default. One more is refused (413, naming the limit). */
+  maxFiles?: number;
+  /** Consumes one file stream (storeUpload); called for each file, in the order they arrive. */
   upload: (file: Readable) => Promise<StoredUpload>;
   /** Removes an upload that succeeded when the request as a whole failed. */
   discard: (key: string) => Promise<void>;
@@ -16,14 +18,25 @@ export interface MultipartOptions {
 
 export interface MultipartForm {
   fields: Record<string, string>;
-  upload?: StoredUpload;
+  /** The `fileField` files, in the order sent. */
+  files: FormFile[];
 }
 
-// A few files are allowed so that one sent before `image` does not crowd it out; they are dropped.
+export interface FormFile {
+  upload: StoredUpload;
+  /** The file part's filename as the client sent it (raw: sanitizeFilename it before use). */
+  filename?: string;
+}
+
+// A few other files are allowed so that one sent before `image` does not crowd it out; they are dropped.
 // A form past a count limit is refused (413, naming the limit), never read with parts left out.
-const LIMITS = { fields: 16, fieldSize: 64 * 1024, files: 4, parts: 32 };
-// busboy says partsLimit once `parts` parts have ended, when none may follow: one more tells "more than".
-const BUSBOY_LIMITS = { ...LIMITS, parts: LIMITS.parts + 1 };
+const LIMITS = { fields: 16, fieldSize: 64 * 1024, otherFiles: 3, parts: 32 };
+
+/** The limits of a form of `maxFiles` files; busboy says partsLimit once `parts` parts have ended, when none may follow: one more tells "more than". */
+function limitsFor(maxFiles: number) {
+  const files = maxFiles + LIMITS.otherFiles;
+  return { shown: { fields: LIMITS.fields, files, parts: LIMITS.parts + maxFiles }, busboy: { fields: LIMITS.fields, fieldSize: LIMITS.fieldSize, files, parts: LIMITS.parts + maxFiles + 1 } };
+}
 
 /**
  * Parses a multipart/form-data request as it arrives: fields in memory (small), the file
@@ -31,10 +44,13 @@ const BUSBOY_LIMITS = { ...LIMITS, parts: LIMITS.parts + 1 };
  * races the client still sending.
  */
 export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<MultipartForm> {
+  const maxFiles = opts.maxFiles ?? 1;
+  const limits = limitsFor(maxFiles);
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: BUSBOY_LIMITS });
+      // Browsers send a file name's UTF-8 bytes as they are (RFC 7578 4.2), not latin1, busboy's default.
+      parser = busboy({ headers: req.headers, limits: limits.busboy, defParamCharset: "utf8" });
     } catch (err) {
       reject(new InvalidRequestError(`cannot read the multipart body: ${(err as Error).message}`));
       return;
@@ -42,7 +58,9 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
     const fields: Record<string, string> = {};
     let fieldProblem: InvalidRequestError | undefined;
     let overLimit: FormTooLargeError | undefined;
-    let uploading: Promise<StoredUpload> | undefined;
+    // One at a time: busboy hands over the next part once this file's stream is read.
+    const uploading: Array<{ stored: Promise<StoredUpload>; filename: string | undefined }> = [];
+    let others = 0;
     let finished = false;
 
     parser.on("field", (name, value, info) => {
@@ -50,31 +68,38 @@ export function receiveMultipart(req: Request, opts: MultipartOptions): Promise<
       else fields[name] = value;
     });
     // busboy skips what is past a limit and goes on; the request is refused once it is all read.
-    const hit = (unit: "fields" | "files" | "parts") => () => void (overLimit ??= new FormTooLargeError(unit, LIMITS[unit]));
+    const hit = (unit: "fields" | "files" | "parts") => () => void (overLimit ??= new FormTooLargeError(unit, limits.shown[unit]));
     parser.on("fieldsLimit", hit("fields"));
     parser.on("filesLimit", hit("files"));
     parser.on("partsLimit", hit("parts"));
-    parser.on("file", (name, file) => {
-      if (name !== opts.fileField || uploading) {
+    parser.on("file", (name, file, info) => {
+      if (name === opts.fileField && uploading.length === maxFiles) overLimit ??= new FormTooLargeError(`${opts.fileField} files`, maxFiles);
+      if (name !== opts.fileField && ++others > LIMITS.otherFiles) overLimit ??= new FormTooLargeError(`files besides ${opts.fileField}`, LIMITS.otherFiles);
+      if (name !== opts.fileField || uploading.length === maxFiles) {
         // A form cut short errors each open file stream too; the parser's own error answers the
         // request, and without a listener this one would be thrown and end the process.
         file.on("error", () => {});
         file.resume();
         return;
       }
-      uploading = opts.upload(file);
-      uploading.catch(() => {}); // settled in finish
+      const stored = opts.upload(file);
+      stored.catch(() => {}); // settled in finish
+      uploading.push({ stored, filename: info.filename });
     });
 
     const finish = async (parseError?: Error) => {
       if (finished) return;
       finished = true;
       req.unpipe(parser);
-      const outcome = await uploading?.then((upload) => ({ upload }), (error: unknown) => ({ error }));
-      const upload = outcome && "upload" in outcome ? outcome.upload : undefined;
-      const failure = pickFailure(outcome && "error" in outcome ? outcome.error : undefined, parseError, overLimit, fieldProblem);
-      if (failure === undefined) return resolve({ fields, upload });
-      if (upload) await opts.discard(upload.key);
+      const outcomes = await Promise.all(uploading.map(({ stored }) => stored.then((upload) => ({ upload }), (error: unknown) => ({ error }))));
+      const files = uploading.flatMap(({ filename }, i) => {
+        const outcome = outcomes[i]!;
+        return "upload" in outcome ? [{ upload: outcome.upload, ...(filename === undefined ? {} : { filename }) }] : [];
+      });
+      const uploadError = outcomes.find((o): o is { error: unknown } => "error" in o)?.error;
+      const failure = pickFailure(uploadError, parseError, overLimit, fieldProblem);
+      if (failure === undefined) return resolve({ fields, files });
+      await Promise.all(files.map(({ upload }) => opts.discard(upload.key)));
       reject(failure instanceof Error ? failure : new Error("the upload failed", { cause: failure }));
     };
     parser.on("close", () => void finish());

@@ -19,8 +19,10 @@ export interface Operation {
   path: string;
   operationId: string;
   summary: string;
-  /** The scope the Bearer key needs; none: no key needed. */
+  /** The scope the Bearer key needs; none: no key needed, unless `anyKey`. */
   scope?: Scope;
+  /** A key is needed, any valid one (no particular scope). */
+  anyKey?: true;
   /** Path parameters, described. */
   pathParams?: Record<string, string>;
   /** A request schema (openapi.ts REQUESTS) whose properties are the query parameters. */
@@ -39,11 +41,12 @@ const job = { id: "the job's id (its ImageJob's UID)" };
 /** Every keyed route may answer these: no valid key, a key without the scope, the key's request rate, a dependency down, our fault. */
 const KEYED = [401, 403, 429, 500, 503];
 const LOCATION = { Location: "the job's path, /v1/jobs/{id}" };
+const FILE_HEADERS = { "Content-Disposition": "attachment; filename=\"...\" (and filename*=UTF-8''... for a name outside ISO-8859-1)", "Cache-Control": "private, no-store" };
 
 export const OPERATIONS: Operation[] = [
   {
     method: "post", path: "/v1/jobs", operationId: "submitJob", scope: "jobs:write",
-    summary: "Submit a job: an uploaded image (multipart) or an input URI (JSON), or a batch of many inputs (JSON `batch`: a list or a prefix). Optional Idempotency-Key header.",
+    summary: "Submit a job: an uploaded image (multipart) or an input URI (JSON), or a batch of many inputs (JSON `batch`: a list or a prefix; or a form of 2 to 100 `image` files). Optional Idempotency-Key header.",
     body: { json: "JobRequest", multipart: "JobForm" },
     responses: { 202: { description: "accepted (or replayed: Idempotent-Replayed: true)", schema: "JobSummary", headers: LOCATION } },
     problems: [400, 409, 413, 415, 422, ...KEYED],
@@ -76,6 +79,20 @@ export const OPERATIONS: Operation[] = [
     method: "get", path: "/v1/jobs/{id}/manifest", operationId: "getBatchManifest", scope: "jobs:read",
     summary: "A finished batch's manifest: one JSON result per line, in index order (`index`, `input`, `phase`, `output` with its storage `uri`, `error`, `attempts`, `finishedAt`). 409 while the batch runs.",
     pathParams: job, responses: { 200: { description: "the manifest", contentType: "application/x-ndjson" } }, problems: [404, 409, 410, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs/{id}/output", operationId: "getJobOutput", scope: "jobs:read",
+    summary: "A succeeded job's output, streamed from storage, as a download: Content-Disposition `attachment` named after the uploaded file with the output's extension (`<job id>.<ext>` when the name is unknown), in RFC 6266's filename and, for names outside ISO-8859-1, filename* (UTF-8) forms. 409 before the job succeeded (and for a batch: its items have the outputs), 410 once retention deleted it.",
+    pathParams: job, responses: { 200: { description: "the output's bytes, with its Content-Type", contentType: "application/octet-stream", headers: FILE_HEADERS } }, problems: [404, 409, 410, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/jobs/{id}/input", operationId: "getJobInput", scope: "jobs:read",
+    summary: "A job's uploaded input (a multipart upload or a direct upload), streamed from storage, as a download under the uploaded file's name. 404 when the input is not held by the platform (an https:// or s3:// input, a text-to-image job, a batch), 410 once retention deleted it.",
+    pathParams: job, responses: { 200: { description: "the input's bytes, with its Content-Type", contentType: "application/octet-stream", headers: FILE_HEADERS } }, problems: [404, 410, ...KEYED],
+  },
+  {
+    method: "get", path: "/v1/me", operationId: "getMe", anyKey: true, summary: "The caller's tenant, key and scopes: any valid key, no particular scope.",
+    responses: { 200: { description: "who the key is", schema: "Me" } }, problems: [401, 429, 500, 503],
   },
   {
     method: "post", path: "/v1/ws/tickets", operationId: "wsTicket", scope: "jobs:read",
@@ -171,6 +188,11 @@ export const OPERATIONS: Operation[] = [
   {
     method: "get", path: "/metrics", operationId: "metrics", summary: "Prometheus metrics of this replica, in the text format; no key.",
     responses: { 200: { description: "the metrics", contentType: "text/plain" } }, problems: [],
+  },
+  {
+    method: "get", path: "/v1/pools", operationId: "listPools", scope: "admin",
+    summary: "Every WorkerPool of the platform: GPU class, models, replicas (bounds, desired, ready, pending), waiting and in-flight jobs, the last scale and conditions, and the last hour's samples (about one per 30 s, oldest first) the operator recorded.",
+    responses: { 200: { description: "the pools, by namespace then name", schema: "PoolList" } }, problems: KEYED,
   },
   ...WEBHOOK_OPERATIONS,
 ];

@@ -112,6 +112,21 @@ describe("the OpenAPI document", () => {
     await expectDocumented(forbidden, "/v1/keys", "get");
   });
 
+  it("describes GET /v1/me (any key) and the output download's 409", async () => {
+    expect(doc.paths["/v1/me"]?.get?.security).toEqual([{ bearer: [] }]);
+    const me = await api.fetch(`${api.url}/v1/me`);
+    expect(me.status).toBe(200);
+    await expectDocumented(me, "/v1/me", "get");
+    const body = JSON.stringify({ model: "resize-x2", input: { uri: "https://images.example.com/cat.png" } });
+    const { id } = (await (await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: { "content-type": "application/json" } })).json()) as { id: string };
+    const output = await api.fetch(`${api.url}/v1/jobs/${id}/output`);
+    expect(output.status).toBe(409);
+    await expectDocumented(output, "/v1/jobs/{id}/output", "get");
+    const input = await api.fetch(`${api.url}/v1/jobs/${id}/input`);
+    expect(input.status).toBe(404);
+    await expectDocumented(input, "/v1/jobs/{id}/input", "get");
+  });
+
   it("describes the batch answers: 202 submit, 200 get with counts, 200 items, 409 manifest", async () => {
     const body = JSON.stringify({ model: "resize-x2", batch: { inputs: [`upload:uploads/${api.namespace}/a.png`, `upload:uploads/${api.namespace}/b.png`] } });
     const submitted = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: { "content-type": "application/json" } });

@@ -11,7 +11,7 @@ import { newUpload } from "./routes/uploads.js";
 import { webhookDeliveryListSchema, webhookDeliveryQuery, webhookEndpoint, webhookSecretsSchema } from "./webhook-schemas.js";
 import {
   batchItemListSchema, batchItemSchema, createdKeySchema, healthSchema, jobBatchSchema, jobListSchema, jobOutputSchema, jobStatusSchema, jobSummarySchema, jobUrlsSchema, jobViewSchema, keyListSchema, keySchema,
-  modelListSchema, modelSchema, problemSchema, readinessSchema, storedUploadSchema, tenantListSchema, tenantSchema, uploadSchema, usageSchema, wsTicketSchema,
+  meSchema, modelListSchema, poolListSchema, poolSchema, poolSampleSchema, modelSchema, problemSchema, readinessSchema, storedUploadSchema, tenantListSchema, tenantSchema, uploadSchema, usageSchema, wsTicketSchema,
 } from "./schemas.js";
 
 /**
@@ -27,7 +27,8 @@ const RESPONSES = {
   Model: modelSchema, ModelList: modelListSchema, Tenant: tenantSchema, TenantList: tenantListSchema, Key: keySchema, CreatedKey: createdKeySchema, KeyList: keyListSchema,
   JobBatch: jobBatchSchema, BatchItem: batchItemSchema, BatchItemList: batchItemListSchema,
   Usage: usageSchema, Problem: problemSchema, Health: healthSchema, Readiness: readinessSchema, Upload: uploadSchema, StoredUpload: storedUploadSchema, WsTicket: wsTicketSchema,
-  WebhookDeliveryList: webhookDeliveryListSchema, WebhookSecrets: webhookSecretsSchema,
+  WebhookDeliveryList: webhookDeliveryListSchema, WebhookSecrets: webhookSecretsSchema, Me: meSchema,
+  Pool: poolSchema, PoolList: poolListSchema, PoolSample: poolSampleSchema,
 };
 /** Read as their input (what a client sends): coercions and transforms as the wire sees them. */
 const REQUESTS = { JobRequest: jsonJob, JobForm: formJob, ModelForm: modelForm, JobListQuery: listQuery, BatchItemListQuery: itemListQuery, UsageQuery: usageQuery, NewTenant: newTenant, TenantLimitsPatch: tenantLimitsPatch, NewKey: newKey, NewUpload: newUpload,
@@ -75,7 +76,7 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
     summary: op.summary,
     ...(parameters.length ? { parameters } : {}),
     responses,
-    security: op.scope ? [{ bearer: [op.scope] }] : [],
+    security: op.scope ? [{ bearer: [op.scope] }] : op.anyKey ? [{ bearer: [] }] : [],
   };
   if (op.scope) out["x-required-scope"] = op.scope;
   if (op.body) {
@@ -84,7 +85,7 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
     if (op.body.image) bodies["image/*"] = { schema: { type: "string", contentMediaType: "application/octet-stream", description: op.body.image } };
     if (op.body.multipart) {
       const form = requests[op.body.multipart] as { properties?: Record<string, unknown>; required?: string[] };
-      const files = op.body.files ?? { image: "the image (PNG, JPEG, WebP, GIF, TIFF or AVIF)" };
+      const files = op.body.files ?? { image: "the image (PNG, JPEG, WebP, GIF, TIFF or AVIF); its part's filename becomes the job's input.filename" };
       const fileProps = Object.fromEntries(Object.entries(files).map(([name, description]) => [name, { type: "string", contentMediaType: "application/octet-stream", description }]));
       bodies["multipart/form-data"] = {
         schema: {
@@ -102,7 +103,7 @@ function operation(op: Operation, requests: Record<string, JsonSchema>): JsonSch
 const PROBLEM_STATUSES: Record<number, string> = {
   400: "malformed or over a limit (`errors` lists each issue)", 401: "no valid API key (WWW-Authenticate: Bearer)", 403: "the key lacks the route's scope (`scope`), or the link is not valid",
   404: "unknown (or another tenant's)", 409: "a conflict: a finished job, a taken name, a request with this Idempotency-Key in progress, the platform tenant disabled, a batch route of a single job, a batch's manifest before it finished",
-  410: "gone: a batch's item outputs and manifest were deleted by output retention",
+  410: "gone: a job's output (and upload), or a batch's item outputs and manifest, were deleted by output retention",
   413: "too large (`limit`)", 415: "not a content type (or image) taken here", 422: "valid JSON but not a job that can run (unknown model, params, input)",
   429: "the key's request rate or a tenant cap (Retry-After)", 500: "the server's fault; logged", 503: "a dependency is down; nothing was accepted (Retry-After)",
 };

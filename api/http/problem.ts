@@ -4,7 +4,7 @@ import type { Logger } from "../../common/logger.js";
 import {
   BatchExpiredError, BatchNotFinishedError, IdempotencyKeyInProgressError, InvalidJobError, NotABatchError, IdempotencyKeyReusedError, InvalidRequestError, JobFinishedError, JobNotFoundError,
   InvalidModelError, JobRejectedError, KeyNotActiveError, MissingScopeError, ModelExistsError, ModelRejectedError, NotFoundError, RateLimitedError, TenantCapError, TenantExistsError, TenantProtectedError, UnauthenticatedError, UnknownModelError, UnsupportedImageTypeError,
-  UploadTooLargeError,
+  UploadTooLargeError, OutputNotReadyError, OutputExpiredError,
 } from "../domain/errors.js";
 import { ForbiddenError, FormTooLargeError, UnsupportedMediaTypeError } from "./http-errors.js";
 import { requestIdOf } from "./request-id.js";
@@ -66,6 +66,8 @@ function problemOf(err: unknown): Problem | undefined {
   if (err instanceof NotABatchError) return problem(409, "not-a-batch", "Not a batch", err.message);
   if (err instanceof BatchNotFinishedError) return problem(409, "batch-not-finished", "Batch not finished", err.message, { job_status: err.phase.toLowerCase() });
   if (err instanceof BatchExpiredError) return problem(410, "batch-expired", "Batch expired", err.message);
+  if (err instanceof OutputNotReadyError) return problem(409, "output-not-ready", "No output yet", err.message, { job_status: err.phase.toLowerCase() });
+  if (err instanceof OutputExpiredError) return problem(410, "output-expired", "Output expired", err.message);
   if (err instanceof IdempotencyKeyReusedError) return problem(422, "idempotency-key-reused", "Idempotency-Key reused", err.message);
   if (err instanceof IdempotencyKeyInProgressError) return problem(409, "idempotency-key-in-progress", "Request in progress", err.message);
   if (err instanceof RateLimitedError) {

@@ -70,6 +70,9 @@ export const jobViewSchema = z.object({
   output: jobOutputSchema.nullable(),
   queue: jobQueueSchema.nullable().describe("while the job waits for a worker (pending or queued): its place in the queue; null once it is taken, finished, waiting out a retry's backoff, or when the queue cannot be read"),
   batch: jobBatchSchema.nullable().describe("a batch job's counts (its output, once finished, is the manifest); null for a single job"),
+  input: z.object({
+    filename: z.string().nullable().describe("the uploaded file's name as the client sent it (the multipart part's filename, or the filename given to POST /v1/uploads), base name only, at most 255 characters; null when unknown, and for a batch"),
+  }),
   urls: jobUrlsSchema,
 });
 
@@ -193,6 +196,13 @@ export const usageSchema = z.object({
   })).describe("per tenant per day, days in order; days without a succeeded job are left out"),
 });
 
+/** What GET /v1/me answers: who the caller's key is. */
+export const meSchema = z.object({
+  tenant: z.object({ id: z.string(), name: z.string(), namespace: z.string() }),
+  key: z.object({ id: z.string(), name: z.string().optional() }),
+  scopes: z.array(z.enum(SCOPES)).describe("what the key may do; admin implies every scope"),
+});
+
 /** RFC 9457 problem details (application/problem+json); extension members vary by type. */
 export const problemSchema = z.looseObject({
   type: z.url(),
@@ -255,4 +265,30 @@ export type CreatedKey = z.infer<typeof createdKeySchema>;
 export type UsageView = z.infer<typeof usageSchema>;
 export type ProblemDetails = z.infer<typeof problemSchema>;
 export type WsTicketView = z.infer<typeof wsTicketSchema>;
+export type MeView = z.infer<typeof meSchema>;
 export type UploadView = z.infer<typeof uploadSchema>["upload"];
+
+const count = z.int().min(0);
+/** One sample of a pool's last hour, as the operator recorded it (about one per 30 s). */
+export const poolSampleSchema = z.object({
+  at: timestamp, desired: count, ready: count, pending: count,
+  waiting: count.describe("the most jobs waiting since the sample before"), inFlight: count.describe("the most jobs running since the sample before"),
+});
+/** A WorkerPool as GET /v1/pools shows it: its spec's GPU class, models and bounds, its status, its last hour. */
+export const poolSchema = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  gpu: z.object({ product: z.string().nullable().describe("the GPU class (node label nvidia.com/gpu.product); null: any"), count: count.describe("GPUs per worker") }),
+  models: z.array(z.string()),
+  priority: z.int().describe("pools with a lower priority take a shared model's work first"),
+  replicas: z.object({ min: count, max: count, desired: count, ready: count, pending: count.describe("created, not ready: waiting for a node, or starting") }),
+  waiting: count.describe("jobs waiting in the queues of the pool's models"),
+  inFlight: count.describe("jobs its workers are running"),
+  lastScaleReason: z.string().nullable(),
+  lastScaleTime: nullableTimestamp,
+  conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string(), message: z.string() })),
+  history: z.array(poolSampleSchema).describe("the last hour, oldest first"),
+});
+export const poolListSchema = z.object({ items: z.array(poolSchema) });
+export type PoolView = z.infer<typeof poolSchema>;
+export type PoolListView = z.infer<typeof poolListSchema>;

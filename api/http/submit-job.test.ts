@@ -152,7 +152,7 @@ describe("POST /v1/jobs (multipart): form limits", () => {
   it.each([
     ["many fields before the file", { ...extras(40), model: "resize-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
     ["17 fields, the model last", { ...extras(16), model: "resize-x2" }, 0, "the form has more than 16 fields", 16, "fields"],
-    ["a fifth file, the image last", { model: "resize-x2" }, 4, "the form has more than 4 files", 4, "files"],
+    ["a fourth file besides the image, the image last", { model: "resize-x2" }, 4, "the form has more than 3 files besides image", 3, "files besides image"],
   ] as const)("refuses %s with 413 naming the limit, and keeps nothing", async (_, fields, otherFiles, detail, limit, unit) => {
     const [jobsBefore, keysBefore] = [await imageJobs(), await api.listKeys()];
     const body = await expectProblem(await post(formWith(fields, otherFiles)), 413, "payload-too-large");
@@ -168,6 +168,63 @@ describe("POST /v1/jobs (multipart): form limits", () => {
     body.append("image", new Blob([png], { type: "image/png" }), "cat.png");
     for (const [k, v] of Object.entries(extras(20))) body.append(k, v);
     expect((await expectProblem(await post(body), 413, "payload-too-large")).detail).toBe("the form has more than 16 fields");
+    expect(await api.listKeys()).toEqual(keysBefore);
+  });
+});
+
+describe("POST /v1/jobs (multipart): several images make one batch job", () => {
+  const images = async (n: number) => Promise.all(Array.from({ length: n }, (_, i) =>
+    sharp({ create: { width: 4 + i, height: 3, channels: 3, background: "#2060c0" } }).png().toBuffer()));
+  function batchForm(fields: Record<string, string>, files: Array<{ bytes: Buffer; name: string }>): FormData {
+    const body = new FormData();
+    for (const [k, v] of Object.entries(fields)) body.append(k, v);
+    for (const f of files) body.append("image", new Blob([f.bytes], { type: "image/png" }), f.name);
+    return body;
+  }
+
+  it("stores each image as an upload, in order, and creates one ImageJob with spec.batch over them", async () => {
+    const bytes = await images(3);
+    const res = await post(batchForm({ model: "resize-x2", output_format: "webp" }, bytes.map((b, i) => ({ bytes: b, name: `cat-${i}.png` }))));
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const job = (await imageJobs()).find((j) => j.metadata.uid === id)!;
+    expect(job.spec.input).toBeUndefined();
+    expect(job.spec.output).toEqual({ format: "webp" });
+    const inputs = job.spec.batch!.inputs!;
+    expect(inputs).toHaveLength(3);
+    for (const [i, uri] of inputs.entries()) {
+      expect(uri).toMatch(new RegExp(`^upload:uploads/${api.namespace}/`));
+      expect(await readAll((await api.store.get(uri.slice("upload:".length))).body)).toEqual(bytes[i]);
+    }
+    expect(((await (await api.fetch(`${api.url}/v1/jobs/${id}`)).json()) as { batch: { total: number } }).batch.total).toBe(3);
+  });
+
+  it("replays an Idempotency-Key retry of the same files as the same job, keeping none of the retry's uploads", async () => {
+    const bytes = await images(2);
+    const files = bytes.map((b, i) => ({ bytes: b, name: `dog-${i}.png` }));
+    const key = `batch-${randomBytes(6).toString("hex")}`;
+    const sendWith = () => api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: batchForm({ model: "resize-x2" }, files), headers: { "idempotency-key": key } });
+    const first = (await (await sendWith()).json()) as { id: string };
+    const keysAfterFirst = await api.listKeys();
+    const again = await sendWith();
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await again.json()) as { id: string }).id).toBe(first.id);
+    expect(await api.listKeys()).toEqual(keysAfterFirst);
+    // The same key with other files is another request: refused.
+    const other = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: batchForm({ model: "resize-x2" }, files.slice(0, 1).concat(files.slice(0, 1))), headers: { "idempotency-key": key } });
+    expect(other.status).toBe(422);
+    expect(await api.listKeys()).toEqual(keysAfterFirst);
+  });
+
+  it("refuses a batch with one bad file (415 naming it) or more than 100 images (413), and keeps none of the uploads", async () => {
+    const [jobsBefore, keysBefore] = [await imageJobs(), await api.listKeys()];
+    const bytes = await images(2);
+    const bad = batchForm({ model: "resize-x2" }, [{ bytes: bytes[0]!, name: "a.png" }, { bytes: bytes[1]!, name: "b.png" }, { bytes: Buffer.from("not an image at all"), name: "c.png" }]);
+    await expectProblem(await post(bad), 415, "unsupported-media-type");
+    const many = batchForm({ model: "resize-x2" }, Array.from({ length: 101 }, (_, i) => ({ bytes: bytes[0]!, name: `n-${i}.png` })));
+    const body = await expectProblem(await post(many), 413, "payload-too-large");
+    expect(body).toMatchObject({ detail: "the form has more than 100 image files", limit: 100, unit: "image files" });
+    expect((await imageJobs()).length).toBe(jobsBefore.length);
     expect(await api.listKeys()).toEqual(keysBefore);
   });
 });

@@ -83,6 +83,7 @@ const ALLOWED = {
     "create /namespaces", "get /namespaces", "patch /namespaces",
     ...["create", "delete", "get", "list", "watch"].map((v) => `${v} pixelmill.io/imagejobs`),
     ...["create", "get", "list", "watch"].map((v) => `${v} pixelmill.io/imagemodels`),
+    "list pixelmill.io/workerpools", // GET /v1/pools
   ].sort(),
   operator: [
     "create /events", "list /namespaces", "watch /namespaces", "list /pods", "patch /pods",

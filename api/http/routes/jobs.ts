@@ -13,6 +13,7 @@ import type { JobRecord } from "../../domain/job-record.js";
 import { requestHash } from "../../domain/request-hash.js";
 import type { JobRequest, SubmitJob } from "../../domain/submit-job.js";
 import { storeUpload } from "../../domain/upload.js";
+import { sanitizeFilename } from "../../domain/input-filename.js";
 import type { Authenticate } from "../../domain/authenticate.js";
 import type { Principal } from "../../domain/principal.js";
 import type { TenantCaps } from "../../domain/limits.js";
@@ -53,6 +54,8 @@ export const listQuery = z.object({
 
 /** Room for the multipart framing and the small fields around the file. */
 const MULTIPART_OVERHEAD = 1024 * 1024;
+/** The most images one multipart submit carries (two or more make a batch); more go as uploads named by a JSON batch. */
+export const MAX_FORM_IMAGES = 100;
 
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const router = Router();
@@ -129,27 +132,57 @@ function hashing(file: Readable, digest: Hash): Readable {
   return file.pipe(tap);
 }
 
+/**
+ * A multipart submit: one `image` is one job; two or more (up to MAX_FORM_IMAGES) are one batch
+ * job over their uploads, in the order sent. Each file is stored and checked as it arrives, and
+ * every upload is removed again when no job comes of the request.
+ */
 async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Principal, key: string | undefined, requestId: string | undefined): Promise<Submitted> {
   const length = Number(req.headers["content-length"]);
-  if (length > deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new UploadTooLargeError(deps.maxUploadBytes); // told by Content-Length, before reading
+  // Told by Content-Length, before reading: each file is bounded again as it is stored.
+  if (length > MAX_FORM_IMAGES * deps.maxUploadBytes + MULTIPART_OVERHEAD) throw new UploadTooLargeError(deps.maxUploadBytes);
   const { caps } = deps;
   // A tenant at its day's bytes already is refused before the body is read.
   await caps?.checkUploadRoom(principal);
   const admit = caps && ((bytes: number) => caps.recordUpload(principal, bytes));
   const discard = (uploadKey: string) => discardUpload(deps, uploadKey);
-  const digest = createHash("sha256");
+  const digests: Hash[] = [];
   const form = await receiveMultipart(req, {
     fileField: "image",
-    upload: (file) => storeUpload(hashing(file, digest), { store: deps.store, namespace: principal.namespace, maxBytes: deps.maxUploadBytes, log: deps.log, admit }),
+    maxFiles: MAX_FORM_IMAGES,
+    upload: (file) => {
+      const digest = createHash("sha256");
+      digests.push(digest);
+      return storeUpload(hashing(file, digest), { store: deps.store, namespace: principal.namespace, maxBytes: deps.maxUploadBytes, log: deps.log, admit });
+    },
     discard,
   });
-  if (!form.upload) throw new InvalidRequestError("the form has no image file field");
+  const keys = form.files.map((f) => f.upload.key);
+  const [first] = form.files;
+  if (!first) throw new InvalidRequestError("the form has no image file field");
   let request: JobRequest;
   try {
-    request = parseFormJob(form.fields, `upload:${form.upload.key}`);
+    if (form.files.length === 1) {
+      const inputFilename = sanitizeFilename(first.filename);
+      request = { ...parseFormJob(form.fields, { uri: `upload:${first.upload.key}` }), ...(inputFilename ? { inputFilename } : {}) };
+    } else {
+      request = parseFormJob(form.fields, { batch: keys.map((k) => `upload:${k}`) });
+    }
   } catch (err) {
-    await discard(form.upload.key);
+    await Promise.all(keys.map(discard));
     throw err;
   }
-  return submitRequest(deps, principal, request, key, requestId, { key: form.upload.key, sha256: digest.digest("hex") });
+  const shas = digests.map((d) => d.digest("hex"));
+  if (form.files.length === 1) return submitRequest(deps, principal, request, key, requestId, { key: first.upload.key, sha256: shas[0]! });
+  // A batch's uploads: SubmitJob and IdempotentSubmit own one upload each, so this request removes them itself.
+  try {
+    const submitted = key === undefined
+      ? { record: await deps.submit.submit(principal, request, undefined, requestId), replayed: false }
+      : await deps.idempotent.submit(principal, key, request, requestHash({ ...request, batch: { ...request.batch, inputs: shas } }), undefined, requestId);
+    if (submitted.replayed) await Promise.all(keys.map(discard));
+    return submitted;
+  } catch (err) {
+    await Promise.all(keys.map(discard));
+    throw err;
+  }
 }

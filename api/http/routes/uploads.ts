@@ -12,6 +12,7 @@ const CONTENT_TYPES = IMAGE_TYPES.map((t) => t.contentType) as [string, ...strin
 
 export const newUpload = z.strictObject({
   content_type: z.enum(CONTENT_TYPES).describe("the image's type; S3 (or the API) refuses a file sent with any other"),
+  filename: z.string().max(1024).optional().describe("the file's name, shown as the job's input.filename and naming its output download; base name only, at most 255 characters are kept"),
   bytes: z.int().min(1).optional().describe("the file's size, at most MAX_UPLOAD_BYTES; the upload may be no larger. Counted against the tenant's upload bytes of the day when the URL is handed out (MAX_UPLOAD_BYTES when left out)"),
 });
 
@@ -30,7 +31,7 @@ export function uploadRoutes(deps: { uploads: DirectUploads; auth: Authenticate;
       const issues = parsed.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
       throw new InvalidRequestError("the request body is not a valid upload", issues);
     }
-    const upload = await deps.uploads.create(principalOf(res), { contentType: parsed.data.content_type, bytes: parsed.data.bytes });
+    const upload = await deps.uploads.create(principalOf(res), { contentType: parsed.data.content_type, bytes: parsed.data.bytes, filename: parsed.data.filename });
     res.status(201).json({
       upload: {
         uri: upload.uri, key: upload.key, content_type: upload.contentType, method: upload.method, url: upload.url, fields: upload.fields,

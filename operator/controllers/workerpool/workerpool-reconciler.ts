@@ -1,7 +1,7 @@
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { WorkerPool } from "../../../common/crd-types.js";
 import type { Logger } from "../../../common/logger.js";
-import { planPools, type PoolInput, type PoolPlan } from "./autoscaler.js";
+import { planPools, TargetWindow, type PoolInput, type PoolPlan } from "./autoscaler.js";
 import { keyOf, type Reconciler } from "../../runtime/controller.js";
 import type { JobQueue } from "../../job-queue.js";
 import type { Informer } from "../../../common/kube/informer.js";
@@ -12,6 +12,7 @@ import type { PoolPresence, PresenceReader } from "./worker-presence.js";
 import { poolStatus, statusWriteDue, type ScaleEvent } from "./workerpool-status.js";
 import { readDemand } from "./demand-reading.js";
 import { operatorMetrics, type OperatorMetrics } from "../../../common/metrics.js";
+import type { PoolSampler } from "./pool-sampler.js";
 
 export interface WorkerPoolReconcilerDeps {
   pools: Informer<WorkerPool>;
@@ -25,6 +26,8 @@ export interface WorkerPoolReconcilerDeps {
   statusIntervalMs?: number;
   /** The queue gauges (waiting jobs, oldest's age), decisions and replicas of each plan; the process's registry by default. */
   metrics?: OperatorMetrics;
+  /** Records each pool's replicas and demand for the console's last-hour chart; none: not recorded. */
+  sampler?: PoolSampler;
 }
 
 /**
@@ -37,6 +40,8 @@ export class WorkerPoolReconciler implements Reconciler {
   private readonly now: () => Date;
   /** Per pool: the latest job end seen, kept after the pod that reported it is gone. */
   private readonly lastDone = new Map<string, number>();
+  /** Each pool's recent plan targets: the floor of a scale-down (autoscaler.ts). */
+  private readonly targets = new Map<string, TargetWindow>();
   private readonly lastStatusWrite = new Map<string, number>();
   /** Replicas and template hash we applied, until the Deployment cache shows them. */
   private readonly applied = new OwnWrites<{ replicas: number; hash: string }>();
@@ -54,9 +59,11 @@ export class WorkerPoolReconciler implements Reconciler {
     const pool = this.deps.pools.get(namespace, name);
     if (!pool || pool.metadata.deletionTimestamp) {
       this.lastDone.delete(key); // the Deployment goes with it (owner reference)
+      this.targets.delete(key);
       this.lastStatusWrite.delete(key);
       this.applied.forget(key);
       this.statusWritten.forget(key);
+      this.deps.sampler?.forget(namespace, name);
       for (const gauge of [this.metrics.desiredReplicas, this.metrics.readyReplicas]) gauge.remove({ pool: key });
       return {};
     }
@@ -86,6 +93,10 @@ export class WorkerPoolReconciler implements Reconciler {
       this.statusWritten.remember(key, pool.metadata.resourceVersion, status);
       this.lastStatusWrite.set(key, now.getTime());
     }
+    await this.deps.sampler?.record(namespace, name, {
+      at: now.getTime(), desired: status.desiredReplicas ?? 0, ready: status.readyReplicas ?? 0, pending: status.pendingReplicas ?? 0,
+      waiting: status.waiting ?? 0, inFlight: status.inFlight ?? 0,
+    });
     const waits = [plan.recheckInMs, due || undefined].filter((n): n is number => n !== undefined);
     return waits.length ? { requeueAfterMs: Math.min(...waits) } : {};
   }
@@ -138,9 +149,16 @@ export class WorkerPoolReconciler implements Reconciler {
         inFlight: seen.inFlight,
         busyWorkers: seen.busyWorkers,
         lastActivity: activity || undefined,
+        recentTargets: this.targets.get(key)?.recent,
       };
     });
-    return { plans: planPools(inputs, new Map(waiting), nowMs), presence };
+    const plans = planPools(inputs, new Map(waiting), nowMs);
+    for (const input of inputs) {
+      const window = this.targets.get(input.key) ?? new TargetWindow();
+      window.add(nowMs, plans.get(input.key)!.target, input.scaleDownWindowMs);
+      this.targets.set(input.key, window);
+    }
+    return { plans, presence };
   }
 
   /** The queue gauges from this plan's reading; the oldest job's age is read only where jobs wait. */

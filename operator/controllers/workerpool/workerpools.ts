@@ -9,6 +9,7 @@ import { startableInformer } from "../../../common/kube/informer.js";
 import { WORKER_SELECTOR, WorkerPoolApi } from "./workerpool-api.js";
 import { PresenceReader } from "./worker-presence.js";
 import { WorkerPoolReconciler } from "./workerpool-reconciler.js";
+import { PoolSampler } from "./pool-sampler.js";
 import type { OperatorMetrics } from "../../../common/metrics.js";
 
 export interface WorkerPoolsOptions {
@@ -47,7 +48,9 @@ export async function startWorkerPools(opts: WorkerPoolsOptions): Promise<Worker
   };
   const deployments = startableInformer<V1Deployment>(opts.kc, api.deploymentsPath(), api.listDeployments,
     { onChange: ownerOf, onDelete: ownerOf }, { log, labelSelector: WORKER_SELECTOR });
-  const reconciler = new WorkerPoolReconciler({ pools, deployments, api, queue: opts.queue, presence: new PresenceReader(opts.redis, opts.queuePrefix), log, metrics: opts.metrics });
+  const reconciler = new WorkerPoolReconciler({ pools, deployments, api, queue: opts.queue, presence: new PresenceReader(opts.redis, opts.queuePrefix), log, metrics: opts.metrics,
+    sampler: new PoolSampler(opts.redis, opts.queuePrefix, log),
+  });
   const controller = new Controller("workerpool", reconciler, log, {
     workers: 2,
     metrics: opts.metrics,
