@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { GROUP, IMAGEMODEL_PLURAL, VERSION, type ImageModel } from "../common/crd-types.js";
 import { kubeConfig, uniqueName } from "../test/support/env.js";
-import { writeTinyDiffusion } from "../test/support/tiny-diffusion.js";
+import { writeTinyDiffusion } from "../models/tiny-diffusion/tiny-diffusion.js";
 import { run } from "./run.js";
 
 let dir: string;

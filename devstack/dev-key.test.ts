@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPrisma } from "../api/data/prisma.js";
 import { hashApiKey } from "../common/auth/api-key.js";
+import { SCOPES } from "../api/domain/principal.js";
 import { migrate } from "../prisma/migrate.js";
 import { createTestDatabase, type TestDatabase } from "../test/support/database.js";
 import { ensureDevKey } from "./dev-key.js";
@@ -39,4 +40,22 @@ it("makes a development key for namespace default once, reuses it, and replaces 
   const next = await ensureDevKey(db.url, "default", file);
   expect(next.created).toBe(true);
   expect(next.key).not.toBe(first.key);
+});
+
+it("gives the key every scope, admin included, and replaces a kept key made with fewer", async () => {
+  const file = join(dir, "dev-key-scopes");
+  const first = await ensureDevKey(db.url, "default", file);
+  const prisma = createPrisma(db.url);
+  try {
+    const stored = await prisma.apiKey.findUniqueOrThrow({ where: { hash: hashApiKey(first.key) } });
+    expect([...stored.scopes].sort()).toEqual([...SCOPES].sort());
+    // As an older `npm run dev` made it: without admin.
+    await prisma.apiKey.update({ where: { id: stored.id }, data: { scopes: stored.scopes.filter((s) => s !== "admin") } });
+    const next = await ensureDevKey(db.url, "default", file);
+    expect(next.created).toBe(true);
+    expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: stored.id } })).revokedAt).not.toBeNull();
+    expect((await prisma.apiKey.findUniqueOrThrow({ where: { hash: hashApiKey(next.key) } })).scopes).toContain("admin");
+  } finally {
+    await prisma.$disconnect();
+  }
 });

@@ -16,13 +16,16 @@ import { ensureDevWebhookKey } from "./dev-webhook-key.js";
 import { loadConfig } from "../common/config.js";
 import { createObjectStore } from "../common/storage/index.js";
 import sharp from "sharp";
+import { demoDiffusionModel } from "./demo-diffusion.js";
+import { buildConsole, CONSOLE_DIST } from "./console-build.js";
 
 /**
  * `npm run dev`: the whole platform on this machine, on embedded defaults. Starts the local
  * cluster (control plane with the CRDs, controllers, scheduler, fake GPU nodes), Postgres and
- * Redis (found or started), applies the built-in ImageModels, runs the operator and the API
- * (PORT, default 8080) as child processes, and applies two WorkerPools whose pods the pod runner
- * runs as worker processes. Storage is a folder unless --s3 starts the S3 server.
+ * Redis (found or started), applies the built-in ImageModels and the text-to-image demo
+ * (demo-diffusion.ts: random weights), builds the web console, runs the operator and the API
+ * (PORT, default 8080; the console at `/`) as child processes, and applies two WorkerPools whose
+ * pods the pod runner runs as worker processes. Storage is a folder unless --s3 starts the S3 server.
  *
  * The operator and the API are supervised (supervisor.ts): one that exits is said so on stderr
  * and restarted after 1 s, doubling to 30 s; one that exits 5 times within 5 min stops everything,
@@ -74,7 +77,9 @@ async function main(): Promise<void> {
   log(`development API key ${devKey.created ? "created" : "reused"} (${join(stateDir, "dev-key")})`);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
-  const models = await readManifests(join(projectRoot, "models/manifests"));
+  const demo = await demoDiffusionModel(stateDir);
+  log(`text-to-image demo ${demo.model.metadata.name} (random weights: it draws noise) ${demo.reused ? "reused" : "written"} (${join(stateDir, demo.model.metadata.name!)})`);
+  const models = [...await readManifests(join(projectRoot, "models/manifests")), demo.model];
   await applyManifests(kc, models, "default");
   log(`ImageModels in namespace default: ${models.map((m) => m.metadata?.name).join(", ")}`);
   if (withS3 && started.s3) {
@@ -93,10 +98,13 @@ async function main(): Promise<void> {
     KUBECONFIG: kubeconfigPath, DATABASE_URL: databaseUrl, REDIS_URL: started.redis.url, QUEUE_PREFIX: "pixelmill-dev",
     PORT: String(port), PUBLIC_URL: `http://localhost:${port}`, PIXELMILL_NAMESPACE: "default",
     MODEL_CACHE_DIR: join(stateDir, "models"),
+    CONSOLE_DIR: CONSOLE_DIST,
     // Webhooks on (docs/webhooks.md), to receivers on this machine too: http and any address.
     WEBHOOK_SECRETS_KEY: await ensureDevWebhookKey(join(stateDir, "webhook-secrets-key")), WEBHOOK_ALLOW_HTTP: "true", WEBHOOK_ADDRESS_POLICY: "any",
   };
   await seedSample(env);
+  unlessStopping();
+  const consoleBuilt = await buildConsole(log);
   unlessStopping();
   for (const component of ["operator", "api"] as const) {
     components.push(supervise({
@@ -118,6 +126,10 @@ async function main(): Promise<void> {
 
   console.log(`
 Pixelmill is starting: API at http://localhost:${port} (kube-apiserver ${started.apiserverVersion}).
+
+  Web console: http://localhost:${port}/${consoleBuilt ? "" : "   (not built: see the web console line above)"}
+  sign in with the development API key (PIXELMILL_API_KEY below, also in ${join(stateDir, "dev-key")})
+  try Generate with the demo model tiny-sdxl: random weights, so its pictures are noise
 
   export PIXELMILL_API_KEY=${devKey.key}
   curl -H "Authorization: Bearer $PIXELMILL_API_KEY" -F model=resize-x2 -F image=@your.png http://localhost:${port}/v1/jobs

@@ -85,6 +85,18 @@ describe("Dockerfile.api", () => {
     expect(removed.filter((p) => p.includes("onnxruntime-node") && !/\/(darwin|win32)$/.test(p))).toEqual([]);
     expect(text).toMatch(/^COPY --from=build \/app\/node_modules \.\/node_modules$/m);
   });
+
+  it("builds the web console with the rest and ships web/dist where CONSOLE_DIR's default points (<package root>/web/dist)", () => {
+    const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(pkg.scripts.build).toMatch(/npm run build:web/);
+    const buildStage = text.split(/^FROM /m).find((stage) => /RUN npm run build/.test(stage))!;
+    expect(buildStage).toMatch(/^COPY web \.\/web$/m);
+    expect(text).toMatch(/^WORKDIR \/app$/m);
+    expect(text).toMatch(/^COPY --from=build \/app\/package\.json \.\/$/m); // the package root the API finds
+    expect(text).toMatch(/^COPY --from=build \/app\/web\/dist \.\/web\/dist$/m);
+    expect(ignoredByDockerignore("web/dist"), "a local build must not reach the context").toBe(true);
+    expect(ignoredByDockerignore("web/src/main.tsx")).toBe(false);
+  });
 });
 
 describe(".dockerignore", () => {

@@ -2,7 +2,8 @@
  * Smoke test of the images hack/images/build.sh built (ADR 0012), on the local stack (devstack):
  *
  * 1. The API image, run by `buildah run` with its own CMD as its own user, migrates a fresh
- *    database and answers /readyz 200; its HEALTHCHECK command passes inside the container.
+ *    database and answers /readyz 200; its HEALTHCHECK command passes inside the container; it
+ *    serves the web console it was built with at `/` (CONSOLE_DIR's default, /app/web/dist).
  * 2. The worker image, run the same way, is the only worker: the operator (from this repository)
  *    queues one job for a CPU model through the containerised API, and the job succeeds, with the
  *    container's log saying it ran it.
@@ -138,7 +139,11 @@ async function smoke(): Promise<void> {
   const expected = (await readMigrations(join(projectRoot, "prisma/migrations"))).length;
   if (applied.length > 0 || skipped.length !== expected) throw new Error(`the API image left migrations to apply: ${applied.join(", ")}`);
   await expectHealthy(api);
-  log(`API image: migrated (${expected} migrations), /readyz 200, HEALTHCHECK passes`);
+  const home = await fetch(`${apiUrl}/`, { headers: { accept: "text/html" } });
+  if (home.status !== 200 || !home.headers.get("content-type")?.startsWith("text/html")) {
+    throw new Error(`the API image answered GET / with ${home.status} ${home.headers.get("content-type")}: it does not serve the web console`);
+  }
+  log(`API image: migrated (${expected} migrations), /readyz 200, HEALTHCHECK passes, the console at /`);
 
   // The operator from this repository: it validates and queues the job for the containerised worker.
   processes.push(startComponent("operator", { ...process.env, ...env, KUBECONFIG: stack.kubeconfigPath, PIXELMILL_ADMIN_KEY_FILE: join(secrets, "admin-key"), HEALTH_PORT: "0" }, logDir));

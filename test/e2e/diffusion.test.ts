@@ -14,8 +14,8 @@ import { inferenceRunner } from "../../worker/inference-runner.js";
 import { testEnv, s3StorageEnv } from "../support/env.js";
 import { png, randomImage } from "../support/inference.js";
 import { readSse, type SseMessage } from "../support/sse.js";
-import { exportModelSpec, uploadExport } from "../support/diffusion-model.js";
-import { writeTinyDiffusion } from "../support/tiny-diffusion.js";
+import { exportModelSpec, uploadExport } from "../../models/tiny-diffusion/export-spec.js";
+import { writeTinyDiffusion } from "../../models/tiny-diffusion/tiny-diffusion.js";
 
 /**
  * Diffusion through the real platform: a tiny SDXL-interface export (random weights, the real

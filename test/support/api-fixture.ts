@@ -91,6 +91,8 @@ export interface FixtureOptions {
   retentionSweepIntervalMs?: number;
   /** The WEBHOOK_* settings (docs/webhooks.md); default: webhooks off. */
   webhooks?: WebhookOptions;
+  /** CONSOLE_DIR: a built web console the API serves under `/`; default: none. */
+  consoleDir?: string;
 }
 
 export async function startApi(label: string, opts: FixtureOptions = {}): Promise<ApiFixture> {
@@ -135,7 +137,7 @@ export async function startApi(label: string, opts: FixtureOptions = {}): Promis
     outputUrlTtlSeconds: 600, fileUrlSigner: signer, sseKeepaliveMs: opts.sseKeepaliveMs, positionIntervalMs: opts.positionIntervalMs, wsHeartbeatMs: opts.wsHeartbeatMs, watchTimeoutSeconds: 60,
     healthCheckIntervalMs: opts.healthCheckIntervalMs, healthCheckTimeoutMs: opts.healthCheckTimeoutMs, limits: opts.limits,
     deleteFinishedAfterSeconds: opts.deleteFinishedAfterSeconds, outputRetentionDays: opts.outputRetentionDays, retentionSweepIntervalMs: opts.retentionSweepIntervalMs,
-    webhooks: opts.webhooks,
+    webhooks: opts.webhooks, consoleDir: opts.consoleDir,
   });
   const { prisma, jobs, idempotencyKeys, apiKeys, tenants, events, mirror } = api;
   await api.prepare();

@@ -4,14 +4,14 @@ import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { decodeModel } from "../../../models/onnx-builder.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyDiffusion, type TinyDiffusionExport, type TinyDiffusionOptions, type TinyFamily } from "../../../test/support/tiny-diffusion.js";
-import { EXTERNAL_THRESHOLD_BYTES } from "../../../test/support/tiny-diffusion-graphs.js";
+import { writeTinyDiffusion, type TinyDiffusionExport, type TinyDiffusionOptions, type TinyFamily } from "../../../models/tiny-diffusion/tiny-diffusion.js";
+import { EXTERNAL_THRESHOLD_BYTES } from "../../../models/tiny-diffusion/tiny-diffusion-graphs.js";
 import { NoiseRng } from "./rng.js";
 import { parseSchedulerConfig } from "./scheduler-config.js";
 import { createScheduler } from "./schedulers.js";
 import { ClipTokenizer, inputIdsData } from "./tokenizer.js";
 
-// The tiny exports of test/support/tiny-diffusion.ts, loaded into real onnxruntime sessions:
+// The tiny exports of models/tiny-diffusion/tiny-diffusion.ts, loaded into real onnxruntime sessions:
 // their interfaces must be those of Optimum's exports, which the diffusion pipeline is written
 // against, and every graph must run.
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { TINY_BOS, TINY_EOS, tinyTokenizerFiles, tinyVocab } from "../../../test/support/tiny-clip.js";
+import { TINY_BOS, TINY_EOS, tinyTokenizerFiles, tinyVocab } from "../../../models/tiny-diffusion/tiny-clip.js";
 import { DiffusionModelError } from "./errors.js";
 import { CLIP_CONTEXT, ClipTokenizer, inputIdsData } from "./tokenizer.js";
 
-// Expected ids are derived by hand from test/support/tiny-clip.ts: a printable ASCII character c
+// Expected ids are derived by hand from models/tiny-diffusion/tiny-clip.ts: a printable ASCII character c
 // is id (code(c) - 33), or that + 256 at the end of a word ("</w>"); merged tokens are 512 + rank.
 const char = (c: string): number => c.codePointAt(0)! - 33;
 const end = (c: string): number => char(c) + 256;

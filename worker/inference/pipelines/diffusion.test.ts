@@ -6,12 +6,12 @@ import sharp from "sharp";
 import type { ImageModelSpec } from "../../../common/crd-types.js";
 import { Inference, type InferenceRequest } from "../engine.js";
 import { captureLog, png, randomImage } from "../../../test/support/inference.js";
-import { exportModelSpec } from "../../../test/support/diffusion-model.js";
-import { writeTinyDiffusion, type TinyDiffusionOptions } from "../../../test/support/tiny-diffusion.js";
+import { exportModelSpec } from "../../../models/tiny-diffusion/export-spec.js";
+import { writeTinyDiffusion, type TinyDiffusionOptions } from "../../../models/tiny-diffusion/tiny-diffusion.js";
 
 /**
  * The diffusion pipeline through the worker's engine, on tiny random-weight exports with the real
- * Optimum interfaces (test/support/tiny-diffusion.ts), in real onnxruntime sessions.
+ * Optimum interfaces (models/tiny-diffusion/tiny-diffusion.ts), in real onnxruntime sessions.
  */
 let dir: string;
 let inference: Inference;

@@ -1,5 +1,5 @@
 import type onnxProto from "onnx-proto";
-import { FLOAT, INT64, encodeModel, floatTensor, int64Tensor, node, valueInfo, type GraphParts } from "../../models/onnx-builder.js";
+import { FLOAT, INT64, encodeModel, floatTensor, int64Tensor, node, valueInfo, type GraphParts } from "../onnx-builder.js";
 import { NoiseRng } from "../../worker/inference/diffusion/rng.js";
 
 /**
