@@ -336,7 +336,7 @@ function blobOf(data: Blob | Uint8Array): Blob {
 
 function queryString(query: object): string {
   const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value instanceof Date ? value.toISOString() : String(value));
   return params.size ? `?${params.toString()}` : "";
 }
 

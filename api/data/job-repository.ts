@@ -120,7 +120,10 @@ export class PrismaJobRepository implements JobRepository {
       ? { OR: [{ createdAt: { lt: q.after.createdAt } }, { createdAt: q.after.createdAt, uid: { lt: q.after.uid } }] }
       : {};
     const rows = await this.prisma.job.findMany({
-      where: { namespace: q.namespace, phase: q.phase, model: q.model, ...after },
+      where: {
+        namespace: q.namespace, phase: q.phase, model: q.model, ...after,
+        AND: [q.createdFrom ? { createdAt: { gte: q.createdFrom } } : {}, q.createdBefore ? { createdAt: { lt: q.createdBefore } } : {}],
+      },
       orderBy: [{ createdAt: "desc" }, { uid: "desc" }],
       take: q.limit,
     });

@@ -10,6 +10,10 @@ export interface ListJobsQuery {
   cursor?: string;
   phase?: ImageJobPhase;
   model?: string;
+  /** Created at or after this instant. */
+  createdFrom?: Date;
+  /** Created before this instant. */
+  createdBefore?: Date;
 }
 
 /** One page of the history, newest first; `nextCursor` reads the next one, null after the last. */
@@ -32,7 +36,7 @@ export class JobQueries {
   async list(principal: Principal, q: ListJobsQuery): Promise<JobPage> {
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     // One more than asked for tells whether another page follows.
-    const rows = await this.deps.jobs.list({ namespace: principal.namespace, phase: q.phase, model: q.model, limit: q.limit + 1, after });
+    const rows = await this.deps.jobs.list({ namespace: principal.namespace, phase: q.phase, model: q.model, createdFrom: q.createdFrom, createdBefore: q.createdBefore, limit: q.limit + 1, after });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return {

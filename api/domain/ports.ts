@@ -16,6 +16,10 @@ export interface JobListQuery {
   namespace: string;
   phase?: ImageJobPhase;
   model?: string;
+  /** Created at or after this instant. */
+  createdFrom?: Date;
+  /** Created before this instant. */
+  createdBefore?: Date;
   limit: number;
   after?: JobCursor;
 }

@@ -64,9 +64,9 @@ describe("GET /v1/me", () => {
 describe("input.filename", () => {
   it("keeps the multipart file's base name, without control characters, on the job and in the list", async () => {
     const id = await submit("/photos/évening\t cat.png");
-    expect((await viewOf(id)).input).toEqual({ filename: "évening cat.png" });
+    expect((await viewOf(id)).input).toEqual({ uri: expect.stringMatching(new RegExp(`^upload:uploads/${api.namespace}/`)) as string, filename: "évening cat.png" });
     const list = (await (await api.fetch(`${api.url}/v1/jobs?limit=100`)).json()) as { items: JobView[] };
-    expect(list.items.find((j) => j.id === id)?.input).toEqual({ filename: "évening cat.png" });
+    expect(list.items.find((j) => j.id === id)?.input.filename).toBe("évening cat.png");
     expect((await api.jobs.get(api.namespace, id))?.inputFilename).toBe("évening cat.png");
   });
 
@@ -79,16 +79,16 @@ describe("input.filename", () => {
     const client = new PixelmillClient({ baseUrl: api.url, apiKey: api.key });
     const uri = await client.uploadFile(png, { contentType: "image/png", filename: "../holiday/beach.png" });
     const { id } = await client.submit({ uri }, { model: "resize-x2" });
-    expect((await client.get(id)).input).toEqual({ filename: "beach.png" });
+    expect((await client.get(id)).input).toEqual({ uri, filename: "beach.png" });
 
     const batch = await client.submit(null, { model: "resize-x2", batch: { inputs: [uri] } });
-    expect((await client.get(batch.id)).input).toEqual({ filename: null });
+    expect((await client.get(batch.id)).input).toEqual({ uri: null, filename: null });
   });
 
   it("is null when the client sent none (an https:// input)", async () => {
     const client = new PixelmillClient({ baseUrl: api.url, apiKey: api.key });
     const { id } = await client.submit({ uri: "https://images.example.com/cat.png" }, { model: "resize-x2" });
-    expect((await client.get(id)).input).toEqual({ filename: null });
+    expect((await client.get(id)).input).toEqual({ uri: "https://images.example.com/cat.png", filename: null });
   });
 });
 

@@ -53,7 +53,10 @@ export class JobPresenter {
       output,
       queue,
       batch: this.batch(r),
-      input: { filename: r.batch ? null : r.inputFilename ?? null },
+      input: { uri: r.batch ? null : r.inputUri, filename: r.batch ? null : r.inputFilename ?? null },
+      params: r.params,
+      imagejob: { namespace: r.namespace, name: r.name },
+      usage: r.runSeconds === null && r.gpuSeconds === null ? null : { run_seconds: r.runSeconds, gpu_seconds: r.gpuSeconds },
       urls,
     };
   }

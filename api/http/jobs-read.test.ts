@@ -41,7 +41,7 @@ describe("GET /v1/jobs/:id", () => {
     await eventually(async () => (await viewOf(uid)).status === "running", "running");
     await patchStatus(api, "followed", {
       phase: "Succeeded", finishedAt: "2026-05-01T10:00:09Z",
-      output: { uri: api.store.uri(put.key), contentType: "image/png", width: 8, height: 6, bytes: put.bytes },
+      output: { uri: api.store.uri(put.key), contentType: "image/png", width: 8, height: 6, bytes: put.bytes, usage: { runSeconds: 3.5, gpuSeconds: 7, gpus: 2 } },
     });
     const view = await eventually(async () => {
       const v = await viewOf(uid);
@@ -51,6 +51,10 @@ describe("GET /v1/jobs/:id", () => {
       id: uid, model: "resize-x2", attempts: 1, error: null,
       queued_at: "2026-05-01T10:00:00.000Z", started_at: "2026-05-01T10:00:05.000Z", finished_at: "2026-05-01T10:00:09.000Z",
       output: { content_type: "image/png", width: 8, height: 6, bytes: put.bytes },
+      input: { uri: "s3://pixelmill/inputs/cat.png", filename: null },
+      params: null,
+      imagejob: { namespace: api.namespace, name: "followed" },
+      usage: { run_seconds: 3.5, gpu_seconds: 7 },
       urls: { self: `${api.url}/v1/jobs/${uid}`, events: `${api.url}/v1/jobs/${uid}/events` },
     });
     expect(Date.parse(view.output!.url_expires_at!)).toBeGreaterThan(Date.now() + 500_000);
@@ -130,8 +134,29 @@ describe("GET /v1/jobs", () => {
     expect(page.items[0]!.id).toBe(uid);
   });
 
+  it("filters by creation time: created_after inclusive, created_before exclusive", async () => {
+    const uids = [];
+    for (const name of ["dated-0", "dated-1", "dated-2"]) uids.push((await api.createJob(name, { model: "dated-model", params: { strength: 0.5 } })).metadata.uid!);
+    const all = await eventually(async () => {
+      const r = await getJson<{ items: JobView[] }>("/v1/jobs?model=dated-model");
+      return r.body.items.length === 3 && r.body.items;
+    }, "the mirror");
+    expect(all[0]!.params).toEqual({ strength: 0.5 });
+    const times = [...new Set(all.map((j) => j.created_at))].sort();
+    const newest = times.at(-1)!;
+    const q = (params: Record<string, string>) => getJson<{ items: JobView[] }>(`/v1/jobs?${new URLSearchParams({ model: "dated-model", ...params }).toString()}`);
+    const from = await q({ created_after: newest });
+    expect(from.status).toBe(200);
+    expect(from.body.items.map((j) => j.id).sort()).toEqual(all.filter((j) => j.created_at === newest).map((j) => j.id).sort());
+    expect((await q({ created_before: newest })).body.items.map((j) => j.id).sort()).toEqual(all.filter((j) => j.created_at < newest).map((j) => j.id).sort());
+    // An offset names the same instant.
+    const shifted = new Date(Date.parse(newest) + 3600_000).toISOString().replace("Z", "+01:00");
+    expect((await q({ created_after: shifted })).body.items).toHaveLength(from.body.items.length);
+    expect((await q({ created_after: "2999-01-01T00:00:00Z" })).body.items).toEqual([]);
+  });
+
   it("refuses bad query parameters with 400", async () => {
-    for (const q of ["limit=0", "limit=101", "status=done", "cursor=bm9wZQ"]) {
+    for (const q of ["limit=0", "limit=101", "status=done", "cursor=bm9wZQ", "created_after=yesterday", "created_before=2026-01-01"]) {
       const res = await getJson<{ type: string }>(`/v1/jobs?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.body.type).toBe("https://pixelmill.io/problems/invalid-request");

@@ -37,6 +37,7 @@ async function createPool(name: string, spec: object, status?: WorkerPoolStatus)
 describe("GET /v1/pools", () => {
   const now = Date.now();
   const sample = (at: number, waiting: number) => ({ at, desired: 2, ready: 1, pending: 1, waiting, inFlight: 3 });
+  const view = ({ inFlight, ...s }: ReturnType<typeof sample>) => ({ ...s, in_flight: inFlight });
 
   beforeAll(async () => {
     await createPool("h100", {
@@ -62,18 +63,18 @@ describe("GET /v1/pools", () => {
     const h100 = ours(body).find((p) => p.name === "h100")!;
     expect(h100).toEqual({
       name: "h100", namespace: api.namespace, gpu: { product: "NVIDIA-H100-80GB-HBM3", count: 1 }, models: ["resize-x2", "blur"], priority: 5,
-      replicas: { min: 1, max: 6, desired: 2, ready: 1, pending: 1 }, waiting: 7, inFlight: 3,
-      lastScaleReason: "7 jobs waiting", lastScaleTime: "2026-12-01T10:00:00Z",
+      replicas: { min: 1, max: 6, desired: 2, ready: 1, pending: 1 }, waiting: 7, in_flight: 3,
+      last_scale_reason: "7 jobs waiting", last_scale_time: "2026-12-01T10:00:00Z",
       conditions: [{ type: "Ready", status: "False", reason: "ReplicasPending", message: "1 of 2 replicas ready" }],
       history: [
-        { ...sample(now - 60_000, 5), at: new Date(now - 60_000).toISOString() },
-        { ...sample(now - 30_000, 7), at: new Date(now - 30_000).toISOString() },
+        { ...view(sample(now - 60_000, 5)), at: new Date(now - 60_000).toISOString() },
+        { ...view(sample(now - 30_000, 7)), at: new Date(now - 30_000).toISOString() },
       ],
     } satisfies PoolView);
     expect(ours(body).find((p) => p.name === "cpu")).toEqual({
       name: "cpu", namespace: api.namespace, gpu: { product: null, count: 0 }, models: ["grayscale"], priority: 0,
-      replicas: { min: 0, max: 4, desired: 0, ready: 0, pending: 0 }, waiting: 0, inFlight: 0,
-      lastScaleReason: null, lastScaleTime: null, conditions: [], history: [],
+      replicas: { min: 0, max: 4, desired: 0, ready: 0, pending: 0 }, waiting: 0, in_flight: 0,
+      last_scale_reason: null, last_scale_time: null, conditions: [], history: [],
     } satisfies PoolView);
   });
 

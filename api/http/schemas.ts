@@ -71,8 +71,15 @@ export const jobViewSchema = z.object({
   queue: jobQueueSchema.nullable().describe("while the job waits for a worker (pending or queued): its place in the queue; null once it is taken, finished, waiting out a retry's backoff, or when the queue cannot be read"),
   batch: jobBatchSchema.nullable().describe("a batch job's counts (its output, once finished, is the manifest); null for a single job"),
   input: z.object({
+    uri: z.string().nullable().describe("the job's input URI (`upload:`, `s3://` or `https://`), as a JSON submit names it, so the same input can be run again; null for a text-to-image job and for a batch (its items: GET /v1/jobs/:id/items)"),
     filename: z.string().nullable().describe("the uploaded file's name as the client sent it (the multipart part's filename, or the filename given to POST /v1/uploads), base name only, at most 255 characters; null when unknown, and for a batch"),
   }),
+  params: z.record(z.string(), z.unknown()).nullable().describe("the params the job was submitted with (the model's defaults fill the rest); null for none"),
+  imagejob: z.object({ namespace: z.string(), name: z.string() }).describe("the job's ImageJob (kubectl get imagejob -n <namespace> <name>; deleted from the apiserver soon after it finished, kept here)"),
+  usage: z.object({
+    run_seconds: z.number().nullable().describe("run time of the attempt that produced the result"),
+    gpu_seconds: z.number().nullable().describe("run_seconds × the GPUs of the pool that ran it (what GET /v1/usage sums)"),
+  }).nullable().describe("null until the job succeeded (and for results of workers that do not report it)"),
   urls: jobUrlsSchema,
 });
 
@@ -107,6 +114,7 @@ export const modelParamSchema = z.object({
   default: z.unknown().optional(),
   min: z.number().optional(),
   max: z.number().optional(),
+  enum: z.array(z.string()).optional().describe("a string param's allowed values; any string when absent"),
 });
 
 const valueRangeSchema = z.object({ min: z.number(), max: z.number() });
@@ -272,7 +280,7 @@ const count = z.int().min(0);
 /** One sample of a pool's last hour, as the operator recorded it (about one per 30 s). */
 export const poolSampleSchema = z.object({
   at: timestamp, desired: count, ready: count, pending: count,
-  waiting: count.describe("the most jobs waiting since the sample before"), inFlight: count.describe("the most jobs running since the sample before"),
+  waiting: count.describe("the most jobs waiting since the sample before"), in_flight: count.describe("the most jobs running since the sample before"),
 });
 /** A WorkerPool as GET /v1/pools shows it: its spec's GPU class, models and bounds, its status, its last hour. */
 export const poolSchema = z.object({
@@ -283,9 +291,9 @@ export const poolSchema = z.object({
   priority: z.int().describe("pools with a lower priority take a shared model's work first"),
   replicas: z.object({ min: count, max: count, desired: count, ready: count, pending: count.describe("created, not ready: waiting for a node, or starting") }),
   waiting: count.describe("jobs waiting in the queues of the pool's models"),
-  inFlight: count.describe("jobs its workers are running"),
-  lastScaleReason: z.string().nullable(),
-  lastScaleTime: nullableTimestamp,
+  in_flight: count.describe("jobs its workers are running"),
+  last_scale_reason: z.string().nullable(),
+  last_scale_time: nullableTimestamp,
   conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string(), message: z.string() })),
   history: z.array(poolSampleSchema).describe("the last hour, oldest first"),
 });

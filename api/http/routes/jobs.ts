@@ -50,6 +50,8 @@ export const listQuery = z.object({
   status: z.enum(STATUSES).optional(),
   // A model's name, as a job names it: anything else (a NUL byte, say) never reaches Postgres.
   model: modelName.min(1).optional(),
+  created_after: z.iso.datetime({ offset: true }).transform((t) => new Date(t)).optional().describe("only jobs created at or after this instant (RFC 3339)"),
+  created_before: z.iso.datetime({ offset: true }).transform((t) => new Date(t)).optional().describe("only jobs created before this instant (RFC 3339)"),
 });
 
 /** Room for the multipart framing and the small fields around the file. */
@@ -86,9 +88,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       const issues = parsed.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
       throw new InvalidRequestError("the query parameters are not valid", issues);
     }
-    const { limit, cursor, status, model } = parsed.data;
+    const { limit, cursor, status, model, created_after: createdFrom, created_before: createdBefore } = parsed.data;
     const phase = status === undefined ? undefined : phaseNamed(status);
-    res.json(await deps.presenter.page(await deps.queries.list(principalOf(res), { limit, cursor, phase, model })));
+    res.json(await deps.presenter.page(await deps.queries.list(principalOf(res), { limit, cursor, phase, model, createdFrom, createdBefore })));
   });
 
   router.get("/v1/jobs/:id", read, async (req, res) => {

@@ -54,10 +54,10 @@ function presentPool({ metadata, spec, status = {} }: WorkerPool, history: PoolS
       desired: status.desiredReplicas ?? 0, ready: status.readyReplicas ?? 0, pending: status.pendingReplicas ?? 0,
     },
     waiting: status.waiting ?? 0,
-    inFlight: status.inFlight ?? 0,
-    lastScaleReason: status.lastScaleReason ?? null,
-    lastScaleTime: status.lastScaleTime ?? null,
+    in_flight: status.inFlight ?? 0,
+    last_scale_reason: status.lastScaleReason ?? null,
+    last_scale_time: status.lastScaleTime ?? null,
     conditions: (status.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
-    history: history.map((s) => ({ at: new Date(s.at).toISOString(), desired: s.desired, ready: s.ready, pending: s.pending, waiting: s.waiting, inFlight: s.inFlight })),
+    history: history.map((s) => ({ at: new Date(s.at).toISOString(), desired: s.desired, ready: s.ready, pending: s.pending, waiting: s.waiting, in_flight: s.inFlight })),
   };
 }
