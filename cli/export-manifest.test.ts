@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { GROUP, IMAGEMODEL_PLURAL, VERSION, type ImageModel } from "../common/crd-types.js";
+import { SAMPLERS } from "../common/diffusion-samplers.js";
 import { kubeConfig, uniqueName } from "../test/support/env.js";
 import { writeTinyDiffusion } from "../models/tiny-diffusion/tiny-diffusion.js";
 import { run } from "./run.js";
@@ -43,6 +44,7 @@ describe("pixelmill models manifest-export", () => {
     expect(model.spec.components!["unet/model.onnx_data"]).toEqual({ sha256: await sha("unet/model.onnx_data") });
     expect(model.spec.components!["tokenizer_2/merges.txt"]).toEqual({ sha256: await sha("tokenizer_2/merges.txt") });
     expect(model.spec.params!.map((p) => p.name)).toEqual(["prompt", "negative_prompt", "seed", "steps", "guidance_scale", "width", "height", "scheduler", "strength", "preview_every"]);
+    expect(model.spec.params!.find((p) => p.name === "scheduler")).toMatchObject({ default: "euler", enum: [...SAMPLERS] });
     const created = (await kubeConfig().makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: IMAGEMODEL_PLURAL, body: model })) as ImageModel;
     expect(created.spec.components).toEqual(model.spec.components);
   });

@@ -170,10 +170,12 @@ export interface ModelParam {
   name: string;
   type: ModelParamType;
   description?: string;
-  /** Of the param's type; the apiserver cannot check this, the operator does. */
+  /** Of the param's type; the apiserver cannot check this, resolving a job's params does. */
   default?: unknown;
   min?: number;
   max?: number;
+  /** A string param's allowed values; any string when absent. */
+  enum?: string[];
 }
 
 /**

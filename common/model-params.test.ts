@@ -7,6 +7,7 @@ const decls: ModelParam[] = [
   { name: "steps", type: "integer", min: 1, max: 50 },
   { name: "invert", type: "boolean", default: false },
   { name: "label", type: "string" },
+  { name: "scheduler", type: "string", enum: ["euler", "lcm"], default: "euler" },
 ];
 
 function invalid(message: RegExp): unknown {
@@ -15,12 +16,12 @@ function invalid(message: RegExp): unknown {
 
 describe("resolveParams", () => {
   it("fills defaults and leaves out params with neither value nor default", () => {
-    expect(resolveParams(decls, {})).toEqual({ threshold: 0.3, invert: false });
-    expect(resolveParams(decls, undefined)).toEqual({ threshold: 0.3, invert: false });
+    expect(resolveParams(decls, {})).toEqual({ threshold: 0.3, invert: false, scheduler: "euler" });
+    expect(resolveParams(decls, undefined)).toEqual({ threshold: 0.3, invert: false, scheduler: "euler" });
   });
 
   it("takes valid values of each type", () => {
-    expect(resolveParams(decls, { threshold: 1, steps: 50, invert: true, label: "a" })).toEqual({ threshold: 1, steps: 50, invert: true, label: "a" });
+    expect(resolveParams(decls, { threshold: 1, steps: 50, invert: true, label: "a", scheduler: "lcm" })).toEqual({ threshold: 1, steps: 50, invert: true, label: "a", scheduler: "lcm" });
   });
 
   it("treats null as absent", () => {
@@ -36,7 +37,10 @@ describe("resolveParams", () => {
     [{ steps: 0 }, /at least 1/],
     [{ invert: "yes" }, /param invert must be a boolean/],
     [{ label: 3 }, /param label must be a string/],
-    [{ treshold: 0.5 }, /unknown param treshold; this model takes threshold, steps, invert, label/],
+    [{ scheduler: "ddim" }, /param scheduler must be one of euler, lcm, got "ddim"/],
+    [{ scheduler: "Euler" }, /param scheduler must be one of euler, lcm, got "Euler"/],
+    [{ scheduler: 1 }, /param scheduler must be a string, got 1/],
+    [{ treshold: 0.5 }, /unknown param treshold; this model takes threshold, steps, invert, label, scheduler/],
   ])("refuses %j", (given, message) => {
     expect(() => resolveParams(decls, given)).toThrow(invalid(message));
   });
@@ -45,7 +49,13 @@ describe("resolveParams", () => {
     expect(() => resolveParams(undefined, { a: 1, b: 2 })).toThrow(invalid(/unknown params a, b; this model takes none/));
   });
 
+  it("names the first 16 of a long enum", () => {
+    const many = Array.from({ length: 20 }, (_, i) => `s${i}`);
+    expect(() => resolveParams([{ name: "s", type: "string", enum: many }], { s: "x" })).toThrow(invalid(/must be one of s0, s1, .*, s15 \(and 4 more\), got "x"$/));
+  });
+
   it("reports a default that breaks its own declaration", () => {
     expect(() => resolveParams([{ name: "t", type: "number", default: 2, max: 1 }], {})).toThrow(invalid(/the ImageModel's default of param t must be at most 1/));
+    expect(() => resolveParams([{ name: "s", type: "string", default: "ddim", enum: ["euler"] }], {})).toThrow(invalid(/the ImageModel's default of param s must be one of euler, got "ddim"/));
   });
 });

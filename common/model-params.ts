@@ -4,7 +4,7 @@ import { JobFailure } from "./errors.js";
 export type ParamValue = number | boolean | string;
 
 /**
- * A job's params checked against the ImageModel's declarations (type, min, max), with defaults
+ * A job's params checked against the ImageModel's declarations (type, min, max, enum), with defaults
  * filled in. Unknown names are refused rather than ignored, so a typo is not silently a no-op.
  * A param with neither a value nor a default is left out; the model decides if it needs it.
  */
@@ -33,6 +33,7 @@ function check(decl: ModelParam, value: unknown, what: string): ParamValue {
       return value;
     case "string":
       if (typeof value !== "string") throw fail(`must be a string, got ${shown(value)}`);
+      if (decl.enum && !decl.enum.includes(value)) throw fail(`must be one of ${listed(decl.enum)}, got ${shown(value)}`);
       return value;
     case "integer":
     case "number":
@@ -46,6 +47,12 @@ function checkNumber(decl: ModelParam, value: unknown, fail: (why: string) => Jo
   if (decl.min !== undefined && value < decl.min) throw fail(`must be at least ${decl.min}, got ${value}`);
   if (decl.max !== undefined && value > decl.max) throw fail(`must be at most ${decl.max}, got ${value}`);
   return value;
+}
+
+/** The allowed values, the first 16 of a longer list. */
+function listed(values: readonly string[]): string {
+  const first = values.slice(0, 16).join(", ");
+  return values.length > 16 ? `${first} (and ${values.length - 16} more)` : first;
 }
 
 function shown(value: unknown): string {

@@ -4,6 +4,7 @@ import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { API_VERSION, IMAGEMODEL_KIND, type ImageModel, type ModelParam } from "../common/crd-types.js";
+import { SAMPLERS } from "../common/diffusion-samplers.js";
 import { EXPORT_INDEX } from "../common/model-export.js";
 
 /** The params of a diffusion ImageModel (worker/inference/pipelines/diffusion.ts reads them); defaults suit SDXL. */
@@ -15,7 +16,7 @@ export const DIFFUSION_PARAMS: ModelParam[] = [
   { name: "guidance_scale", type: "number", min: 0, max: 30, default: 5, description: "classifier-free guidance; 1 or less turns it off (Turbo: 0)" },
   { name: "width", type: "integer", min: 64, max: 2048, description: "a multiple of 8; the model's own size when absent (image-to-image: the input's)" },
   { name: "height", type: "integer", min: 64, max: 2048, description: "a multiple of 8; the model's own size when absent (image-to-image: the input's)" },
-  { name: "scheduler", type: "string", default: "euler", description: "euler, euler-ancestral, dpmpp-2m-karras or lcm" },
+  { name: "scheduler", type: "string", default: "euler", enum: [...SAMPLERS], description: "the sampler (dpmpp-2m-karras: DPM-Solver++ 2M with Karras sigmas; lcm: for LCM models); the noise schedule is the export's own" },
   { name: "strength", type: "number", min: 0.01, max: 1, default: 0.6, description: "image-to-image: how much of the schedule runs over the input" },
   { name: "preview_every", type: "integer", min: 0, max: 150, default: 0, description: "a small preview on the job's events every this many steps; 0: none" },
 ];

@@ -35,6 +35,7 @@ const contractParam = z.strictObject({
   default: z.unknown().optional(),
   min: z.number().optional(),
   max: z.number().optional(),
+  enum: z.array(z.string().max(256)).min(1).max(64).optional().describe("a string param's allowed values"),
 });
 
 /** The ImageModel spec's input, output, params and pools, as a manifest writes them. */

@@ -170,6 +170,26 @@ describe("POST /v1/models", () => {
     expect(declared.status).toBe(201);
   });
 
+  it("shows a string param's enum; a job outside it is refused (422, naming the allowed values); an enum on a number param is the CRD's 422", async () => {
+    const params = [{ name: "style", type: "string", enum: ["soft", "hard"], default: "soft" }];
+    const res = await add(writer, onnxForm("gray-styles", gray, { ...GRAY_CONTRACT, params }));
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as ModelView).params).toEqual(params);
+    expect((await list(api.key)).find((m) => m.name === "gray-styles")?.params).toEqual(params);
+    expect((await readModel(api.namespace, "gray-styles")).spec.params).toEqual(params);
+
+    const job = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gray-styles", params: { style: "medium" } }) });
+    expect(job.status).toBe(422);
+    expect(job.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+    expect(await job.json()).toMatchObject({ type: "https://pixelmill.io/problems/invalid-job", detail: 'param style must be one of soft, hard, got "medium"' });
+
+    const onNumber = await add(writer, onnxForm("gray-enum-number", gray, { ...GRAY_CONTRACT, params: [{ name: "t", type: "number", enum: ["1"] }] }));
+    expect(onNumber.status).toBe(422);
+    expect(await onNumber.json()).toMatchObject({ type: "https://pixelmill.io/problems/model-rejected", detail: expect.stringContaining("param t: enum applies only to string params") as string });
+    const empty = await add(writer, onnxForm("gray-enum-empty", gray, { ...GRAY_CONTRACT, params: [{ name: "s", type: "string", enum: [] }] }));
+    expect(empty.status).toBe(400);
+  });
+
   it("converts a TF.js layers model (model.json and its shards) and adds the ONNX graph", async () => {
     const dir = packageFolder("@upscalerjs/esrgan-slim", "models/x2");
     const files = await readdir(dir);

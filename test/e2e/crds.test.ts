@@ -243,6 +243,10 @@ describe("validation refuses", () => {
     ["an unpinned s3:// component", { components: { recognizer: { uri: "s3://models/rec.onnx" } } }, "a component's sha256 is required unless its uri uses builtin:"],
     ["a component with an http: uri", { components: { recognizer: { uri: "http://example.com/rec.onnx", sha256: "a".repeat(64) } } }, "a component's uri must use one of the schemes"],
     ["a component named in capitals", { components: { Recognizer: { uri: "builtin:ocr-recognizer" } } }, "spec.components names must be lowercase letters"],
+    ["an enum on a number param", { params: [{ name: "t", type: "number" as const, enum: ["1"] }] }, "param t: enum applies only to string params"],
+    ["an empty enum", { params: [{ name: "s", type: "string" as const, enum: [] }] }, "spec.params[0].enum in body should have at least 1 items"],
+    ["a repeated enum value", { params: [{ name: "s", type: "string" as const, enum: ["a", "a"] }] }, "spec.params[0].enum[1]: Duplicate value"],
+    ["an enum value over 256 characters", { params: [{ name: "s", type: "string" as const, enum: ["x".repeat(257)] }] }, "spec.params[0].enum[0]: Too long: may not be more than 256"],
   ])("an ImageModel with %s", async (_, spec, message) => {
     await expectRefused(create(model(uniqueName("bad-model"), spec)), message);
   });
@@ -251,6 +255,12 @@ describe("validation refuses", () => {
     const components = { recognizer: { uri: "s3://models/rec.onnx", sha256: "b".repeat(64) }, charset: { uri: "builtin:ocr-charset" } };
     await create(model("several-files", { components }));
     expect((await get<ImageModel>("ImageModel", "several-files")).spec.components).toEqual(components);
+  });
+
+  it("nothing wrong with a string param's enum", async () => {
+    const params = [{ name: "scheduler", type: "string" as const, default: "euler", enum: ["euler", "lcm"] }];
+    await create(model("enum-param", { params }));
+    expect((await get<ImageModel>("ImageModel", "enum-param")).spec.params).toEqual(params);
   });
 
   it("an ImageModel's batching beyond its bounds, and its defaults filled in", async () => {

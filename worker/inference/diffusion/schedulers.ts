@@ -1,3 +1,4 @@
+import type { SamplerName } from "../../../common/diffusion-samplers.js";
 import { DiffusionParamsError } from "./errors.js";
 import { DpmSolverScheduler } from "./dpm-solver.js";
 import { EulerScheduler } from "./euler.js";
@@ -6,12 +7,12 @@ import type { NoiseRng } from "./rng.js";
 import { mustBeOff, type SchedulerConfig } from "./scheduler-config.js";
 
 /**
- * The samplers a diffusion job can ask for. The model's scheduler_config.json supplies the noise
- * schedule (betas, train steps, spacing, prediction type), whatever scheduler class wrote it, as
+ * The samplers a diffusion job can ask for (their names are in common/, where a model's
+ * declaration reads them too). The model's scheduler_config.json supplies the noise schedule
+ * (betas, train steps, spacing, prediction type), whatever scheduler class wrote it, as
  * diffusers' `Scheduler.from_config(pipe.scheduler.config)` does.
  */
-export const SAMPLERS = ["euler", "euler-ancestral", "dpmpp-2m-karras", "lcm"] as const;
-export type SamplerName = (typeof SAMPLERS)[number];
+export { SAMPLERS, type SamplerName } from "../../../common/diffusion-samplers.js";
 
 export interface ScheduleOptions {
   /** Denoising steps of the full schedule. */
