@@ -141,15 +141,25 @@ export class SubmitJob {
     if (ungranted) throw new InvalidJobError(ungranted);
   }
 
-  /** The request with the filename given to POST /v1/uploads for its upload: input, when it has none; a failed read only loses the name. */
+  /**
+   * The request with its upload's name: a multipart upload's own is kept for later jobs naming
+   * the same upload (the console's "Run again"); a job with none takes the name kept for its
+   * upload (given to POST /v1/uploads, or by the multipart job that stored it). A failed read or
+   * write only loses the name.
+   */
   private async named(namespace: string, request: JobRequest): Promise<JobRequest> {
     const names = this.deps.uploadFilenames;
-    if (!names || request.inputFilename || !request.input?.uri.startsWith("upload:")) return request;
+    if (!names || !request.input?.uri.startsWith("upload:")) return request;
+    const key = request.input.uri.slice("upload:".length);
     try {
-      const inputFilename = await names.nameOf(namespace, request.input.uri.slice("upload:".length));
+      if (request.inputFilename) {
+        await names.remember({ key, namespace, filename: request.inputFilename });
+        return request;
+      }
+      const inputFilename = await names.nameOf(namespace, key);
       return inputFilename ? { ...request, inputFilename } : request;
     } catch (err) {
-      this.deps.log.warn({ err }, "Could not read an upload's filename; the job goes without it");
+      this.deps.log.warn({ err }, "Could not read or keep an upload's filename; the job goes on without it");
       return request;
     }
   }

@@ -85,6 +85,13 @@ describe("input.filename", () => {
     expect((await client.get(batch.id)).input).toEqual({ uri: null, filename: null });
   });
 
+  it("keeps a multipart upload's name for a later JSON job naming the same upload (Run again)", async () => {
+    const client = new PixelmillClient({ baseUrl: api.url, apiKey: api.key });
+    const first = await client.get(await submit("harbour.png"));
+    const again = await client.submit({ uri: first.input.uri! }, { model: "resize-x2" });
+    expect((await client.get(again.id)).input).toEqual({ uri: first.input.uri, filename: "harbour.png" });
+  });
+
   it("is null when the client sent none (an https:// input)", async () => {
     const client = new PixelmillClient({ baseUrl: api.url, apiKey: api.key });
     const { id } = await client.submit({ uri: "https://images.example.com/cat.png" }, { model: "resize-x2" });
