@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "api/data/generated/", ".pixelmill/", "hack/controlplane/", "hack/kwok/", "hack/s3server/"] },
+  { ignores: ["node_modules/", "dist/", "api/data/generated/", ".pixelmill/", "hack/controlplane/", "hack/kwok/", "hack/s3server/", "web/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
