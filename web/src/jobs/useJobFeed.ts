@@ -87,7 +87,7 @@ async function followSocket(api: Api, id: string, listener: Listener, signal: Ab
     };
     socket.onmessage = (event: MessageEvent<string>) => {
       const message = JSON.parse(event.data) as ServerMessage;
-      if (message.type === "status" && message.id === id) {
+      if (message.type === "status" && message.job.id === id) {
         listener.status(message.job);
         if (FINISHED.includes(message.job.status)) {
           finished = true;
