@@ -57,13 +57,13 @@ function KeyRow({ keyView: k, self, onRevoke }: { keyView: KeyView; self: boolea
   const [confirming, setConfirming] = useState(false);
   return (
     <tr>
-      <td>{k.name}</td>
+      <td className="wrap">{k.name}</td>
       <td className="mono">{k.prefix}…</td>
       <td>{k.tenant}</td>
       <td className="wrap">{k.scopes.join(", ")}</td>
       <td>{formatTime(k.last_used_at)}</td>
       <td>{formatTime(k.expires_at)}</td>
-      <td>
+      <td className="wrap">
         {k.revoked_at ? `Revoked ${formatTime(k.revoked_at)}` : self ? "Active (signed in with it)" : confirming ? (
           <span className="confirm" role="group" aria-label={`Revoke ${k.name}?`}>
             <span>Revoke? Apps using it stop at once.</span>

@@ -64,7 +64,7 @@ export function Webhooks() {
                     <td className="wrap">{d.url}</td>
                     <td><span className={`badge badge-${d.state}`}>{d.state}</span>{d.next_attempt_at && <small className="block">next {formatTime(d.next_attempt_at)}</small>}</td>
                     <td>{d.attempts.length}</td>
-                    <td>{last ? `${last.outcome}${last.status_code ? ` (HTTP ${last.status_code})` : ""}${last.error ? `: ${last.error}` : ""}` : "—"}</td>
+                    <td className="wrap">{last ? `${last.outcome}${last.status_code ? ` (HTTP ${last.status_code})` : ""}${last.error ? `: ${last.error}` : ""}` : "—"}</td>
                     <td>{formatTime(d.created_at)}</td>
                     <td><button type="button" onClick={() => void redeliver(d)} aria-label={`Redeliver the ${d.event} event of job ${shortId(d.job_id)}`}>Redeliver</button></td>
                   </tr>

@@ -28,7 +28,7 @@ export function ParamsForm({ params, inputs, errors, onChange, idPrefix = "param
         const described = [help ? `${id}-help` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
         const common = { id, "aria-describedby": described, "aria-invalid": error ? true : undefined };
         // Left empty, a field takes the model's own default.
-        const placeholder = p.default === undefined ? "Model default" : undefined;
+        const placeholder = p.default === undefined ? "Default" : undefined;
         const value = inputs[p.name] ?? "";
         const choices = p.type === "string" ? p.enum : undefined;
         let field;
