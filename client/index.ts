@@ -340,7 +340,8 @@ function queryString(query: object): string {
   return params.size ? `?${params.toString()}` : "";
 }
 
-async function problemOf(res: Response): Promise<ProblemDetails> {
+/** The problem (RFC 9457) of a failed answer: its JSON body, or one made from its status and text. */
+export async function problemOf(res: Response): Promise<ProblemDetails> {
   const text = await res.text();
   try {
     const parsed = JSON.parse(text) as Partial<ProblemDetails>;

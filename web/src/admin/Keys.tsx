@@ -4,7 +4,7 @@ import type { Scope } from "../api/types.js";
 import { hasScope, useSession } from "../auth/session.js";
 import { useTitle } from "../Layout.js";
 import { formatTime } from "../ui/format.js";
-import { Empty, ErrorAlert, Loading } from "../ui/States.js";
+import { ErrorAlert, LoadedList } from "../ui/States.js";
 import { useLoad } from "../ui/useLoad.js";
 
 const SCOPES: readonly Scope[] = ["jobs:write", "jobs:read", "models:read", "models:write", "keys:admin", "admin"];
@@ -24,17 +24,14 @@ export function Keys() {
         <NewKeyForm admin={hasScope(me, "admin")} onCreated={(key) => { setCreated(key); keys.reload(); }} />
       )}
       {error !== null && <ErrorAlert error={error} />}
-      {keys.status === "loading" && <Loading what="keys" />}
-      {keys.status === "error" && <ErrorAlert error={keys.error} />}
-      {keys.status === "ok" && keys.data.length === 0 && <Empty>No keys yet.</Empty>}
-      {keys.status === "ok" && keys.data.length > 0 && (
+      <LoadedList list={keys} what="keys" empty="No keys yet.">{(items) => (
         <div className="table-scroll" tabIndex={0} role="region" aria-label="Key list">
           <table>
             <thead>
               <tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Tenant</th><th scope="col">Scopes</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">State</th></tr>
             </thead>
             <tbody>
-              {keys.data.map((k) => (
+              {items.map((k) => (
                 <KeyRow key={k.id} keyView={k} self={k.id === me.key.id} onRevoke={async () => {
                   setError(null);
                   try {
@@ -48,7 +45,7 @@ export function Keys() {
             </tbody>
           </table>
         </div>
-      )}
+      )}</LoadedList>
     </section>
   );
 }

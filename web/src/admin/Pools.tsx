@@ -2,7 +2,7 @@ import { useEffect } from "react";
 import { useSession } from "../auth/session.js";
 import { useTitle } from "../Layout.js";
 import { formatTime } from "../ui/format.js";
-import { Empty, ErrorAlert, Loading } from "../ui/States.js";
+import { LoadedList } from "../ui/States.js";
 import { useLoad } from "../ui/useLoad.js";
 import { LineChart } from "./LineChart.js";
 
@@ -20,12 +20,10 @@ export function Pools() {
   return (
     <section aria-labelledby="pools">
       <h1 id="pools">Worker pools</h1>
-      {pools.status === "loading" && <Loading what="worker pools" />}
-      {pools.status === "error" && <ErrorAlert error={pools.error} action={<button type="button" onClick={reload}>Try again</button>} />}
-      {pools.status === "ok" && pools.data.length === 0 && <Empty>No worker pools. Create a WorkerPool resource (see README) to run jobs.</Empty>}
-      {pools.status === "ok" && (
+      <LoadedList list={pools} what="worker pools" empty="No worker pools. Create a WorkerPool resource (see README) to run jobs."
+        retry={<button type="button" onClick={reload}>Try again</button>}>{(items) => (
         <div className="pool-grid">
-          {pools.data.map((pool, i) => (
+          {items.map((pool, i) => (
             <section key={`${pool.namespace}/${pool.name}`} className="card" aria-labelledby={`pool-${i}`}>
               <h2 id={`pool-${i}`}>{pool.name} <span className="muted">{pool.namespace}</span></h2>
               <dl className="details">
@@ -42,7 +40,7 @@ export function Pools() {
             </section>
           ))}
         </div>
-      )}
+      )}</LoadedList>
     </section>
   );
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useSession } from "../auth/session.js";
 import { useTitle } from "../Layout.js";
 import { formatTime } from "../ui/format.js";
-import { Empty, ErrorAlert, Loading } from "../ui/States.js";
+import { ErrorAlert, LoadedList } from "../ui/States.js";
 import { useLoad } from "../ui/useLoad.js";
 
 /** /admin/tenants: every tenant with its namespace and limits; a form to create one. */
@@ -52,17 +52,14 @@ export function Tenants() {
         <p role="status">{note}</p>
         <div className="actions"><button type="submit" className="primary" disabled={!name.trim()}>Create tenant</button></div>
       </form>
-      {tenants.status === "loading" && <Loading what="tenants" />}
-      {tenants.status === "error" && <ErrorAlert error={tenants.error} />}
-      {tenants.status === "ok" && tenants.data.length === 0 && <Empty>No tenants yet.</Empty>}
-      {tenants.status === "ok" && tenants.data.length > 0 && (
+      <LoadedList list={tenants} what="tenants" empty="No tenants yet.">{(items) => (
         <div className="table-scroll" tabIndex={0} role="region" aria-label="Tenant list">
           <table>
             <thead>
               <tr><th scope="col">Name</th><th scope="col">Namespace</th><th scope="col">Created</th><th scope="col">State</th><th scope="col">Rate / min</th><th scope="col">Active jobs</th><th scope="col">Retention (days)</th></tr>
             </thead>
             <tbody>
-              {tenants.data.map((t) => (
+              {items.map((t) => (
                 <tr key={t.id}>
                   <td>{t.name}</td>
                   <td>{t.namespace}</td>
@@ -76,7 +73,7 @@ export function Tenants() {
             </tbody>
           </table>
         </div>
-      )}
+      )}</LoadedList>
     </section>
   );
 }

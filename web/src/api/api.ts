@@ -1,4 +1,4 @@
-import { PixelmillApiError, PixelmillClient, type JobSummary, type ProblemDetails } from "../../../client/index.js";
+import { PixelmillApiError, PixelmillClient, problemOf, type JobSummary } from "../../../client/index.js";
 import type { JobFile, MeView, PoolView, WebhookDeliveryView } from "./types.js";
 
 /**
@@ -69,17 +69,6 @@ export class Api {
     for (const file of files) form.append("image", file, file.name);
     return this.json<JobSummary>("/v1/jobs", { method: "POST", body: form });
   }
-}
-
-async function problemOf(res: Response): Promise<ProblemDetails> {
-  const text = await res.text();
-  try {
-    const parsed = JSON.parse(text) as Partial<ProblemDetails>;
-    if (typeof parsed.title === "string") return { type: "about:blank", detail: "", ...parsed, status: res.status } as ProblemDetails;
-  } catch {
-    // not JSON: described below
-  }
-  return { type: "about:blank", title: res.statusText || `HTTP ${res.status}`, status: res.status, detail: text.slice(0, 500) };
 }
 
 /** What an error says to a person: the API problem's title and detail, or the error's message. */
