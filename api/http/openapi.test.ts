@@ -112,33 +112,31 @@ describe("the OpenAPI document", () => {
     await expectDocumented(forbidden, "/v1/keys", "get");
   });
 
+  /** GETs `path`, expects `status`, and checks the answer against the document's `route`. */
+  const getDocumented = async (path: string, status: number, route: string) => {
+    const res = await api.fetch(`${api.url}${path}`);
+    expect(res.status).toBe(status);
+    return expectDocumented(res, route, "get");
+  };
+  const submitJson = (job: unknown) => api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: JSON.stringify(job), headers: { "content-type": "application/json" } });
+
   it("describes GET /v1/me (any key) and the output download's 409", async () => {
     expect(doc.paths["/v1/me"]?.get?.security).toEqual([{ bearer: [] }]);
     const me = await api.fetch(`${api.url}/v1/me`);
     expect(me.status).toBe(200);
     await expectDocumented(me, "/v1/me", "get");
-    const body = JSON.stringify({ model: "resize-x2", input: { uri: "https://images.example.com/cat.png" } });
-    const { id } = (await (await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: { "content-type": "application/json" } })).json()) as { id: string };
-    const output = await api.fetch(`${api.url}/v1/jobs/${id}/output`);
-    expect(output.status).toBe(409);
-    await expectDocumented(output, "/v1/jobs/{id}/output", "get");
-    const input = await api.fetch(`${api.url}/v1/jobs/${id}/input`);
-    expect(input.status).toBe(404);
-    await expectDocumented(input, "/v1/jobs/{id}/input", "get");
+    const { id } = (await (await submitJson({ model: "resize-x2", input: { uri: "https://images.example.com/cat.png" } })).json()) as { id: string };
+    await getDocumented(`/v1/jobs/${id}/output`, 409, "/v1/jobs/{id}/output");
+    await getDocumented(`/v1/jobs/${id}/input`, 404, "/v1/jobs/{id}/input");
   });
 
   it("describes the batch answers: 202 submit, 200 get with counts, 200 items, 409 manifest", async () => {
-    const body = JSON.stringify({ model: "resize-x2", batch: { inputs: [`upload:uploads/${api.namespace}/a.png`, `upload:uploads/${api.namespace}/b.png`] } });
-    const submitted = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const submitted = await submitJson({ model: "resize-x2", batch: { inputs: [`upload:uploads/${api.namespace}/a.png`, `upload:uploads/${api.namespace}/b.png`] } });
     expect(submitted.status).toBe(202);
     const { id } = (await expectDocumented(submitted, "/v1/jobs", "post")) as { id: string };
     expect(await expectDocumented(await api.fetch(`${api.url}/v1/jobs/${id}`), "/v1/jobs/{id}", "get")).toMatchObject({ batch: { total: 2 } });
-    const items = await api.fetch(`${api.url}/v1/jobs/${id}/items`);
-    expect(items.status).toBe(200);
-    await expectDocumented(items, "/v1/jobs/{id}/items", "get");
-    const manifest = await api.fetch(`${api.url}/v1/jobs/${id}/manifest`);
-    expect(manifest.status).toBe(409);
-    await expectDocumented(manifest, "/v1/jobs/{id}/manifest", "get");
+    await getDocumented(`/v1/jobs/${id}/items`, 200, "/v1/jobs/{id}/items");
+    await getDocumented(`/v1/jobs/${id}/manifest`, 409, "/v1/jobs/{id}/manifest");
   });
 
   it("describes the key answers: 201 create, 200 list and revoke", async () => {

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { request } from "node:http";
 import sharp from "sharp";
 import { startApi, type ApiFixture } from "../support/api-fixture.js";
+import { MAX_FORM_IMAGES } from "../../api/http/routes/jobs.js";
 
 // POST /v1/jobs against the real API (apiserver, Postgres, S3) with arbitrary multipart bodies,
 // headers, fields and file bytes: never a 5xx, every refusal a problem+json, the API still up.
@@ -143,8 +144,8 @@ describe("POST /v1/jobs, fuzzed (fast-check)", () => {
     expect(health.status).toBe(200);
   });
 
-  it("refuses a Content-Length far over the limit with 413 before reading the body", async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: MAX_UPLOAD + 2 * 1024 * 1024, max: 2 ** 40 }), async (declared) => {
+  it("refuses a Content-Length far over the limit (MAX_FORM_IMAGES files of MAX_UPLOAD_BYTES) with 413 before reading the body", async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: MAX_FORM_IMAGES * MAX_UPLOAD + 2 * 1024 * 1024, max: 2 ** 40 }), async (declared) => {
       const headers = { "content-type": "multipart/form-data; boundary=b", "content-length": String(declared) };
       const answer = await sendDeclared(headers);
       expect(answer.status).toBe(413);
