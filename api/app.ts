@@ -152,10 +152,10 @@ export function createApp(deps: AppDeps): Express {
     await health.require(...SUBMIT_NEEDS);
     next();
   });
-  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps }));
+  app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps, uploadFilenames: deps.uploadFilenames }));
   app.use(jobFileRoutes({ files: new JobFiles({ queries, store: deps.store }), auth, log }));
   app.use(meRoutes({ auth }));
-  app.use(batchItemRoutes({ items: new BatchItems({ queries, store: deps.store, source: deps.batchItems }), presenter, auth, log }));
+  app.use(batchItemRoutes({ items: new BatchItems({ queries, store: deps.store, source: deps.batchItems, filenames: deps.uploadFilenames }), presenter, auth, log }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, positionIntervalMs: deps.positionIntervalMs, auth, log,
   }));

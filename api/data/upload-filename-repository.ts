@@ -13,6 +13,12 @@ export class PrismaUploadFilenameRepository implements UploadFilenameRepository 
     return (await this.prisma.uploadFilename.findFirst({ where: { key, namespace } }))?.filename;
   }
 
+  async namesOf(namespace: string, keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.prisma.uploadFilename.findMany({ where: { namespace, key: { in: [...keys] } }, select: { key: true, filename: true } });
+    return new Map(rows.map((r) => [r.key, r.filename]));
+  }
+
   async prune(olderThan: Date): Promise<number> {
     return (await this.prisma.uploadFilename.deleteMany({ where: { createdAt: { lt: olderThan } } })).count;
   }

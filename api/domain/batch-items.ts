@@ -8,6 +8,7 @@ import { BatchExpiredError, BatchNotFinishedError, InvalidRequestError, NotABatc
 import type { JobQueries } from "./job-queries.js";
 import type { JobRecord } from "./job-record.js";
 import type { Principal } from "./principal.js";
+import type { UploadFilenameRepository } from "./ports.js";
 
 /** A running batch's items in Redis (common/batch.ts keys), as the operator and workers write them. */
 export interface BatchItemSource {
@@ -21,6 +22,8 @@ export interface BatchItemSource {
 export interface BatchItemEntry {
   index: number;
   input: string;
+  /** The file's name, for an `upload:` input sent with one (a multipart batch, or POST /v1/uploads with a filename). */
+  filename?: string;
   result?: BatchItemResult;
 }
 
@@ -36,6 +39,8 @@ export interface BatchItemsDeps {
   store: Pick<ObjectStore, "get" | "keyOf">;
   /** None: a running batch's items cannot be listed (DependencyUnavailableError). */
   source?: BatchItemSource;
+  /** The names uploads were sent with; none: items have no filename. */
+  filenames?: Pick<UploadFilenameRepository, "namesOf">;
   /** How long a parsed manifest is kept for the next page; 30 s. */
   cacheMs?: number;
   now?: () => number;
@@ -66,7 +71,18 @@ export class BatchItems {
     });
     const { total, items } = fromManifest ?? await this.fromRedis(record, from, q.limit);
     const next = from + items.length;
-    return { record, total, items, nextCursor: total !== null && items.length > 0 && next < total ? encodeItemCursor(next) : null };
+    return { record, total, items: await this.named(record.namespace, items), nextCursor: total !== null && items.length > 0 && next < total ? encodeItemCursor(next) : null };
+  }
+
+  /** The items with the names their uploads were sent with; a failed read only leaves the names out. */
+  private async named(namespace: string, items: BatchItemEntry[]): Promise<BatchItemEntry[]> {
+    const keys = items.flatMap((i) => (i.input.startsWith("upload:") ? [i.input.slice("upload:".length)] : []));
+    if (!this.deps.filenames || keys.length === 0) return items;
+    const names = await this.deps.filenames.namesOf(namespace, keys).catch(() => new Map<string, string>());
+    return items.map((i) => {
+      const filename = i.input.startsWith("upload:") ? names.get(i.input.slice("upload:".length)) : undefined;
+      return filename === undefined ? i : { ...i, filename };
+    });
   }
 
   /** The finished batch's manifest; BatchNotFinishedError before, BatchExpiredError once retention deleted it, ObjectNotFoundError when it ended without one. */

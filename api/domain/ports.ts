@@ -227,6 +227,8 @@ export interface UploadFilenameRepository {
   remember(upload: { key: string; namespace: string; filename: string }): Promise<void>;
   /** The name given for upload `key` of `namespace`; undefined when none was. */
   nameOf(namespace: string, key: string): Promise<string | undefined>;
+  /** The names given for those of `keys` that have one, by key. */
+  namesOf(namespace: string, keys: readonly string[]): Promise<Map<string, string>>;
   /** Forgets names given before `olderThan`; how many. */
   prune(olderThan: Date): Promise<number>;
 }

@@ -49,6 +49,7 @@ it("runs every item of a batch, lists each with its output, and serves the manif
   expect(page.items[N]!.error?.reason).toBe("InputNotFound");
   const third = page.items[2]!;
   expect(third.input).toBe(uris[2]);
+  expect(third.filename).toBeNull(); // stored without a name
   const meta = await sharp(Buffer.from(await (await fetch(third.output!.url!)).arrayBuffer())).metadata();
   expect([meta.width, meta.height]).toEqual([12, 6]);
 
@@ -64,4 +65,22 @@ it("runs every item of a batch, lists each with its output, and serves the manif
   expect(usage.items).toHaveLength(1);
   expect(usage.items[0]!.jobs_succeeded).toBe(1);
   expect(usage.items[0]!.run_seconds).toBeCloseTo(itemSeconds, 2);
+}, 180_000);
+
+it("lists a multipart batch's items under the names their files were sent with", async () => {
+  const form = new FormData();
+  form.set("model", "resize-x2");
+  for (const [i, name] of ["harbour.png", "Été.png"].entries()) {
+    const png = await sharp({ create: { width: 5 + i, height: 4, channels: 3, background: "#996633" } }).png().toBuffer();
+    form.append("image", new Blob([new Uint8Array(png)], { type: "image/png" }), name);
+  }
+  const res = await api.fetch(`${api.url}/v1/jobs`, { method: "POST", body: form });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  const page = await eventually(async () => {
+    const p = (await (await api.fetch(`${api.url}/v1/jobs/${id}/items`)).json()) as BatchItemListView;
+    return p.items.length === 2 && p.items.every((i) => i.status === "succeeded") && p;
+  }, "the items to succeed", 120_000);
+  expect(page.items.map((i) => i.filename)).toEqual(["harbour.png", "Été.png"]);
+  expect(page.items.every((i) => i.input.startsWith(`upload:uploads/${api.namespace}/`))).toBe(true);
 }, 180_000);

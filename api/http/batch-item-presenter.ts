@@ -11,10 +11,12 @@ export async function presentBatchItems(page: BatchItemPage, presenter: Pick<Job
 
 async function presentItem(entry: BatchItemEntry, record: JobRecord, presenter: Pick<JobPresenter, "outputView">): Promise<BatchItemView> {
   const r = entry.result;
-  if (!r) return { index: entry.index, input: entry.input, status: "pending", attempts: null, finished_at: null, error: null, output: null };
+  const filename = entry.filename ?? null;
+  if (!r) return { index: entry.index, input: entry.input, filename, status: "pending", attempts: null, finished_at: null, error: null, output: null };
   return {
     index: entry.index,
     input: entry.input,
+    filename,
     status: r.phase === "Succeeded" ? "succeeded" : r.phase === "Failed" ? "failed" : "canceled",
     attempts: r.attempts,
     finished_at: r.finishedAt,

@@ -74,7 +74,7 @@ describe("a batch's items and manifest", () => {
     expect(pages.map((p) => p.items.map((i) => i.index))).toEqual([[0, 1], [2, 3], [4]]);
     const items = pages.flatMap((p) => p.items);
     expect(items.map((i) => i.status)).toEqual(["succeeded", "pending", "pending", "failed", "pending"]);
-    expect(items[1]).toEqual({ index: 1, input: inputOf(1), status: "pending", attempts: null, finished_at: null, error: null, output: null });
+    expect(items[1]).toEqual({ index: 1, input: inputOf(1), filename: null, status: "pending", attempts: null, finished_at: null, error: null, output: null });
     expect(items[3]).toMatchObject({ status: "failed", attempts: 1, error: { reason: "InputNotFound" }, output: null });
     expect(items[0]!.output).toMatchObject({ content_type: "image/png", width: 8, bytes: 6 });
     expect(await (await fetch(items[0]!.output!.url!)).text()).toBe("item 0");

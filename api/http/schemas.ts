@@ -93,6 +93,7 @@ export const jobListSchema = z.object({
 export const batchItemSchema = z.object({
   index: z.int().min(0).describe("the item's place in the batch: its place in batch.inputs, or in the prefix's listing"),
   input: z.string().describe("the item's input URI"),
+  filename: z.string().nullable().describe("the file's name for an upload sent with one (a multipart batch's image, or POST /v1/uploads with a filename; kept 7 days); null otherwise"),
   status: z.enum(["pending", "succeeded", "failed", "canceled"]).describe("pending: not finished yet (waiting, running or retrying)"),
   attempts: z.int().min(0).nullable().describe("attempts the item took; null while pending"),
   finished_at: nullableTimestamp,

@@ -338,6 +338,8 @@ describe("the web console", { timeout: 120_000 }, () => {
     expect(requests.urls.filter((url) => url.includes("/v1/uploads"))).toEqual([]);
     const rows = page.getByRole("row").filter({ hasText: "Succeeded" });
     await expect.poll(() => rows.count(), settle).toBe(3);
+    // Each item under the name its file was sent with.
+    for (const f of files) await page.getByRole("row").filter({ hasText: f.name }).waitFor();
     await shoot("job-batch", { axePhone: true });
   });
 

@@ -22,7 +22,8 @@ import { UnsupportedMediaTypeError } from "../http-errors.js";
 import { checkIdempotencyKey } from "../idempotency-key.js";
 import type { JobPresenter } from "../job-presenter.js";
 import { modelName, parseFormJob, parseJsonJob } from "../job-request.js";
-import { receiveMultipart } from "../multipart.js";
+import { receiveMultipart, type FormFile } from "../multipart.js";
+import type { UploadFilenameRepository } from "../../domain/ports.js";
 import { requestIdOf } from "../request-id.js";
 
 export interface JobRoutesDeps {
@@ -39,6 +40,8 @@ export interface JobRoutesDeps {
   log: Logger;
   /** The tenant caps (ADR 0009): an upload over the day's bytes is refused and deleted. */
   caps?: TenantCaps;
+  /** Where a multipart batch keeps its files' names, which its items show; none: they are dropped. */
+  uploadFilenames?: Pick<UploadFilenameRepository, "remember">;
 }
 
 const STATUSES = IMAGEJOB_PHASES.map((p) => p.toLowerCase()) as [string, ...string[]];
@@ -134,6 +137,16 @@ function hashing(file: Readable, digest: Hash): Readable {
   return file.pipe(tap);
 }
 
+/** Keeps a multipart batch's file names for its items; one that cannot be kept is only logged. */
+async function rememberNames(deps: JobRoutesDeps, namespace: string, files: readonly FormFile[]): Promise<void> {
+  const names = deps.uploadFilenames;
+  if (!names) return;
+  await Promise.all(files.map(async ({ upload, filename }) => {
+    const name = sanitizeFilename(filename);
+    if (name) await names.remember({ key: upload.key, namespace, filename: name }).catch((err: unknown) => deps.log.warn({ err, key: upload.key }, "Could not keep an upload's filename"));
+  }));
+}
+
 /**
  * A multipart submit: one `image` is one job; two or more (up to MAX_FORM_IMAGES) are one batch
  * job over their uploads, in the order sent. Each file is stored and checked as it arrives, and
@@ -182,6 +195,7 @@ async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Pri
       ? { record: await deps.submit.submit(principal, request, undefined, requestId), replayed: false }
       : await deps.idempotent.submit(principal, key, request, requestHash({ ...request, batch: { ...request.batch, inputs: shas } }), undefined, requestId);
     if (submitted.replayed) await Promise.all(keys.map(discard));
+    else await rememberNames(deps, principal.namespace, form.files);
     return submitted;
   } catch (err) {
     await Promise.all(keys.map(discard));

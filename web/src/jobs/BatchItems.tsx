@@ -42,7 +42,7 @@ export function BatchItems({ api, view }: { api: Api; view: JobView }) {
               {items.map((item) => (
                 <tr key={item.index}>
                   <td>{item.index + 1}</td>
-                  <td className="wrap">{item.input}</td>
+                  <td className="wrap">{item.filename ?? item.input}</td>
                   <td><span className={`badge badge-${item.status}`}>{item.status}</span>{item.error && <small className="block">{item.error.reason}: {item.error.message}</small>}</td>
                   <td>{item.attempts ?? "—"}</td>
                   <td>{formatTime(item.finished_at)}</td>
