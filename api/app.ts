@@ -154,7 +154,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(jobRoutes({ submit, idempotent, cancel, queries, presenter, store: uploads, auth, beforeSubmit, maxUploadBytes: deps.maxUploadBytes, log, caps, uploadFilenames: deps.uploadFilenames }));
   app.use(jobFileRoutes({ files: new JobFiles({ queries, store: deps.store }), auth, log }));
-  app.use(meRoutes({ auth }));
+  app.use(meRoutes({ auth, maxUploadBytes: deps.maxUploadBytes }));
   app.use(batchItemRoutes({ items: new BatchItems({ queries, store: deps.store, source: deps.batchItems, filenames: deps.uploadFilenames }), presenter, auth, log }));
   app.use(jobEventRoutes({
     queries, presenter, events: deps.events, streams: deps.streams ?? new SseStreams(), keepaliveMs: deps.sseKeepaliveMs ?? 15_000, positionIntervalMs: deps.positionIntervalMs, auth, log,

@@ -8,7 +8,7 @@ import type { JobView } from "./job-presenter.js";
 let api: ApiFixture;
 let png: Buffer;
 beforeAll(async () => {
-  api = await startApi("job-files");
+  api = await startApi("job-files", { maxUploadBytes: 3 * 1024 * 1024 });
   png = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#336699" } }).png().toBuffer();
 });
 afterAll(async () => api?.stop());
@@ -51,6 +51,7 @@ describe("GET /v1/me", () => {
     const platform = (await api.tenants.byNamespace(api.namespace))!;
     expect(await res.json()).toEqual({
       tenant: { id: platform.id, name: platform.name, namespace: api.namespace }, key: { id: reader.id, name: "test jobs:read" }, scopes: ["jobs:read"],
+      limits: { max_upload_bytes: 3 * 1024 * 1024, max_form_images: 100 }, // MAX_UPLOAD_BYTES as configured, for the console's own checks
     });
 
     const other = await api.newTenant("me-other");

@@ -210,6 +210,10 @@ export const meSchema = z.object({
   tenant: z.object({ id: z.string(), name: z.string(), namespace: z.string() }),
   key: z.object({ id: z.string(), name: z.string().optional() }),
   scopes: z.array(z.enum(SCOPES)).describe("what the key may do; admin implies every scope"),
+  limits: z.object({
+    max_upload_bytes: z.int().positive().describe("MAX_UPLOAD_BYTES: the most one image may be"),
+    max_form_images: z.int().positive().describe("the most images one multipart submit takes (two or more make a batch job)"),
+  }),
 });
 
 /** RFC 9457 problem details (application/problem+json); extension members vary by type. */

@@ -4,14 +4,15 @@ import type { ModelView } from "../../../client/index.js";
 import { useSession } from "../auth/session.js";
 import { formatBytes } from "../ui/format.js";
 import { Empty, ErrorAlert } from "../ui/States.js";
-import { ACCEPT, checkFile, MAX_IMAGES, type FileCheck } from "./files.js";
+import { ACCEPT, checkFile, type FileCheck } from "./files.js";
 import { ModelSelect } from "./ModelSelect.js";
 import { focusFirstError, initialInputs, parseParams, type ParamInputs } from "./params.js";
 import { ParamsForm } from "./ParamsForm.js";
 
 /** The "Process images" tab: images (picked, dropped or pasted), a model and its params; several images make one batch job. */
 export function ProcessForm({ models: all }: { models: readonly ModelView[] }) {
-  const { api } = useSession();
+  const { api, me } = useSession();
+  const { max_upload_bytes: maxBytes, max_form_images: maxImages } = me.limits;
   const navigate = useNavigate();
   const [search] = useSearchParams();
   const models = all.filter((m) => m.task !== "text-to-image");
@@ -25,7 +26,7 @@ export function ProcessForm({ models: all }: { models: readonly ModelView[] }) {
   const [error, setError] = useState<unknown>(null);
 
   const add = async (list: Iterable<File>) => {
-    const checked = await Promise.all([...list].map((f) => checkFile(f)));
+    const checked = await Promise.all([...list].map((f) => checkFile(f, maxBytes)));
     setFiles((current) => [...current, ...checked]);
   };
 
@@ -62,7 +63,7 @@ export function ProcessForm({ models: all }: { models: readonly ModelView[] }) {
     setErrors(parsed.errors);
     focusFirstError("param", parsed.errors);
     const ok = files.filter((f) => f.ok);
-    if (Object.keys(parsed.errors).length > 0 || ok.length === 0 || ok.length !== files.length || ok.length > MAX_IMAGES) return;
+    if (Object.keys(parsed.errors).length > 0 || ok.length === 0 || ok.length !== files.length || ok.length > maxImages) return;
     setProgress(ok.length > 1 ? `Sending ${ok.length} images…` : "Submitting…");
     try {
       const job = await api.submitImages(ok.map((f) => f.file), modelName, parsed.values);
@@ -87,9 +88,9 @@ export function ProcessForm({ models: all }: { models: readonly ModelView[] }) {
           <ul>{bad.map((f, i) => <li key={i}>{!f.ok && f.message}</li>)}</ul>
         </div>
       )}
-      {files.length > MAX_IMAGES && (
+      {files.length > maxImages && (
         <div role="alert" className="alert alert-error">
-          <strong>Too many images</strong>: {files.length} chosen, and one batch job takes at most {MAX_IMAGES}. Remove some, or submit the rest as another job.
+          <strong>Too many images</strong>: {files.length} chosen, and one batch job takes at most {maxImages}. Remove some, or submit the rest as another job.
         </div>
       )}
       {files.length > 0 && (
@@ -107,7 +108,7 @@ export function ProcessForm({ models: all }: { models: readonly ModelView[] }) {
       {error !== null && <ErrorAlert error={error} />}
       {progress && <p role="status">{progress}</p>}
       <div className="actions">
-        <button type="submit" className="primary" disabled={progress !== null || files.length === 0 || bad.length > 0 || files.length > MAX_IMAGES}>Run</button>
+        <button type="submit" className="primary" disabled={progress !== null || files.length === 0 || bad.length > 0 || files.length > maxImages}>Run</button>
         {files.length > 1 && <span className="muted">{files.length} images: one batch job</span>}
       </div>
     </form>

@@ -15,12 +15,12 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0
 
 describe("the client-side file check", () => {
   it("takes an image by its bytes, whatever its name says", async () => {
-    expect(await checkFile(new File([PNG], "scan.bin"))).toMatchObject({ ok: true, contentType: "image/png" });
-    expect(await checkFile(new File([new Uint8Array([0xff, 0xd8, 0xff, 0xe0])], "photo.jpeg"))).toMatchObject({ ok: true, contentType: "image/jpeg" });
+    expect(await checkFile(new File([PNG], "scan.bin"), 1024)).toMatchObject({ ok: true, contentType: "image/png" });
+    expect(await checkFile(new File([new Uint8Array([0xff, 0xd8, 0xff, 0xe0])], "photo.jpeg"), 1024)).toMatchObject({ ok: true, contentType: "image/jpeg" });
   });
 
   it("refuses a file that is not an image, or is too large, naming it", async () => {
-    expect(await checkFile(new File(["hello"], "notes.png"))).toMatchObject({ ok: false, message: "notes.png is not an image the API reads: use PNG, JPEG, WebP, GIF, TIFF, AVIF." });
+    expect(await checkFile(new File(["hello"], "notes.png"), 1024)).toMatchObject({ ok: false, message: "notes.png is not an image the API reads: use PNG, JPEG, WebP, GIF, TIFF, AVIF." });
     const big = await checkFile(new File([PNG, new Uint8Array(2048)], "huge.png"), 1024);
     expect(big).toMatchObject({ ok: false, message: "huge.png is 2.0 KB: the limit is 1.0 KB per image." });
   });

@@ -12,15 +12,11 @@ const TYPES = [
 
 /** What the file picker offers. */
 export const ACCEPT = ".png,.jpg,.jpeg,.webp,.gif,.tif,.tiff,.avif,image/png,image/jpeg,image/webp,image/gif,image/tiff,image/avif";
-/** The most images one submit takes (the API's MAX_FORM_IMAGES): two or more make one batch job. */
-export const MAX_IMAGES = 100;
-/** The API's default MAX_UPLOAD_BYTES: a larger file is refused here before any upload. */
-const MAX_FILE_BYTES = 50 * 1024 * 1024;
 
 export type FileCheck = { ok: true; file: File; contentType: string } | { ok: false; file: File; message: string };
 
-/** Whether the API would take `file`: an image of a type it reads (by its bytes), no larger than `maxBytes`. */
-export async function checkFile(file: File, maxBytes = MAX_FILE_BYTES): Promise<FileCheck> {
+/** Whether the API would take `file`: an image of a type it reads (by its bytes), no larger than `maxBytes` (GET /v1/me's limits). */
+export async function checkFile(file: File, maxBytes: number): Promise<FileCheck> {
   if (file.size > maxBytes) return { ok: false, file, message: `${file.name} is ${formatBytes(file.size)}: the limit is ${formatBytes(maxBytes)} per image.` };
   if (file.size === 0) return { ok: false, file, message: `${file.name} is empty.` };
   const head = new Uint8Array(await readHead(file.slice(0, 64)));

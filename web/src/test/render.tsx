@@ -29,7 +29,8 @@ export function stubFetch(answer: (url: URL, init: RequestInit | undefined) => R
   return sent;
 }
 
-export const ME: MeView = { tenant: { id: "t1", name: "acme", namespace: "acme" }, key: { id: "k1", name: "ci" }, scopes: ["jobs:read", "jobs:write", "models:read"] };
+export const ME: MeView = { tenant: { id: "t1", name: "acme", namespace: "acme" }, key: { id: "k1", name: "ci" }, scopes: ["jobs:read", "jobs:write", "models:read"],
+  limits: { max_upload_bytes: 50 * 1024 * 1024, max_form_images: 100 } };
 
 /** `ui` signed in as `me`, at `path`. */
 export function renderSignedIn(ui: ReactNode, { me = ME, path = "/" }: { me?: MeView; path?: string } = {}) {
