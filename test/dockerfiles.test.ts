@@ -69,6 +69,12 @@ describe("Dockerfile.worker", () => {
     expect(final).toMatch(new RegExp(`^VOLUME \\[?"?${dir}"?\\]?$`, "m"));
   });
 
+  it("compiles the server code only: the worker ships no web console", () => {
+    const text = readFileSync(join(projectRoot, "Dockerfile.worker"), "utf8");
+    expect(text).toMatch(/^RUN npm run build:server /m);
+    expect(text).not.toMatch(/\bweb\b/);
+  });
+
   it("installs onnxruntime-node's CUDA EP unless the build says otherwise", () => {
     expect(readFileSync(join(projectRoot, "Dockerfile.worker"), "utf8")).toMatch(/^ARG ONNXRUNTIME_CUDA=install$/m);
   });
