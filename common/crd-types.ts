@@ -255,6 +255,12 @@ export interface Autoscaling {
   scaleDownWindowSeconds?: number;
 }
 
+/** A pool's autoscaling with the CRD's defaults filled in (the apiserver fills them only when spec.autoscaling is there). */
+export function autoscalingOf(spec: Pick<WorkerPoolSpec, "autoscaling">): Required<Autoscaling> {
+  const a = spec.autoscaling ?? {};
+  return { minReplicas: a.minReplicas ?? 0, maxReplicas: a.maxReplicas ?? 4, targetJobsPerReplica: a.targetJobsPerReplica ?? 1, scaleDownWindowSeconds: a.scaleDownWindowSeconds ?? 120 };
+}
+
 export interface WorkerPoolSpec {
   image: string;
   command?: string[];

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import type { WorkerPool } from "../../../common/crd-types.js";
+import { autoscalingOf, type WorkerPool } from "../../../common/crd-types.js";
 import type { Logger } from "../../../common/logger.js";
 import { POOL_HISTORY_WINDOW_MS, type PoolSample } from "../../../common/pool-history.js";
 import type { Authenticate } from "../../domain/authenticate.js";
@@ -41,16 +41,15 @@ export function poolRoutes(deps: PoolRoutesDeps): Router {
 }
 
 function presentPool({ metadata, spec, status = {} }: WorkerPool, history: PoolSample[]): PoolView {
-  const a = spec.autoscaling ?? {};
+  const a = autoscalingOf(spec);
   return {
     name: metadata.name ?? "",
     namespace: metadata.namespace ?? "",
     gpu: { product: spec.gpu?.product ?? null, count: spec.gpu?.count ?? 0 },
     models: spec.models,
     priority: spec.priority ?? 0,
-    // The defaults the operator applies (workerpool-reconciler.ts).
     replicas: {
-      min: a.minReplicas ?? 0, max: a.maxReplicas ?? 4,
+      min: a.minReplicas, max: a.maxReplicas,
       desired: status.desiredReplicas ?? 0, ready: status.readyReplicas ?? 0, pending: status.pendingReplicas ?? 0,
     },
     waiting: status.waiting ?? 0,

@@ -1,5 +1,5 @@
 import type { V1Deployment } from "@kubernetes/client-node";
-import type { WorkerPool } from "../../../common/crd-types.js";
+import { autoscalingOf, type WorkerPool } from "../../../common/crd-types.js";
 import type { Logger } from "../../../common/logger.js";
 import { planPools, TargetWindow, type PoolInput, type PoolPlan } from "./autoscaler.js";
 import { keyOf, type Reconciler } from "../../runtime/controller.js";
@@ -86,7 +86,7 @@ export class WorkerPoolReconciler implements Reconciler {
     }
     this.record(key, current ?? 0, plan.replicas, deployment); // once the Deployment has what the plan asked
     const seen = { ...pool, status: this.statusWritten.pending(key, pool.metadata.resourceVersion) ?? pool.status };
-    const status = poolStatus(seen, plan, deployment, scaled, now, pool.spec.autoscaling?.maxReplicas ?? 4);
+    const status = poolStatus(seen, plan, deployment, scaled, now, autoscalingOf(pool.spec).maxReplicas);
     const due = statusWriteDue(seen.status, status, this.lastStatusWrite.get(key), now.getTime(), this.deps.statusIntervalMs ?? 2000);
     if (due === 0) {
       await this.deps.api.patchStatus(pool, status);
@@ -136,15 +136,15 @@ export class WorkerPoolReconciler implements Reconciler {
       if (done) this.lastDone.set(key, done);
       const scaledAt = Date.parse(p.status?.lastScaleTime ?? "");
       const activity = Math.max(done, Number.isFinite(scaledAt) ? scaledAt : 0);
-      const a = p.spec.autoscaling ?? {};
+      const { minReplicas, maxReplicas, targetJobsPerReplica, scaleDownWindowSeconds } = autoscalingOf(p.spec);
       return {
         key,
         models: p.spec.models,
         priority: p.spec.priority ?? 0,
-        minReplicas: a.minReplicas ?? 0,
-        maxReplicas: a.maxReplicas ?? 4,
-        targetJobsPerReplica: a.targetJobsPerReplica ?? 1,
-        scaleDownWindowMs: (a.scaleDownWindowSeconds ?? 120) * 1000,
+        minReplicas,
+        maxReplicas,
+        targetJobsPerReplica,
+        scaleDownWindowMs: scaleDownWindowSeconds * 1000,
         replicas: this.deployed(key, this.deps.deployments.get(p.metadata.namespace!, deploymentName(p.metadata.name!)))?.replicas ?? 0,
         inFlight: seen.inFlight,
         busyWorkers: seen.busyWorkers,
