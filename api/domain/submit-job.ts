@@ -142,24 +142,17 @@ export class SubmitJob {
   }
 
   /**
-   * The request with its upload's name: a multipart upload's own is kept for later jobs naming
-   * the same upload (the console's "Run again"); a job with none takes the name kept for its
-   * upload (given to POST /v1/uploads, or by the multipart job that stored it). A failed read or
-   * write only loses the name.
+   * The request with the name kept for its upload: input (given to POST /v1/uploads, or by the
+   * multipart submit that stored it), when it has none; a failed read only loses the name.
    */
   private async named(namespace: string, request: JobRequest): Promise<JobRequest> {
     const names = this.deps.uploadFilenames;
-    if (!names || !request.input?.uri.startsWith("upload:")) return request;
-    const key = request.input.uri.slice("upload:".length);
+    if (!names || request.inputFilename || !request.input?.uri.startsWith("upload:")) return request;
     try {
-      if (request.inputFilename) {
-        await names.remember({ key, namespace, filename: request.inputFilename });
-        return request;
-      }
-      const inputFilename = await names.nameOf(namespace, key);
+      const inputFilename = await names.nameOf(namespace, request.input.uri.slice("upload:".length));
       return inputFilename ? { ...request, inputFilename } : request;
     } catch (err) {
-      this.deps.log.warn({ err }, "Could not read or keep an upload's filename; the job goes on without it");
+      this.deps.log.warn({ err }, "Could not read an upload's filename; the job goes without it");
       return request;
     }
   }

@@ -40,7 +40,7 @@ export interface JobRoutesDeps {
   log: Logger;
   /** The tenant caps (ADR 0009): an upload over the day's bytes is refused and deleted. */
   caps?: TenantCaps;
-  /** Where a multipart batch keeps its files' names, which its items show; none: they are dropped. */
+  /** Where a multipart submit keeps its files' names (rememberNames); none: they are dropped. */
   uploadFilenames?: Pick<UploadFilenameRepository, "remember">;
 }
 
@@ -114,11 +114,13 @@ interface Submitted {
   replayed: boolean;
 }
 
+/** `hashed`: the request as its Idempotency-Key hash sees it (a multipart batch: its files' sha256s for its inputs). */
 async function submitRequest(
   deps: JobRoutesDeps, principal: Principal, request: JobRequest, key: string | undefined, requestId: string | undefined, upload?: { key: string; sha256: string },
+  hashed: JobRequest = request,
 ): Promise<Submitted> {
   if (key === undefined) return { record: await deps.submit.submit(principal, request, upload?.key, requestId), replayed: false };
-  return deps.idempotent.submit(principal, key, request, requestHash(request, upload?.sha256), upload?.key, requestId);
+  return deps.idempotent.submit(principal, key, request, requestHash(hashed, upload?.sha256), upload?.key, requestId);
 }
 
 function discardUpload(deps: JobRoutesDeps, key: string): Promise<void> {
@@ -137,7 +139,10 @@ function hashing(file: Readable, digest: Hash): Readable {
   return file.pipe(tap);
 }
 
-/** Keeps a multipart batch's file names for its items; one that cannot be kept is only logged. */
+/**
+ * Keeps a multipart submit's file names by upload, for a batch's items and for later jobs naming
+ * the same upload (the console's Run again); one that cannot be kept is only logged.
+ */
 async function rememberNames(deps: JobRoutesDeps, namespace: string, files: readonly FormFile[]): Promise<void> {
   const names = deps.uploadFilenames;
   if (!names) return;
@@ -188,17 +193,19 @@ async function submitMultipart(req: Request, deps: JobRoutesDeps, principal: Pri
     throw err;
   }
   const shas = digests.map((d) => d.digest("hex"));
-  if (form.files.length === 1) return submitRequest(deps, principal, request, key, requestId, { key: first.upload.key, sha256: shas[0]! });
-  // A batch's uploads: SubmitJob and IdempotentSubmit own one upload each, so this request removes them itself.
-  try {
-    const submitted = key === undefined
-      ? { record: await deps.submit.submit(principal, request, undefined, requestId), replayed: false }
-      : await deps.idempotent.submit(principal, key, request, requestHash({ ...request, batch: { ...request.batch, inputs: shas } }), undefined, requestId);
+  let submitted: Submitted;
+  if (form.files.length === 1) {
+    submitted = await submitRequest(deps, principal, request, key, requestId, { key: first.upload.key, sha256: shas[0]! });
+  } else {
+    // A batch's uploads: SubmitJob and IdempotentSubmit own one upload each, so this request removes them itself.
+    try {
+      submitted = await submitRequest(deps, principal, request, key, requestId, undefined, { ...request, batch: { ...request.batch, inputs: shas } });
+    } catch (err) {
+      await Promise.all(keys.map(discard));
+      throw err;
+    }
     if (submitted.replayed) await Promise.all(keys.map(discard));
-    else await rememberNames(deps, principal.namespace, form.files);
-    return submitted;
-  } catch (err) {
-    await Promise.all(keys.map(discard));
-    throw err;
   }
+  if (!submitted.replayed) await rememberNames(deps, principal.namespace, form.files);
+  return submitted;
 }
